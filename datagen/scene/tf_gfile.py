@@ -7,6 +7,7 @@ fsspec. Real TensorFlow always wins when it is installed.
 """
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import os
 import sys
@@ -46,9 +47,8 @@ def makedirs(path) -> None:
 
 def glob(pattern):
     fs, p = _fs(pattern)
-    protocol = fs.protocol[0] if isinstance(fs.protocol, (tuple, list)) else fs.protocol
-    prefix = "" if protocol in ("file", "local") else f"{protocol}://"
-    return sorted(prefix + m for m in fs.glob(p))
+    local = "://" not in os.fspath(pattern)
+    return sorted(m if local else fs.unstrip_protocol(m) for m in fs.glob(p))
 
 
 def remove(path) -> None:
@@ -92,5 +92,10 @@ def install() -> bool:
     tf = types.ModuleType("tensorflow")
     tf.io = io
     tf.__counterfactory_stand_in__ = True
+    # etils asks importlib whether TensorFlow exists; a module without a spec makes that raise.
+    for mod in (tf, io, gfile):
+        mod.__spec__ = importlib.machinery.ModuleSpec(mod.__name__, None)
+    # ... and etils then routes gs:// and s3:// paths to fsspec instead of to "TensorFlow".
+    os.environ.setdefault("EPATH_USE_TF", "false")
     sys.modules.update({"tensorflow": tf, "tensorflow.io": io, "tensorflow.io.gfile": gfile})
     return True

@@ -1,0 +1,177 @@
+"""Procedural looks for Blender: material presets, floor and wall textures, sky lighting.
+
+Everything is built from shader nodes, so scenes look plausible without a single image file.
+Patterns use object coordinates, so they stick to moving objects.
+"""
+from __future__ import annotations
+
+import math
+
+from datagen.scene.build import srgb_to_linear
+from datagen.scene.spec import EnvironmentSpec, MaterialSpec
+
+# preset -> Principled BSDF inputs (Blender 4.x socket names)
+PRESETS: dict[str, dict[str, float]] = {
+    "rubber": {"Roughness": 0.85, "Specular IOR Level": 0.25},
+    "metal": {"Roughness": 0.25, "Metallic": 1.0},
+    "plastic": {"Roughness": 0.35, "Specular IOR Level": 0.5},
+    "wood": {"Roughness": 0.55, "Specular IOR Level": 0.35},
+    "ceramic": {"Roughness": 0.2, "Coat Weight": 0.6, "Coat Roughness": 0.05},
+    "glass": {"Roughness": 0.02, "Transmission Weight": 1.0, "IOR": 1.45},
+}
+
+
+def _rgba(color) -> tuple[float, float, float, float]:
+    return (*srgb_to_linear(color).tolist(), 1.0)
+
+
+def _bsdf(mat):
+    return mat.node_tree.nodes["Principled BSDF"]
+
+
+def _object_coords(tree, scale: float):
+    """Object-space texture coordinates, scaled (patterns per metre)."""
+    coord = tree.nodes.new("ShaderNodeTexCoord")
+    mapping = tree.nodes.new("ShaderNodeMapping")
+    mapping.inputs["Scale"].default_value = (scale, scale, scale)
+    tree.links.new(coord.outputs["Object"], mapping.inputs["Vector"])
+    return mapping.outputs["Vector"]
+
+
+def _two_tone(tree, factor_socket, color_a, color_b):
+    ramp = tree.nodes.new("ShaderNodeValToRGB")
+    ramp.color_ramp.elements[0].color = _rgba(color_a)
+    ramp.color_ramp.elements[1].color = _rgba(color_b)
+    tree.links.new(factor_socket, ramp.inputs["Fac"])
+    return ramp.outputs["Color"]
+
+
+def _darker(color, factor=0.55):
+    return tuple(min(1.0, c * factor) for c in color)
+
+
+def _bump(tree, height_socket, strength: float, target):
+    bump = tree.nodes.new("ShaderNodeBump")
+    bump.inputs["Strength"].default_value = strength
+    tree.links.new(height_socket, bump.inputs["Height"])
+    tree.links.new(bump.outputs["Normal"], target.inputs["Normal"])
+
+
+def _wood_grain(tree, spec: MaterialSpec, bsdf, rings_per_metre: float = 25.0):
+    wave = tree.nodes.new("ShaderNodeTexWave")
+    wave.wave_type = "RINGS"
+    wave.inputs["Distortion"].default_value = 6.0
+    wave.inputs["Detail"].default_value = 2.0
+    tree.links.new(_object_coords(tree, rings_per_metre / 10.0 / spec.texture_scale), wave.inputs["Vector"])
+    tree.links.new(_two_tone(tree, wave.outputs["Fac"], spec.color, _darker(spec.color)),
+                   bsdf.inputs["Base Color"])
+
+
+def style_material(mat, spec: MaterialSpec) -> None:
+    """Turn a Kubric Principled material into the preset's look (in place)."""
+    tree, bsdf = mat.node_tree, _bsdf(mat)
+    for socket, value in PRESETS[spec.preset].items():
+        bsdf.inputs[socket].default_value = value
+    if spec.roughness is not None:
+        bsdf.inputs["Roughness"].default_value = spec.roughness
+    if spec.preset == "wood":
+        _wood_grain(tree, spec, bsdf)
+    elif spec.preset == "rubber":
+        noise = tree.nodes.new("ShaderNodeTexNoise")
+        noise.inputs["Scale"].default_value = 4.0
+        tree.links.new(_object_coords(tree, 40.0 / spec.texture_scale), noise.inputs["Vector"])
+        _bump(tree, noise.outputs["Fac"], 0.08, bsdf)
+
+
+def floor_material(bpy, env: EnvironmentSpec):
+    """A node material for the floor from ``env.floor`` and its two colours."""
+    mat = bpy.data.materials.new("floor_" + env.floor)
+    mat.use_nodes = True
+    tree, bsdf = mat.node_tree, _bsdf(mat)
+    a, b = env.floor_colors
+    scale = 1.0 / env.floor_scale
+    bsdf.inputs["Base Color"].default_value = _rgba(a)
+    if env.floor == "checker":
+        tex = tree.nodes.new("ShaderNodeTexChecker")
+        tex.inputs["Color1"].default_value = _rgba(a)
+        tex.inputs["Color2"].default_value = _rgba(b)
+        tree.links.new(_object_coords(tree, 0.5 * scale), tex.inputs["Vector"])
+        tree.links.new(tex.outputs["Color"], bsdf.inputs["Base Color"])
+        bsdf.inputs["Roughness"].default_value = 0.55
+    elif env.floor == "tiles":
+        tex = tree.nodes.new("ShaderNodeTexBrick")
+        tex.inputs["Color1"].default_value = _rgba(a)
+        tex.inputs["Color2"].default_value = _rgba(_darker(a, 0.9))
+        tex.inputs["Mortar"].default_value = _rgba(b)
+        tex.inputs["Mortar Size"].default_value = 0.015
+        tex.offset = 0.0
+        tree.links.new(_object_coords(tree, 0.25 * scale), tex.inputs["Vector"])
+        tree.links.new(tex.outputs["Color"], bsdf.inputs["Base Color"])
+        bsdf.inputs["Roughness"].default_value = 0.3
+    elif env.floor == "wood":
+        _wood_grain(tree, MaterialSpec("wood", a, texture_scale=env.floor_scale * 4), bsdf)
+        bsdf.inputs["Roughness"].default_value = 0.45
+    elif env.floor == "concrete":
+        noise = tree.nodes.new("ShaderNodeTexNoise")
+        noise.inputs["Scale"].default_value = 3.0
+        noise.inputs["Detail"].default_value = 8.0
+        tree.links.new(_object_coords(tree, scale), noise.inputs["Vector"])
+        tree.links.new(_two_tone(tree, noise.outputs["Fac"], a, b), bsdf.inputs["Base Color"])
+        _bump(tree, noise.outputs["Fac"], 0.15, bsdf)
+        bsdf.inputs["Roughness"].default_value = 0.9
+    elif env.floor == "marble":
+        wave = tree.nodes.new("ShaderNodeTexWave")
+        wave.inputs["Distortion"].default_value = 12.0
+        wave.inputs["Detail"].default_value = 6.0
+        tree.links.new(_object_coords(tree, 0.3 * scale), wave.inputs["Vector"])
+        tree.links.new(_two_tone(tree, wave.outputs["Fac"], a, b), bsdf.inputs["Base Color"])
+        bsdf.inputs["Roughness"].default_value = 0.08
+    elif env.floor == "mirror":
+        bsdf.inputs["Metallic"].default_value = 1.0
+        bsdf.inputs["Roughness"].default_value = 0.02
+    else:  # plain
+        bsdf.inputs["Roughness"].default_value = 0.6
+    return mat
+
+
+def wall_material(bpy, env: EnvironmentSpec):
+    mat = bpy.data.materials.new("wall")
+    mat.use_nodes = True
+    bsdf = _bsdf(mat)
+    bsdf.inputs["Base Color"].default_value = _rgba(env.wall_color)
+    bsdf.inputs["Roughness"].default_value = 0.8
+    return mat
+
+
+def light_world(bpy, renderer, env: EnvironmentSpec) -> None:
+    """Sky, HDRI or flat colour for both camera rays and lighting (Kubric's two world branches)."""
+    if env.background == "hdri":
+        rotation = (0.0, 0.0, env.hdri_rotation)
+        renderer._set_ambient_light_hdri(env.hdri_path, rotation, env.strength)
+        renderer._set_background_hdri(env.hdri_path, rotation)
+        renderer.bg_node.inputs["Strength"].default_value = env.strength
+        return
+    tree = renderer.blender_scene.world.node_tree
+    if env.background == "color":
+        source = None
+        for node in (renderer.ambient_node, renderer.bg_node):
+            node.inputs["Color"].default_value = _rgba(env.color)
+    else:
+        source = tree.nodes.new("ShaderNodeTexSky")
+        source.sky_type = "NISHITA"
+        source.sun_disc = False  # the sun lamp casts the sharp shadows; the sky fills
+        source.sun_elevation = env.sun_elevation
+        source.sun_rotation = env.sun_rotation
+        source.air_density = 1.0
+        source.dust_density = 1.0
+    for node in (renderer.ambient_node, renderer.bg_node):
+        if source is not None:
+            tree.links.new(source.outputs["Color"], node.inputs["Color"])
+        # Nishita's sky is physically bright; this scale puts it beside a ~3 W/m^2 sun lamp.
+        node.inputs["Strength"].default_value = env.strength * (0.08 if source is not None else 1.0)
+
+
+def sun_direction(env: EnvironmentSpec) -> tuple[float, float, float]:
+    """Unit vector towards the sky's sun, so the sun lamp agrees with the sky's bright side."""
+    e, r = env.sun_elevation, env.sun_rotation
+    return (math.cos(e) * math.sin(r), -math.cos(e) * math.cos(r), math.sin(e))

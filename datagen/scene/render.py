@@ -1,0 +1,251 @@
+"""Render passes of a ``SceneSpec`` with Blender Cycles (through Kubric's Blender view).
+
+One ``SceneRenderer`` holds one Blender scene for one spec. World states (from ``simulate``) are
+keyed onto its objects, and each ``render`` call is one pass: a visibility per object (visible,
+hidden, or shadow-only: invisible to the camera but still casting shadows and showing in
+reflections), the layers wanted, and optionally a subset of frames. A pass that asks for no
+``rgb`` renders only Kubric's 1-sample label layer, which costs a fraction of a beauty render.
+
+Importing this module applies the Blender 4.5 fixes (``blender45.apply``).
+
+Layers returned (T = frames rendered):
+  rgb            uint8  (T, H, W, 3)  sRGB after the view transform
+  segmentation   uint16 (T, H, W)     0 background/floor/walls, spec object i -> i + 1
+  depth          float32 (T, H, W)    distance to the camera centre in metres, inf for sky
+  forward_flow   float32 (T, H, W, 2) pixels to the next frame, (d_row, d_col)
+  backward_flow  float32 (T, H, W, 2) pixels to the previous frame, (d_row, d_col)
+  object_coordinates uint16 (T, H, W, 3)
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+
+from datagen.scene import blender45, looks
+from datagen.scene.build import build_kubric_scene, srgb_to_linear
+from datagen.scene.kubric_compat import kb
+from datagen.scene.simulate import WorldStates
+from datagen.scene.spec import VISIBILITIES, SceneSpec
+
+blender45.apply()
+
+from kubric.redirect_io import RedirectStream  # noqa: E402
+from kubric.renderer import blender_utils  # noqa: E402
+from kubric.renderer.blender import Blender  # noqa: E402
+from kubric.safeimport.bpy import bpy  # noqa: E402
+
+LAYERS = ("rgb", "segmentation", "depth", "forward_flow", "backward_flow", "object_coordinates")
+LABEL_LAYERS = LAYERS[1:]
+BACKGROUND_Z = 1e9  # Blender writes 1e10 where a ray hits nothing
+
+
+class SceneRenderer:
+    """One Blender scene for one spec; render any number of passes from it."""
+
+    def __init__(self, spec: SceneSpec, source=None, scratch_dir: str | None = None,
+                 verbose: bool = False):
+        t0 = time.perf_counter()
+        self.spec = spec
+        self._own_scratch = scratch_dir is None
+        self.scratch = Path(scratch_dir or tempfile.mkdtemp(prefix="cf_render_"))
+        self.kubric = build_kubric_scene(spec, source=source)
+        self.scene = self.kubric.scene
+        r = spec.render
+        self.blender = Blender(self.scene, scratch_dir=str(self.scratch / "kubric"),
+                               samples_per_pixel=r.spp, use_denoising=r.denoise,
+                               adaptive_sampling=False, verbose=verbose)
+        self.verbose = verbose
+        self._configure_cycles()
+        self._label_depth()
+        self._add_camera()
+        self._add_lights()
+        self._dress()
+        self.passes_rendered: list[dict] = []
+        self.setup_seconds = time.perf_counter() - t0
+
+    # -- setup ------------------------------------------------------------------------------------
+    def _configure_cycles(self) -> None:
+        r, scene = self.spec.render, bpy.context.scene
+        scene.cycles.seed = r.seed
+        scene.cycles.use_animated_seed = False
+        scene.render.threads_mode = "FIXED" if r.threads > 0 else "AUTO"
+        if r.threads > 0:
+            scene.render.threads = r.threads
+        scene.cycles.max_bounces = r.max_bounces
+        scene.cycles.diffuse_bounces = min(3, r.max_bounces)
+        scene.cycles.glossy_bounces = min(4, r.max_bounces)
+        scene.cycles.transmission_bounces = r.max_bounces
+        scene.cycles.caustics_reflective = False
+        scene.cycles.caustics_refractive = False
+        scene.view_settings.view_transform = r.view_transform
+        scene.view_settings.look = "None"
+        scene.render.image_settings.file_format = "PNG"
+        scene.render.image_settings.color_mode = "RGB"
+        scene.render.image_settings.color_depth = "8"
+
+    def _label_depth(self) -> None:
+        """Take depth from the 1-sample label layer: exact per pixel, like segmentation, and
+        available in label-only passes where the beauty layer is switched off."""
+        aux = bpy.context.scene.view_layers["AuxOutputs"]
+        aux.use_pass_z = True
+        tree = bpy.context.scene.node_tree
+        out = self.blender.exr_output_node
+        for link in list(out.inputs["Depth"].links):
+            tree.links.remove(link)
+        tree.links.new(tree.nodes["Render Layers Aux"].outputs["Depth"], out.inputs["Depth"])
+
+    def _add_camera(self) -> None:
+        c = self.spec.camera
+        cam = kb.PerspectiveCamera(name="camera", focal_length=c.focal_length,
+                                   sensor_width=c.sensor_width)
+        self.scene.camera = cam  # adds it to the scene (and so to Blender)
+        for frame, (position, target, focal) in enumerate(c.poses(self.spec.frames), start=1):
+            cam.position = tuple(position)
+            cam.look_at(tuple(target))
+            cam.focal_length = float(focal)
+            for prop in ("position", "quaternion", "focal_length"):
+                cam.keyframe_insert(prop, frame)
+        self.camera = cam
+
+    def _add_lights(self) -> None:
+        kinds = {"sun": kb.DirectionalLight, "area": kb.RectAreaLight, "point": kb.PointLight,
+                 "spot": kb.SpotLight}
+        for i, light in enumerate(self.spec.lights):
+            kwargs = dict(name=f"light_{i}", position=tuple(light.position),
+                          color=kb.Color(*srgb_to_linear(light.color), 1.0), intensity=light.intensity)
+            if light.kind == "area":
+                kwargs.update(width=light.size, height=light.size)
+            obj = kinds[light.kind](**kwargs)
+            obj.look_at(tuple(light.look_at))
+            self.scene.add(obj)
+            if light.kind == "sun":
+                obj.linked_objects[self.blender].data.angle = np.radians(light.size)
+        looks.light_world(bpy, self.blender, self.spec.environment)
+
+    def _dress(self) -> None:
+        """Materials, shading and visibility defaults for objects, floor and walls."""
+        env = self.spec.environment
+        for name, asset in self.kubric.environment.items():
+            mat = looks.floor_material(bpy, env) if name == "floor" else looks.wall_material(bpy, env)
+            obj = asset.linked_objects[self.blender]
+            obj.data.materials.clear()
+            obj.data.materials.append(mat)
+        for o in self.spec.objects:
+            asset = self.kubric.objects[o.name]
+            asset.material = kb.PrincipledBSDFMaterial(
+                name=f"mat_{o.name}", color=kb.Color(*srgb_to_linear(o.material.color), 1.0))
+            self.scene.add(asset.material)
+            looks.style_material(asset.material.linked_objects[self.blender], o.material)
+            mesh = asset.linked_objects[self.blender].data
+            mesh.shade_smooth()
+            mesh.set_sharp_from_angle(angle=o.smooth_angle)
+
+    # -- animation --------------------------------------------------------------------------------
+    def set_states(self, states: WorldStates) -> None:
+        """Key every object in ``states`` to its simulated pose at every frame."""
+        for j, name in enumerate(states.names):
+            asset = self.kubric.objects[name]
+            for t in range(min(len(states.positions), self.spec.frames)):
+                asset.position = tuple(states.positions[t, j])
+                asset.quaternion = tuple(states.quaternions[t, j])
+                asset.keyframe_insert("position", t + 1)
+                asset.keyframe_insert("quaternion", t + 1)
+
+    def set_visibility(self, visibility: dict[str, str] | None) -> None:
+        visibility = dict(visibility or {})
+        unknown = set(visibility) - set(self.kubric.objects)
+        if unknown:
+            raise KeyError(f"visibility names objects not in the scene: {sorted(unknown)}")
+        for name, asset in self.kubric.objects.items():
+            mode = visibility.get(name, "visible")
+            if mode not in VISIBILITIES:
+                raise ValueError(f"visibility of {name!r} is {mode!r}; choose from {VISIBILITIES}")
+            obj = asset.linked_objects[self.blender]
+            obj.hide_render = mode == "hidden"
+            obj.visible_camera = mode == "visible"
+
+    # -- rendering --------------------------------------------------------------------------------
+    def render(self, visibility: dict[str, str] | None = None, layers=("rgb",),
+               frames=None) -> dict[str, np.ndarray]:
+        """One pass. ``frames`` are 0-based indices (default: all); returns the requested layers."""
+        layers = tuple(layers)
+        bad = set(layers) - set(LAYERS)
+        if bad:
+            raise ValueError(f"unknown layers {sorted(bad)}; choose from {LAYERS}")
+        frames = list(range(self.spec.frames)) if frames is None else [int(f) for f in frames]
+        self.set_visibility(visibility)
+        beauty = "rgb" in layers
+        bpy.context.scene.view_layers["ViewLayer"].use = beauty
+        pass_dir = Path(tempfile.mkdtemp(prefix="pass_", dir=self.scratch))
+        self.blender.set_exr_output_path(pass_dir / "exr" / "frame_")
+        t0 = time.perf_counter()
+        try:
+            with RedirectStream(stream=sys.stdout, disabled=self.verbose):
+                for f in frames:
+                    bpy.context.scene.frame_set(f + 1)
+                    bpy.context.scene.render.filepath = str(pass_dir / "png" / f"frame_{f + 1:04d}.png")
+                    bpy.ops.render.render(animation=False, write_still=beauty)
+            out = self._read(pass_dir, frames, layers)
+        finally:
+            shutil.rmtree(pass_dir, ignore_errors=True)
+        self.passes_rendered.append({"frames": len(frames), "beauty": beauty,
+                                     "seconds": time.perf_counter() - t0})
+        return out
+
+    def _read(self, pass_dir: Path, frames: list[int], layers) -> dict[str, np.ndarray]:
+        stacks: dict[str, list] = {k: [] for k in layers}
+        for f in frames:
+            exr = blender_utils.get_render_layers_from_exr(pass_dir / "exr" / f"frame_{f + 1:04d}.exr")
+            for key in layers:
+                if key == "rgb":
+                    stacks[key].append(iio.imread(pass_dir / "png" / f"frame_{f + 1:04d}.png")[..., :3])
+                elif key == "segmentation":
+                    stacks[key].append(self._segmentation(exr["segmentation_indices"][..., 0]))
+                elif key == "depth":
+                    stacks[key].append(self._distance(exr["depth"][..., 0], f))
+                elif key == "object_coordinates":
+                    stacks[key].append(blender_utils.process_object_coordinates(exr, self.scene))
+                else:
+                    stacks[key].append(exr[key].astype(np.float32))
+        return {k: np.stack(v) for k, v in stacks.items()}
+
+    def _segmentation(self, hashes: np.ndarray) -> np.ndarray:
+        """Cryptomatte hashes (of Blender object names) to spec ids; everything else is 0."""
+        out = np.zeros(hashes.shape, dtype=np.uint16)
+        for name, asset in self.kubric.objects.items():
+            out[hashes == blender_utils.mm3hash(asset.uid)] = self.spec.segmentation_id(name)
+        return out
+
+    def _distance(self, z: np.ndarray, frame: int) -> np.ndarray:
+        """Blender's z (along the view axis) to distance from the camera centre."""
+        h, w = z.shape
+        focal_mm = self.spec.camera.poses(self.spec.frames)[frame][2]
+        f_px = focal_mm / self.spec.camera.sensor_width * w
+        rows, cols = np.mgrid[0:h, 0:w].astype(np.float64)
+        ray = np.sqrt(1.0 + ((cols + 0.5 - w / 2) / f_px) ** 2 + ((rows + 0.5 - h / 2) / f_px) ** 2)
+        out = (z * ray).astype(np.float32)
+        out[z >= BACKGROUND_Z] = np.inf
+        return out
+
+    # -- geometry helpers -------------------------------------------------------------------------
+    def project(self, points: np.ndarray, frame: int) -> np.ndarray:
+        """World points (N, 3) to pixel (row, col) at a 0-based frame, with the camera's path."""
+        pts = np.atleast_2d(np.asarray(points, dtype=np.float64))
+        uv = np.stack([self.camera.project_point(p, frame=frame + 1) for p in pts])
+        return np.stack([uv[:, 1] * self.spec.render.height, uv[:, 0] * self.spec.render.width], axis=1)
+
+    def close(self) -> None:
+        if self._own_scratch:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,0 +1,240 @@
+"""The scene description: one plain, serialisable record that physics, every render pass and every
+label are derived from.
+
+Units and conventions (the same everywhere in counterfactory): metres, seconds, radians;
+quaternions (w, x, y, z) as in Kubric; Z up; colours are sRGB in [0, 1] here and become linear
+only at the Blender boundary; frames are numbered 0..frames-1 in arrays (Blender uses 1..frames).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+Vec3 = tuple[float, float, float]
+Quat = tuple[float, float, float, float]
+Color = tuple[float, float, float]
+
+MATERIAL_PRESETS = ("rubber", "metal", "plastic", "wood", "ceramic", "glass")
+CAMERA_MOTIONS = ("static", "dolly", "zoom", "pan", "orbit")
+FLOOR_TEXTURES = ("plain", "checker", "tiles", "wood", "concrete", "marble", "mirror")
+VISIBILITIES = ("visible", "hidden", "shadow_only")
+
+
+@dataclass
+class MaterialSpec:
+    preset: str = "plastic"
+    color: Color = (0.8, 0.8, 0.8)
+    roughness: float | None = None  # None: the preset's value
+    texture_scale: float = 1.0  # size of procedural patterns (wood grain, speckle) relative to default
+
+    def __post_init__(self):
+        if self.preset not in MATERIAL_PRESETS:
+            raise ValueError(f"unknown material preset {self.preset!r}; choose from {MATERIAL_PRESETS}")
+
+
+@dataclass
+class ObjectSpec:
+    """One rigid object. ``name`` is unique in the scene; ids in segmentation are ``index + 1``."""
+    name: str
+    asset_id: str
+    material: MaterialSpec = field(default_factory=MaterialSpec)
+    scale: float = 1.0
+    position: Vec3 = (0.0, 0.0, 0.0)
+    quaternion: Quat = (1.0, 0.0, 0.0, 0.0)
+    velocity: Vec3 = (0.0, 0.0, 0.0)
+    angular_velocity: Vec3 = (0.0, 0.0, 0.0)
+    static: bool = False
+    mass: float | None = None  # None: the asset's mass, scaled with volume
+    friction: float | None = None
+    restitution: float | None = None
+    smooth_angle: float = math.radians(35.0)  # edges sharper than this stay sharp when shaded
+
+
+@dataclass
+class CameraSpec:
+    """A camera path: a start pose plus one parametric motion, replayed identically in every pass."""
+    position: Vec3 = (0.0, -6.0, 3.0)
+    look_at: Vec3 = (0.0, 0.0, 0.5)
+    focal_length: float = 35.0  # mm
+    sensor_width: float = 32.0  # mm
+    motion: str = "static"
+    amount: float = 0.0  # dolly: fraction of the distance moved in; zoom: focal gain; pan/orbit: radians
+
+    def __post_init__(self):
+        if self.motion not in CAMERA_MOTIONS:
+            raise ValueError(f"unknown camera motion {self.motion!r}; choose from {CAMERA_MOTIONS}")
+
+    def poses(self, frames: int) -> list[tuple[np.ndarray, np.ndarray, float]]:
+        """Per-frame (position, look_at, focal_length), eased so the motion starts and ends softly."""
+        p0, t0 = np.asarray(self.position, float), np.asarray(self.look_at, float)
+        out = []
+        for i in range(frames):
+            u = 0.0 if frames == 1 else i / (frames - 1)
+            s = u * u * (3.0 - 2.0 * u) * self.amount
+            pos, target, focal = p0.copy(), t0.copy(), self.focal_length
+            if self.motion == "dolly":
+                pos = p0 + (t0 - p0) * s
+            elif self.motion == "zoom":
+                focal = self.focal_length * (1.0 + s)
+            elif self.motion == "pan":
+                target = p0 + _rotate_z(t0 - p0, s)
+            elif self.motion == "orbit":
+                pos = t0 + _rotate_z(p0 - t0, s)
+            out.append((pos, target, focal))
+        return out
+
+
+def _rotate_z(v: np.ndarray, angle: float) -> np.ndarray:
+    c, s = math.cos(angle), math.sin(angle)
+    return np.array([c * v[0] - s * v[1], s * v[0] + c * v[1], v[2]])
+
+
+@dataclass
+class LightSpec:
+    kind: Literal["sun", "area", "point", "spot"] = "sun"
+    position: Vec3 = (3.0, -2.0, 6.0)
+    look_at: Vec3 = (0.0, 0.0, 0.0)
+    color: Color = (1.0, 0.97, 0.92)
+    intensity: float = 3.0  # W/m^2 for sun, W for the others
+    size: float = 1.0  # area lights: edge length in metres; sun: angular diameter in degrees
+
+
+@dataclass
+class EnvironmentSpec:
+    """Everything that is not an object: sky or HDRI, floor, walls."""
+    background: Literal["sky", "hdri", "color"] = "sky"
+    strength: float = 1.0
+    sun_elevation: float = math.radians(45.0)  # sky only
+    sun_rotation: float = math.radians(30.0)  # sky only
+    hdri_path: str | None = None
+    hdri_rotation: float = 0.0
+    color: Color = (0.6, 0.7, 0.8)
+    floor: str | None = "checker"  # a FLOOR_TEXTURES entry, or None for no floor
+    floor_colors: tuple[Color, Color] = ((0.75, 0.75, 0.72), (0.35, 0.36, 0.38))
+    floor_scale: float = 1.0
+    floor_size: float = 30.0
+    floor_friction: float = 0.6
+    floor_restitution: float = 0.3
+    walls: int = 0  # 0 none, 1 back wall, 2 back and side wall (a corner)
+    wall_color: Color = (0.82, 0.8, 0.76)
+    wall_distance: float = 3.0
+
+    def __post_init__(self):
+        if self.floor is not None and self.floor not in FLOOR_TEXTURES:
+            raise ValueError(f"unknown floor {self.floor!r}; choose from {FLOOR_TEXTURES}")
+        if self.background == "hdri" and not self.hdri_path:
+            raise ValueError("background='hdri' needs hdri_path")
+
+
+@dataclass
+class RenderSpec:
+    width: int = 832
+    height: int = 480
+    spp: int = 16
+    threads: int = 0  # 0: let Blender use every core; set it when several renders share a node
+    seed: int = 0  # Cycles' sampling seed, the same in every pass
+    denoise: bool = False
+    view_transform: str = "AgX"
+    max_bounces: int = 6
+
+
+@dataclass
+class SceneSpec:
+    objects: list[ObjectSpec] = field(default_factory=list)
+    camera: CameraSpec = field(default_factory=CameraSpec)
+    lights: list[LightSpec] = field(default_factory=lambda: [LightSpec()])
+    environment: EnvironmentSpec = field(default_factory=EnvironmentSpec)
+    render: RenderSpec = field(default_factory=RenderSpec)
+    frames: int = 49
+    fps: int = 16
+    physics_rate: int = 240
+    gravity: Vec3 = (0.0, 0.0, -9.81)
+    assets: str | None = None  # Kubric manifest; None: counterfactory's own library
+    seed: int = 0
+
+    def __post_init__(self):
+        names = [o.name for o in self.objects]
+        if len(set(names)) != len(names):
+            raise ValueError(f"object names must be unique, got {names}")
+        if self.physics_rate % self.fps:
+            raise ValueError(f"physics_rate ({self.physics_rate}) must be a multiple of fps ({self.fps})")
+        if self.frames < 1:
+            raise ValueError("frames must be >= 1")
+
+    # -- lookup -----------------------------------------------------------------------------------
+    def index(self, name: str) -> int:
+        for i, o in enumerate(self.objects):
+            if o.name == name:
+                return i
+        raise KeyError(f"no object named {name!r}")
+
+    def segmentation_id(self, name: str) -> int:
+        return self.index(name) + 1
+
+    # -- serialisation ----------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self, **kwargs) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, **kwargs)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "SceneSpec":
+        return _from_dict(cls, d)
+
+    @classmethod
+    def from_json(cls, text: str) -> "SceneSpec":
+        return cls.from_dict(json.loads(text))
+
+
+_NESTED = {"MaterialSpec": MaterialSpec, "CameraSpec": CameraSpec, "EnvironmentSpec": EnvironmentSpec,
+           "RenderSpec": RenderSpec}
+
+
+def _resolve(annotation):
+    """Map a (string) annotation to a dataclass to recurse into, a list-of-dataclass, or a tuple."""
+    text = str(annotation)
+    if text in _NESTED:
+        return _NESTED[text]
+    if text == "list[ObjectSpec]":
+        return _ListOf(ObjectSpec)
+    if text == "list[LightSpec]":
+        return _ListOf(LightSpec)
+    if text.startswith(("Vec3", "Quat", "Color", "tuple")):
+        return _Tuple()
+    return None
+
+
+class _ListOf:
+    def __init__(self, item):
+        self.item = item
+
+
+class _Tuple:
+    pass
+
+
+def _from_dict(tp, value):
+    """Rebuild nested dataclasses from ``asdict`` output (JSON lists become tuples where typed so)."""
+    if isinstance(tp, _ListOf):
+        return [_from_dict(tp.item, v) for v in value]
+    if isinstance(tp, _Tuple):
+        return _to_tuple(value)
+    if dataclasses.is_dataclass(tp):
+        hints = {f.name: f.type for f in dataclasses.fields(tp)}
+        unknown = set(value) - set(hints)
+        if unknown:
+            raise ValueError(f"{tp.__name__}: unknown fields {sorted(unknown)}")
+        return tp(**{k: _from_dict(_resolve(hints[k]), v) for k, v in value.items()})
+    return value
+
+
+def _to_tuple(value):
+    if isinstance(value, (list, tuple)):
+        return tuple(_to_tuple(v) for v in value)
+    return value
