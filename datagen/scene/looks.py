@@ -29,12 +29,15 @@ def _bsdf(mat):
     return mat.node_tree.nodes["Principled BSDF"]
 
 
-def _object_coords(tree, scale: float):
-    """Object-space texture coordinates, scaled (patterns per metre)."""
-    coord = tree.nodes.new("ShaderNodeTexCoord")
+def _object_coords(tree, scale: float, world: bool = False):
+    """Texture coordinates scaled to ``scale`` pattern units per metre: object space (patterns
+    move with the object), or world space for static scaled geometry such as the floor."""
     mapping = tree.nodes.new("ShaderNodeMapping")
     mapping.inputs["Scale"].default_value = (scale, scale, scale)
-    tree.links.new(coord.outputs["Object"], mapping.inputs["Vector"])
+    if world:
+        tree.links.new(tree.nodes.new("ShaderNodeNewGeometry").outputs["Position"], mapping.inputs["Vector"])
+    else:
+        tree.links.new(tree.nodes.new("ShaderNodeTexCoord").outputs["Object"], mapping.inputs["Vector"])
     return mapping.outputs["Vector"]
 
 
@@ -57,12 +60,12 @@ def _bump(tree, height_socket, strength: float, target):
     tree.links.new(bump.outputs["Normal"], target.inputs["Normal"])
 
 
-def _wood_grain(tree, spec: MaterialSpec, bsdf, rings_per_metre: float = 25.0):
+def _wood_grain(tree, spec: MaterialSpec, bsdf, rings_per_metre: float = 25.0, world: bool = False):
     wave = tree.nodes.new("ShaderNodeTexWave")
     wave.wave_type = "RINGS"
     wave.inputs["Distortion"].default_value = 6.0
     wave.inputs["Detail"].default_value = 2.0
-    tree.links.new(_object_coords(tree, rings_per_metre / 10.0 / spec.texture_scale), wave.inputs["Vector"])
+    tree.links.new(_object_coords(tree, rings_per_metre / 10.0 / spec.texture_scale, world), wave.inputs["Vector"])
     tree.links.new(_two_tone(tree, wave.outputs["Fac"], spec.color, _darker(spec.color)),
                    bsdf.inputs["Base Color"])
 
@@ -95,7 +98,8 @@ def floor_material(bpy, env: EnvironmentSpec):
         tex = tree.nodes.new("ShaderNodeTexChecker")
         tex.inputs["Color1"].default_value = _rgba(a)
         tex.inputs["Color2"].default_value = _rgba(b)
-        tree.links.new(_object_coords(tree, 0.5 * scale), tex.inputs["Vector"])
+        tex.inputs["Scale"].default_value = 2.0  # 0.5 m squares at floor_scale 1
+        tree.links.new(_object_coords(tree, 1.0 * scale, world=True), tex.inputs["Vector"])
         tree.links.new(tex.outputs["Color"], bsdf.inputs["Base Color"])
         bsdf.inputs["Roughness"].default_value = 0.55
     elif env.floor == "tiles":
@@ -105,25 +109,26 @@ def floor_material(bpy, env: EnvironmentSpec):
         tex.inputs["Mortar"].default_value = _rgba(b)
         tex.inputs["Mortar Size"].default_value = 0.015
         tex.offset = 0.0
-        tree.links.new(_object_coords(tree, 0.25 * scale), tex.inputs["Vector"])
+        tree.links.new(_object_coords(tree, 1.5 * scale, world=True), tex.inputs["Vector"])
         tree.links.new(tex.outputs["Color"], bsdf.inputs["Base Color"])
         bsdf.inputs["Roughness"].default_value = 0.3
     elif env.floor == "wood":
-        _wood_grain(tree, MaterialSpec("wood", a, texture_scale=env.floor_scale * 4), bsdf)
+        _wood_grain(tree, MaterialSpec("wood", a, texture_scale=env.floor_scale * 4), bsdf, world=True)
         bsdf.inputs["Roughness"].default_value = 0.45
     elif env.floor == "concrete":
         noise = tree.nodes.new("ShaderNodeTexNoise")
         noise.inputs["Scale"].default_value = 3.0
         noise.inputs["Detail"].default_value = 8.0
-        tree.links.new(_object_coords(tree, scale), noise.inputs["Vector"])
+        tree.links.new(_object_coords(tree, scale, world=True), noise.inputs["Vector"])
         tree.links.new(_two_tone(tree, noise.outputs["Fac"], a, b), bsdf.inputs["Base Color"])
         _bump(tree, noise.outputs["Fac"], 0.15, bsdf)
         bsdf.inputs["Roughness"].default_value = 0.9
     elif env.floor == "marble":
         wave = tree.nodes.new("ShaderNodeTexWave")
-        wave.inputs["Distortion"].default_value = 12.0
+        wave.inputs["Distortion"].default_value = 8.0
         wave.inputs["Detail"].default_value = 6.0
-        tree.links.new(_object_coords(tree, 0.3 * scale), wave.inputs["Vector"])
+        wave.inputs["Detail Roughness"].default_value = 0.7
+        tree.links.new(_object_coords(tree, 0.12 * scale, world=True), wave.inputs["Vector"])
         tree.links.new(_two_tone(tree, wave.outputs["Fac"], a, b), bsdf.inputs["Base Color"])
         bsdf.inputs["Roughness"].default_value = 0.08
     elif env.floor == "mirror":

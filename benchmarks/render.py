@@ -1,0 +1,71 @@
+"""Seconds per frame: Blender's render call alone vs our full pass pipeline.
+
+    python benchmarks/render.py [--width 832 --height 480 --spp 16 --frames 3 --threads 0]
+
+Prints, for one random physics scene:
+  blender_call  bpy.ops.render.render on the beauty layer only (no label layer, no EXR, no readback)
+  full_pass     SceneRenderer.render(rgb + segmentation + depth + flow): beauty + 1-spp label layer,
+                EXR and PNG written and read back into arrays
+  label_pass    SceneRenderer.render(segmentation + depth + flow): the label layer only
+and the overhead ratio full_pass / blender_call. Numbers vary by machine; nothing here is asserted.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+from datagen.assets import open_asset_source
+from datagen.scene.random_scene import random_physics_scene
+from datagen.scene.simulate import simulate
+from datagen.scene.spec import RenderSpec
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--width", type=int, default=832)
+    p.add_argument("--height", type=int, default=480)
+    p.add_argument("--spp", type=int, default=16)
+    p.add_argument("--frames", type=int, default=3)
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--seed", type=int, default=1)
+    a = p.parse_args()
+
+    source = open_asset_source(None)
+    spec = random_physics_scene(a.seed, source.all_asset_ids, frames=a.frames,
+                                render=RenderSpec(width=a.width, height=a.height, spp=a.spp,
+                                                  threads=a.threads))
+    states = simulate(spec, source=source)
+    from datagen.scene.render import SceneRenderer, bpy  # Blender import after physics
+    with SceneRenderer(spec, source=source) as renderer:
+        renderer.set_states(states)
+        renderer.render(layers=("rgb",), frames=[0])  # warm-up: kernels, BVH, textures
+
+        scene = bpy.context.scene
+        aux, exr = scene.view_layers["AuxOutputs"], renderer.blender.exr_output_node
+        aux.use, exr.mute = False, True
+        t = time.perf_counter()
+        for f in range(a.frames):
+            scene.frame_set(f + 1)
+            bpy.ops.render.render(animation=False, write_still=False)
+        blender_call = (time.perf_counter() - t) / a.frames
+        aux.use, exr.mute = True, False
+
+        layers = ("rgb", "segmentation", "depth", "forward_flow", "backward_flow")
+        t = time.perf_counter()
+        renderer.render(layers=layers)
+        full_pass = (time.perf_counter() - t) / a.frames
+        t = time.perf_counter()
+        renderer.render(layers=layers[1:])
+        label_pass = (time.perf_counter() - t) / a.frames
+
+    print(f"scene: {len(spec.objects)} objects, {a.width}x{a.height}, {a.spp} spp, {a.frames} frames, "
+          f"threads={a.threads or 'auto'}")
+    print(f"blender_call  {blender_call:8.2f} s/frame")
+    print(f"full_pass     {full_pass:8.2f} s/frame")
+    print(f"label_pass    {label_pass:8.2f} s/frame")
+    print(f"overhead      {full_pass / blender_call:8.2f} x  (full_pass / blender_call)")
+    print(f"label/full    {label_pass / full_pass:8.2f}")
+
+
+if __name__ == "__main__":
+    main()
