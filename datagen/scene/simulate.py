@@ -47,9 +47,16 @@ class WorldStates:
 
 
 def rotation_angle(q1: np.ndarray, q2: np.ndarray) -> np.ndarray:
-    """Angle in radians between orientations (any leading shape, last axis w, x, y, z)."""
-    dot = np.abs(np.sum(np.asarray(q1) * np.asarray(q2), axis=-1))
-    return 2.0 * np.arccos(np.clip(dot, 0.0, 1.0))
+    """Angle in radians between orientations (any leading shape, last axis w, x, y, z).
+
+    Uses atan2 of the relative rotation's vector and scalar parts, which stays exact near zero
+    (arccos of a dot product reports ~1e-8 for identical quaternions)."""
+    q1, q2 = np.asarray(q1, dtype=np.float64), np.asarray(q2, dtype=np.float64)
+    w1, v1, w2, v2 = q1[..., :1], q1[..., 1:], q2[..., :1], q2[..., 1:]
+    # relative rotation conj(q1) * q2
+    w = w1[..., 0] * w2[..., 0] + np.sum(v1 * v2, axis=-1)
+    v = w1 * v2 - w2 * v1 - np.cross(v1, v2)
+    return 2.0 * np.arctan2(np.linalg.norm(v, axis=-1), np.abs(w))
 
 
 def simulate(spec: SceneSpec, exclude=(), source=None) -> WorldStates:
@@ -64,10 +71,16 @@ def simulate(spec: SceneSpec, exclude=(), source=None) -> WorldStates:
     ks = build_kubric_scene(spec, source=source, exclude=exclude)
     with tempfile.TemporaryDirectory(prefix="cf_sim_") as scratch:
         sim = PyBullet(ks.scene, scratch_dir=scratch)
+        # Always run every solver iteration: an early exit on a residual summed over all islands
+        # would couple objects that never touch (e.g. across the two worlds of a counterfactual).
+        sim._physics_client.setPhysicsEngineParameter(solverResidualThreshold=0.0)
         try:
             animation, contacts = sim.run(frame_start=1, frame_end=spec.frames)
         finally:
+            # Disconnect now and disarm Kubric's __del__: PyBullet reuses client ids, so a later
+            # garbage collection of this view would otherwise disconnect someone else's world.
             sim._physics_client.disconnect()
+            sim._physics_client._client = -1
     names = [o.name for o in spec.objects if o.name in ks.objects]
 
     def stack(key):
@@ -80,10 +93,11 @@ def simulate(spec: SceneSpec, exclude=(), source=None) -> WorldStates:
 
 
 def _contact_onsets(contacts: list[dict], ks, steps_per_frame: int) -> list[dict]:
-    """Reduce PyBullet's per-step contact points to one event per contact onset of a pair.
+    """Reduce PyBullet's per-step contact points to one event per contact of a pair.
 
-    An event: ``{"a", "b", "frame", "force", "position"}`` with ``frame`` the (fractional) frame of
-    first touch and ``force`` the largest normal force while the contact lasted.
+    An event: ``{"a", "b", "frame", "end", "force", "position"}``: ``frame`` is the (fractional)
+    frame of first touch, ``end`` the last frame the pair was still touching, ``force`` the
+    largest normal force while the contact lasted, ``position`` where it began.
     """
     by_step: dict[float, dict[tuple[str, str], dict]] = {}
     for c in contacts:
@@ -102,9 +116,10 @@ def _contact_onsets(contacts: list[dict], ks, steps_per_frame: int) -> list[dict
         for pair in current:
             info = by_step[frame][pair]
             if pair not in previous:
-                open_events[pair] = {"a": pair[0], "b": pair[1], "frame": frame, **info}
+                open_events[pair] = {"a": pair[0], "b": pair[1], "frame": frame, "end": frame, **info}
                 events.append(open_events[pair])
             else:
-                open_events[pair]["force"] = max(open_events[pair]["force"], info["force"])
+                event = open_events[pair]
+                event["force"], event["end"] = max(event["force"], info["force"]), frame
         previous = current
     return events

@@ -1,0 +1,214 @@
+"""Counterfactual video pairs: the world with some objects, and the same world re-simulated
+without them, rendered from one Blender scene, with a quadmask derived from the simulation.
+
+Render plan (each pass with the same camera path, lights and Cycles seed):
+  A  factual physics, everything visible                  beauty + labels   (the model input)
+  C  factual physics, removed objects hidden               beauty + labels
+  B  counterfactual physics, removed objects hidden        beauty + labels, only from the frame
+     before physics diverges; earlier frames are C's frames (identical states, identical pixels)
+  E  factual physics, removed objects shadow-only          not rendered: with a fixed seed E equals
+     A wherever the removed objects are not seen directly (``tests/test_scene.py`` checks this),
+     so the effect footprint (shadows, reflections, bleeding) is A vs C outside the removed
+     silhouette. ``render_effects_pass=True`` renders E for real instead.
+A pair therefore costs 2 + (frames after divergence) / frames renders; VOID's generator pays 3.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from datagen.labels import quadmask as qm
+from datagen.scene.simulate import WorldStates, rotation_angle, simulate
+from datagen.scene.spec import SceneSpec
+
+MASK_RULES = ("simulation", "pixel", "both")
+
+
+@dataclass
+class CounterfactualConfig:
+    position_tolerance: float = 1e-3  # metres: a kept object moved more than this is affected
+    rotation_tolerance: float = 1e-2  # radians
+    identical_tolerance: float = 1e-5  # unaffected objects must agree this closely (invariant)
+    mask_rule: str = "simulation"  # simulation | pixel (VOID's |C-B| >= threshold) | both
+    pixel_threshold: int = 15
+    effects: bool = True  # mark the removed objects' shadows and reflections as affected
+    effect_threshold: int = 6
+    clear_first_frame: bool = True
+    dilation: int = 0
+    target_layers: tuple[str, ...] = ("segmentation", "depth", "forward_flow")
+    render_effects_pass: bool = False
+
+    def __post_init__(self):
+        if self.mask_rule not in MASK_RULES:
+            raise ValueError(f"mask_rule {self.mask_rule!r}; choose from {MASK_RULES}")
+
+
+ENVIRONMENT = ("floor", "wall_back", "wall_side", "?")
+
+
+@dataclass
+class WorldComparison:
+    """How every kept object differs between the factual and counterfactual worlds."""
+    names: list[str]
+    influenced: dict[str, float]  # kept objects in causal contact with a removed one -> from frame
+    max_position_error: dict[str, float]
+    max_rotation_error: dict[str, float]
+    first_divergence: dict[str, int | None]  # first frame above the identical tolerance
+    affected: list[str]
+    divergence_frame: int | None  # first frame where an affected object differs at all
+    noise_removed: dict[str, float]  # largest solver-noise difference replaced by the factual motion
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def influence(removed, *event_lists) -> dict[str, float]:
+    """Objects causally reachable from ``removed`` through contacts, with the frame from which.
+
+    A contact transmits from an influenced object to the other one if it lasts until or beyond
+    the moment the first was influenced (a resting contact that began earlier counts). The floor
+    and walls are static and transmit nothing. Events come from both worlds.
+    """
+    since = {name: 0.0 for name in removed}
+    events = [e for events in event_lists for e in events
+              if e["a"] not in ENVIRONMENT and e["b"] not in ENVIRONMENT]
+    changed = True
+    while changed:
+        changed = False
+        for e in events:
+            for src, dst in ((e["a"], e["b"]), (e["b"], e["a"])):
+                if src in since and e["end"] >= since[src]:
+                    t = max(float(e["frame"]), since[src])
+                    if t < since.get(dst, np.inf):
+                        since[dst], changed = t, True
+    return {k: v for k, v in since.items() if k not in removed}
+
+
+def compare_worlds(factual: WorldStates, counterfactual: WorldStates, cfg: CounterfactualConfig,
+                   removed=()) -> tuple[WorldComparison, WorldStates]:
+    """Compare both worlds, and clean the counterfactual of solver noise.
+
+    An object that no contact chain links to a removed object cannot be affected by its removal;
+    PyBullet still lets tiny numerical differences through (shared solver state), which chaotic
+    motion can amplify. Such objects get their factual motion in the counterfactual world (the
+    largest difference replaced is recorded), as do influenced objects that moved less than the
+    tolerance. What is left differs only where physics says it must.
+    """
+    removed = list(removed) or [n for n in factual.names if n not in counterfactual.names]
+    influenced = influence(removed, factual.collisions, counterfactual.collisions)
+    cleaned = WorldStates(names=list(counterfactual.names), positions=counterfactual.positions.copy(),
+                          quaternions=counterfactual.quaternions.copy(),
+                          velocities=counterfactual.velocities.copy(),
+                          angular_velocities=counterfactual.angular_velocities.copy(),
+                          collisions=counterfactual.collisions, seconds=counterfactual.seconds)
+    pos_err, rot_err, first, affected, noise = {}, {}, {}, [], {}
+    for name in cleaned.names:
+        i, k = factual.index(name), cleaned.index(name)
+        dp = np.linalg.norm(factual.positions[:, i] - cleaned.positions[:, k], axis=-1)
+        dr = rotation_angle(factual.quaternions[:, i], cleaned.quaternions[:, k])
+        pos_err[name], rot_err[name] = float(dp.max()), float(dr.max())
+        moved = pos_err[name] > cfg.position_tolerance or rot_err[name] > cfg.rotation_tolerance
+        if name in influenced and moved:
+            affected.append(name)
+            differs = np.flatnonzero((dp > cfg.identical_tolerance) | (dr > cfg.identical_tolerance))
+            first[name] = int(differs[0]) if len(differs) else None
+            continue
+        first[name] = None
+        if pos_err[name] > 0 or rot_err[name] > 0:
+            noise[name] = max(pos_err[name], rot_err[name])
+        for attr in ("positions", "quaternions", "velocities", "angular_velocities"):
+            getattr(cleaned, attr)[:, k] = getattr(factual, attr)[:, i]
+    starts = [f for f in first.values() if f is not None]
+    comparison = WorldComparison(list(cleaned.names), influenced, pos_err, rot_err, first, affected,
+                                 min(starts) if starts else None, noise)
+    return comparison, cleaned
+
+
+@dataclass
+class Pair:
+    input_video: np.ndarray  # A, (T, H, W, 3) uint8
+    target_video: np.ndarray  # B
+    quadmask: np.ndarray  # (T, H, W) uint8 in {0, 63, 127, 255}
+    target_layers: dict[str, np.ndarray]  # B's label layers (segmentation, depth, forward_flow, ...)
+    input_segmentation: np.ndarray  # A's segmentation, (T, H, W) uint16
+    factual: WorldStates
+    counterfactual: WorldStates
+    comparison: WorldComparison
+    removed: list[str]
+    masks: dict[str, np.ndarray] = field(default_factory=dict)  # the parts of the quadmask
+    timings: dict[str, float] = field(default_factory=dict)
+    render_cost: float = 0.0  # in full renders of the clip
+
+
+def make_pair(spec: SceneSpec, removed: list[str], cfg: CounterfactualConfig | None = None,
+              source=None, factual: WorldStates | None = None) -> Pair:
+    """Simulate both worlds, render A, C and B (from divergence), and derive the quadmask."""
+    cfg = cfg or CounterfactualConfig()
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    factual = factual if factual is not None else simulate(spec, source=source)
+    comparison, counterfactual = compare_worlds(factual, simulate(spec, exclude=removed, source=source),
+                                                cfg, removed)
+    timings["simulate"] = time.perf_counter() - t
+
+    from datagen.scene.render import SceneRenderer  # Blender only where pixels are made
+
+    T = spec.frames
+    label_layers = tuple(dict.fromkeys(("segmentation", *cfg.target_layers)))
+    hidden = {name: "hidden" for name in removed}
+    t = time.perf_counter()
+    with SceneRenderer(spec, source=source) as renderer:
+        timings["render_setup"] = time.perf_counter() - t
+        renderer.set_states(factual)
+        t = time.perf_counter()
+        a = renderer.render(layers=("rgb", "segmentation"))
+        timings["render_A"] = time.perf_counter() - t
+        t = time.perf_counter()
+        c = renderer.render(hidden, layers=("rgb", *label_layers))
+        timings["render_C"] = time.perf_counter() - t
+        e_rgb = None
+        if cfg.effects and cfg.render_effects_pass:
+            t = time.perf_counter()
+            e_rgb = renderer.render({n: "shadow_only" for n in removed}, layers=("rgb",))["rgb"]
+            timings["render_E"] = time.perf_counter() - t
+        b = {k: v.copy() for k, v in c.items()}
+        start = None
+        if comparison.divergence_frame is not None:
+            start = max(comparison.divergence_frame - 1, 0)  # forward flow at d-1 looks at frame d
+            renderer.set_states(counterfactual)
+            t = time.perf_counter()
+            late = renderer.render(hidden, layers=("rgb", *label_layers), frames=range(start, T))
+            timings["render_B"] = time.perf_counter() - t
+            for k in b:
+                b[k][start:] = late[k]
+    cost = 2.0 + (0 if start is None else (T - start) / T) + (1.0 if e_rgb is not None else 0.0)
+
+    t = time.perf_counter()
+    ids = {o.name: spec.segmentation_id(o.name) for o in spec.objects}
+    removed_ids = [ids[n] for n in removed]
+    removed_mask = np.isin(a["segmentation"], removed_ids)
+    masks = {"removed": removed_mask}
+    affected_mask = np.zeros_like(removed_mask)
+    if cfg.mask_rule in ("simulation", "both"):
+        # an affected object's pixels (in either world) from the frame its trajectories part
+        moved = np.zeros_like(removed_mask)
+        for name in comparison.affected:
+            f = comparison.first_divergence[name]
+            moved[f:] |= (c["segmentation"][f:] == ids[name]) | (b["segmentation"][f:] == ids[name])
+        masks["affected_objects"] = moved
+        affected_mask |= moved
+    if cfg.mask_rule in ("pixel", "both"):
+        masks["pixel_change"] = qm.pixel_change(c["rgb"], b["rgb"], cfg.pixel_threshold)
+        affected_mask |= masks["pixel_change"]
+    if cfg.effects:
+        with_effects = e_rgb if e_rgb is not None else a["rgb"]
+        masks["effects"] = qm.effect_footprint(with_effects, c["rgb"], cfg.effect_threshold) & ~removed_mask
+        affected_mask |= masks["effects"]
+    mask = qm.quadmask(removed_mask, affected_mask, cfg.dilation, cfg.clear_first_frame)
+    timings["labels"] = time.perf_counter() - t
+    return Pair(input_video=a["rgb"], target_video=b.pop("rgb"), quadmask=mask,
+                target_layers=b, input_segmentation=a["segmentation"], factual=factual,
+                counterfactual=counterfactual, comparison=comparison, removed=list(removed),
+                masks=masks, timings=timings, render_cost=cost)

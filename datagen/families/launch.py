@@ -1,0 +1,57 @@
+"""``launch``: VOID's Kubric recipe. A resting target; one or two objects thrown at it that will be
+removed; the others thrown so that they miss it. Without the thrown objects the target stays put."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from datagen.families.common import (SMALL, FamilyScene, free_spot, geometry, material, settle, stage,
+                                     yaw)
+from datagen.scene.spec import ObjectSpec
+
+TARGETS = ("cube", "box", "cylinder", "bottle", "vase", "mug", "cone", "book")
+PROJECTILES = ("sphere", "ball", "cube", "cylinder", "capsule", "torus", "mug", "bowl")
+
+
+def sample(rng: np.random.Generator, source, render, frames: int, fps: int, num_objects=(3, 7),
+           hit_speed=(3.0, 9.0), miss_speed=(3.0, 7.0)) -> FamilyScene:
+    n = int(rng.integers(num_objects[0], num_objects[1] + 1))
+    n_removed = 2 if n >= 4 else 1
+    target_id = str(rng.choice(TARGETS))
+    tg, t_scale = geometry(source, target_id), float(rng.uniform(1.1, 1.5))
+    target = ObjectSpec("target", target_id, material(rng), t_scale,
+                        position=(0.0, 0.0, tg.rest_z(t_scale) + 0.002),
+                        quaternion=yaw(float(rng.uniform(0, 2 * math.pi))))
+    objects, occupied = [target], [(0.0, 0.0, tg.radius(t_scale))]
+    roles = {"target": "target"}
+    for i in range(1, n):
+        removed = i <= n_removed
+        asset = str(rng.choice(PROJECTILES if removed else SMALL))
+        g, scale = geometry(source, asset), float(rng.uniform(0.9, 1.2))
+        spot = free_spot(rng, occupied, g.radius(scale), ring=(0.8, 1.5), clearance=0.15)
+        if spot is None:
+            continue
+        here = np.array(spot)
+        if removed:  # aimed at the target's centre
+            direction = -here / np.linalg.norm(here)
+            speed = rng.uniform(*hit_speed)
+        else:  # aimed well to one side of it
+            to_target = -here / np.linalg.norm(here)
+            miss = math.asin(min(1.0, (tg.radius(t_scale) + g.radius(scale) + 0.35) / np.linalg.norm(here)))
+            angle = (miss + rng.uniform(0.15, 0.6)) * rng.choice([-1, 1])
+            c, s = math.cos(angle), math.sin(angle)
+            direction = np.array([c * to_target[0] - s * to_target[1], s * to_target[0] + c * to_target[1]])
+            speed = rng.uniform(*miss_speed)
+        name = f"{'thrown' if removed else 'other'}_{i}"
+        roles[name] = "removed" if removed else "kept"
+        objects.append(ObjectSpec(name, asset, material(rng), scale,
+                                  position=(spot[0], spot[1], g.rest_z(scale) + 0.002),
+                                  quaternion=yaw(float(rng.uniform(0, 2 * math.pi))),
+                                  velocity=(float(direction[0] * speed), float(direction[1] * speed), 0.0)))
+        occupied.append((spot[0], spot[1], g.radius(scale)))
+    spec = stage(rng, objects, render, frames, fps, look_at=(0.0, 0.0, 0.15))
+    spec = settle(spec, ["target"], source)
+    removed = [o.name for o in objects if roles[o.name] == "removed"]
+    return FamilyScene(spec, removed, {"family": "launch", "roles": roles,
+                                       "expect": "the thrown objects hit the target; without them it stays put"})

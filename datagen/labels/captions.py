@@ -1,0 +1,104 @@
+"""Captions of rendered clips, written from the scene description and the simulated motion.
+
+The words come from the spec (asset, colour, material, floor, sky, camera motion) and from the
+trajectories (what falls, rolls, slides, topples or stays put), so a caption never describes
+something the clip does not show.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from datagen.families.common import color_name
+from datagen.scene.simulate import WorldStates, rotation_angle
+from datagen.scene.spec import SceneSpec
+
+NOUNS = {"box": "cardboard box", "cube": "cube", "sphere": "sphere", "ball": "toy ball", "mug": "mug",
+         "bowl": "bowl", "plate": "plate", "bottle": "bottle", "vase": "vase", "book": "book",
+         "domino": "domino", "chair": "chair", "table": "table", "shelf": "bookshelf",
+         "cylinder": "cylinder", "cone": "cone", "torus": "ring", "capsule": "capsule"}
+MATERIALS = {"rubber": "rubber", "metal": "metal", "plastic": "plastic", "wood": "wooden",
+             "ceramic": "ceramic", "glass": "glass"}
+ROUND = {"sphere", "ball", "cylinder", "capsule", "torus", "bottle"}
+FLOORS = {"checker": "a checkered floor", "tiles": "a tiled floor", "wood": "a wooden floor",
+          "concrete": "a concrete floor", "marble": "a polished marble floor", "mirror": "a mirror-like floor",
+          "plain": "a plain floor"}
+
+
+def article(phrase: str) -> str:
+    return ("an " if phrase[0] in "aeiou" else "a ") + phrase
+
+
+def describe_object(spec: SceneSpec, name: str) -> str:
+    o = spec.objects[spec.index(name)]
+    noun = NOUNS.get(o.asset_id, o.asset_id.replace("_", " "))
+    return f"{color_name(o.material.color)} {MATERIALS[o.material.preset]} {noun}"
+
+
+def describe_motion(spec: SceneSpec, states: WorldStates, name: str) -> str:
+    p, q = states.trajectory(name)
+    o = spec.objects[spec.index(name)]
+    horizontal = float(np.linalg.norm(p[-1, :2] - p[0, :2]))
+    drop = float(p[0, 2] - p[:, 2].min())
+    turned = float(rotation_angle(q[0], q[-1]))
+    moving_at_end = float(np.linalg.norm(states.velocities[-1, states.index(name)])) > 0.05
+    if horizontal < 0.02 and drop < 0.02 and turned < 0.1:
+        return "stays where it is"
+    parts = []
+    if drop > 0.12:
+        parts.append("falls" if drop > 0.3 else "drops")
+    if turned > 0.9 and horizontal < 0.25:
+        parts.append("topples over")
+    elif horizontal >= 0.05:
+        verb = "rolls" if o.asset_id in ROUND and turned > 1.0 else "slides"
+        parts.append(f"{verb} about {_distance(horizontal)}")
+    elif not parts:
+        parts.append("shifts slightly")
+    parts.append("and keeps moving" if moving_at_end else "and comes to rest")
+    return " ".join(parts[:-1]) + " " + parts[-1] if len(parts) > 1 else parts[0]
+
+
+def _distance(metres: float) -> str:
+    if metres < 1.0:
+        return f"{int(round(metres * 100 / 5) * 5) or 5} centimetres"
+    return f"{metres:.1f} metres"
+
+
+def describe_camera(spec: SceneSpec) -> str:
+    c = spec.camera
+    if c.motion == "static":
+        return "A static camera looks at"
+    if c.motion == "dolly":
+        return "The camera slowly pushes in on"
+    if c.motion == "zoom":
+        return "The camera zooms in on" if c.amount >= 0 else "The camera zooms out from"
+    if c.motion == "pan":
+        return f"The camera pans {'left' if c.amount > 0 else 'right'} across"
+    return f"The camera orbits {'counter-clockwise' if c.amount > 0 else 'clockwise'} around"
+
+
+def describe_setting(spec: SceneSpec) -> str:
+    env = spec.environment
+    floor = FLOORS.get(env.floor, "an open ground") if env.floor else "an open ground"
+    if env.background == "sky":
+        sun = math.degrees(env.sun_elevation)
+        light = "under a bright midday sky" if sun > 50 else "in low sunlight that casts long shadows" \
+            if sun < 32 else "under a clear afternoon sky"
+    elif env.background == "hdri":
+        light = "lit by its surroundings"
+    else:
+        light = "against a plain backdrop"
+    return f"{floor} {light}"
+
+
+def caption(spec: SceneSpec, states: WorldStates) -> str:
+    """One paragraph describing the clip ``states`` came from (objects absent from it are not named)."""
+    names = [o.name for o in spec.objects if o.name in states.names]
+    sentences = [f"{describe_camera(spec)} {describe_setting(spec)}."]
+    if not names:
+        sentences.append("The floor is empty.")
+    for name in names:
+        thing = describe_object(spec, name)
+        sentences.append(f"{article(thing).capitalize()} {describe_motion(spec, states, name)}.")
+    return " ".join(sentences)

@@ -1,0 +1,85 @@
+"""VOID's quadmask: one uint8 value per pixel saying what removing an object does there.
+
+  0   OBJECT    the removed object, nothing else changes underneath it
+  63  OVERLAP   removed-object pixels where the scene also changes
+  127 AFFECTED  pixels that change because the object is gone (moved objects, its shadows,
+                reflections, colour bleeding)
+  255 KEEP      untouched
+
+Masks must be stored losslessly. VOID's readers snap values back to these four (``snap``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+OBJECT, OVERLAP, AFFECTED, KEEP = 0, 63, 127, 255
+VALUES = (OBJECT, OVERLAP, AFFECTED, KEEP)
+# VOID's reader: <=31 -> 0, 32..95 -> 63, 96..191 -> 127, >191 -> 255
+_SNAP = np.empty(256, np.uint8)
+_SNAP[:32], _SNAP[32:96], _SNAP[96:192], _SNAP[192:] = OBJECT, OVERLAP, AFFECTED, KEEP
+# VOID's model conditions on a 3-channel image: object/overlap 0, affected 0.5, keep 1
+CONDITIONING = {OBJECT: 0.0, OVERLAP: 0.0, AFFECTED: 0.5, KEEP: 1.0}
+
+
+def dilate(mask: np.ndarray, pixels: int) -> np.ndarray:
+    """Binary dilation of (..., H, W) masks by a (2p+1)-square, frame by frame."""
+    mask = np.asarray(mask, dtype=bool)
+    if pixels <= 0:
+        return mask.copy()
+    out = mask.copy()
+    h, w = mask.shape[-2:]
+    padded = np.pad(mask, [(0, 0)] * (mask.ndim - 2) + [(pixels, pixels), (pixels, pixels)])
+    for dy in range(2 * pixels + 1):
+        for dx in range(2 * pixels + 1):
+            out |= padded[..., dy:dy + h, dx:dx + w]
+    return out
+
+
+def quadmask(removed: np.ndarray, affected: np.ndarray, dilation: int = 0,
+             clear_first_frame: bool = True) -> np.ndarray:
+    """(T, H, W) uint8 quadmask from boolean removed-object and affected-region masks.
+
+    ``clear_first_frame`` follows VOID: the affected region starts at frame 1 (nothing has
+    changed yet at frame 0).
+    """
+    removed, affected = dilate(removed, dilation), dilate(affected, dilation)
+    if clear_first_frame and len(affected):
+        affected[0] = False
+    out = np.full(removed.shape, KEEP, np.uint8)
+    out[affected] = AFFECTED
+    out[removed] = OBJECT
+    out[removed & affected] = OVERLAP
+    return out
+
+
+def snap(values: np.ndarray) -> np.ndarray:
+    """VOID's reader: any uint8 mask (e.g. after lossy video) back to the four values."""
+    return _SNAP[np.asarray(values, dtype=np.uint8)]
+
+
+def pixel_change(c: np.ndarray, b: np.ndarray, threshold: int = 15) -> np.ndarray:
+    """VOID's pixel rule: max over RGB of |C - B| >= threshold (uint8 frames)."""
+    return np.abs(c.astype(np.int16) - b.astype(np.int16)).max(axis=-1) >= threshold
+
+
+def effect_footprint(with_effects: np.ndarray, without: np.ndarray, threshold: int = 6,
+                     min_neighbours: int = 3) -> np.ndarray:
+    """Pixels where the removed objects' effects (shadow, reflection, bleeding) show.
+
+    ``with_effects`` and ``without`` are renders with the same seed, so pixels the object does
+    not influence are identical; differences above ``threshold`` (max over RGB) that have at
+    least ``min_neighbours`` such neighbours (of 8) are kept, which drops isolated noise.
+    """
+    diff = pixel_change(with_effects, without, threshold)
+    h, w = diff.shape[-2:]
+    padded = np.pad(diff, [(0, 0)] * (diff.ndim - 2) + [(1, 1), (1, 1)]).astype(np.uint8)
+    count = sum(padded[..., dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3)) - diff
+    return diff & (count >= min_neighbours)
+
+
+def colorize(mask: np.ndarray) -> np.ndarray:
+    """Quadmask to RGB for previews: object red, overlap magenta, affected yellow, keep dark."""
+    table = np.zeros((256, 3), np.uint8)
+    table[OBJECT], table[OVERLAP] = (230, 40, 40), (200, 40, 200)
+    table[AFFECTED], table[KEEP] = (240, 200, 30), (30, 30, 30)
+    return table[snap(mask)]
