@@ -19,20 +19,21 @@ def sample(rng: np.random.Generator, source, render, frames: int, fps: int, extr
     ux, uy = math.cos(heading), math.sin(heading)
     obstacle_id = str(rng.choice(OBSTACLES))
     og, o_scale = geometry(source, obstacle_id), float(rng.uniform(1.0, 1.3))
-    gap = float(rng.uniform(0.5, 0.9))
     mover_id = str(rng.choice(MOVERS))
     mg, m_scale = geometry(source, mover_id), float(rng.uniform(0.9, 1.2))
     speed = float(rng.uniform(1.5, 3.0))
-    start = -gap - mg.radius(m_scale)
+    # reach the obstacle within the first third of the clip, however short the clip is
+    gap = float(rng.uniform(0.6, 1.0)) * min(0.9, speed * frames / fps / 3)
+    start = -(gap + mg.radius(m_scale) + og.radius(o_scale))  # surfaces `gap` apart
     objects = [
         ObjectSpec("obstacle", obstacle_id, material(rng), o_scale,
-                   position=(0.3 * ux, 0.3 * uy, og.rest_z(o_scale) + 0.001), quaternion=yaw(heading)),
+                   position=(0.0, 0.0, og.rest_z(o_scale) + 0.001), quaternion=yaw(heading)),
         ObjectSpec("mover", mover_id, material(rng), m_scale,
                    position=(start * ux, start * uy, mg.rest_z(m_scale) + 0.002), quaternion=yaw(heading),
                    velocity=(speed * ux, speed * uy, 0.0)),
     ]
     roles = {"obstacle": "removed", "mover": "kept"}
-    spec = stage(rng, objects, render, frames, fps, look_at=(0.3 * ux, 0.3 * uy, 0.15))
+    spec = stage(rng, objects, render, frames, fps, look_at=(start * ux / 2, start * uy / 2, 0.15))
     for k in range(int(rng.integers(extra[0], extra[1] + 1))):
         other = bystander(rng, source, spec, f"other_{k}")
         if other is not None and abs((other.position[0] * -uy) + (other.position[1] * ux)) > 0.5:

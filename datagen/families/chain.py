@@ -28,8 +28,8 @@ def sample(rng: np.random.Generator, source, render, frames: int, fps: int, coun
         roles[name] = "kept"
     # the pusher: a ball rolling into the first domino along the row
     bg, b_scale = geometry(source, "ball"), float(rng.uniform(1.0, 1.3))
-    back = start - 0.6
     speed = float(rng.uniform(1.5, 3.0))
+    back = start - max(0.2, min(0.6, speed * frames / fps / 4))  # first touch early in the clip
     pusher = ObjectSpec("pusher", "ball", material(rng, "rubber"), b_scale,
                         position=(back * ux, back * uy, bg.rest_z(b_scale) + 0.02),
                         velocity=(speed * ux, speed * uy, 0.0))

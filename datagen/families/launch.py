@@ -29,20 +29,21 @@ def sample(rng: np.random.Generator, source, render, frames: int, fps: int, num_
         removed = i <= n_removed
         asset = str(rng.choice(PROJECTILES if removed else SMALL))
         g, scale = geometry(source, asset), float(rng.uniform(0.9, 1.2))
-        spot = free_spot(rng, occupied, g.radius(scale), ring=(0.8, 1.5), clearance=0.15)
+        speed = float(rng.uniform(*(hit_speed if removed else miss_speed)))
+        # close enough to arrive within the first half of the clip, however short it is
+        reach = max(0.45, min(1.5, 0.5 * speed * frames / fps))
+        spot = free_spot(rng, occupied, g.radius(scale), ring=(0.6 * reach, reach), clearance=0.12)
         if spot is None:
             continue
         here = np.array(spot)
         if removed:  # aimed at the target's centre
             direction = -here / np.linalg.norm(here)
-            speed = rng.uniform(*hit_speed)
         else:  # aimed well to one side of it
             to_target = -here / np.linalg.norm(here)
             miss = math.asin(min(1.0, (tg.radius(t_scale) + g.radius(scale) + 0.35) / np.linalg.norm(here)))
             angle = (miss + rng.uniform(0.15, 0.6)) * rng.choice([-1, 1])
             c, s = math.cos(angle), math.sin(angle)
             direction = np.array([c * to_target[0] - s * to_target[1], s * to_target[0] + c * to_target[1]])
-            speed = rng.uniform(*miss_speed)
         name = f"{'thrown' if removed else 'other'}_{i}"
         roles[name] = "removed" if removed else "kept"
         objects.append(ObjectSpec(name, asset, material(rng), scale,

@@ -14,7 +14,7 @@ from datagen.families.common import color_name
 from datagen.scene.simulate import WorldStates, rotation_angle
 from datagen.scene.spec import SceneSpec
 
-NOUNS = {"box": "cardboard box", "cube": "cube", "sphere": "sphere", "ball": "toy ball", "mug": "mug",
+NOUNS = {"box": "box", "cube": "cube", "sphere": "sphere", "ball": "toy ball", "mug": "mug",
          "bowl": "bowl", "plate": "plate", "bottle": "bottle", "vase": "vase", "book": "book",
          "domino": "domino", "chair": "chair", "table": "table", "shelf": "bookshelf",
          "cylinder": "cylinder", "cone": "cone", "torus": "ring", "capsule": "capsule"}
@@ -55,8 +55,8 @@ def describe_motion(spec: SceneSpec, states: WorldStates, name: str) -> str:
         parts.append(f"{verb} about {_distance(horizontal)}")
     elif not parts:
         parts.append("shifts slightly")
-    parts.append("and keeps moving" if moving_at_end else "and comes to rest")
-    return " ".join(parts[:-1]) + " " + parts[-1] if len(parts) > 1 else parts[0]
+    parts.append("keeps moving" if moving_at_end else "comes to rest")
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def _distance(metres: float) -> str:

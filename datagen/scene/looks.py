@@ -107,13 +107,36 @@ def floor_material(bpy, env: EnvironmentSpec):
         tex.inputs["Color1"].default_value = _rgba(a)
         tex.inputs["Color2"].default_value = _rgba(_darker(a, 0.9))
         tex.inputs["Mortar"].default_value = _rgba(b)
-        tex.inputs["Mortar Size"].default_value = 0.015
+        tex.inputs["Mortar Size"].default_value = 0.01
+        tex.inputs["Scale"].default_value = 1.0
+        tex.inputs["Brick Width"].default_value = 0.4  # 40 cm square tiles at floor_scale 1
+        tex.inputs["Row Height"].default_value = 0.4
         tex.offset = 0.0
-        tree.links.new(_object_coords(tree, 1.5 * scale, world=True), tex.inputs["Vector"])
+        tree.links.new(_object_coords(tree, scale, world=True), tex.inputs["Vector"])
         tree.links.new(tex.outputs["Color"], bsdf.inputs["Base Color"])
         bsdf.inputs["Roughness"].default_value = 0.3
-    elif env.floor == "wood":
-        _wood_grain(tree, MaterialSpec("wood", a, texture_scale=env.floor_scale * 4), bsdf, world=True)
+    elif env.floor == "wood":  # planks (long bricks in two tones) with a fine grain on top
+        planks = tree.nodes.new("ShaderNodeTexBrick")
+        planks.inputs["Color1"].default_value = _rgba(a)
+        planks.inputs["Color2"].default_value = _rgba(b)
+        planks.inputs["Mortar"].default_value = _rgba(_darker(b, 0.6))
+        planks.inputs["Mortar Size"].default_value = 0.004
+        planks.inputs["Brick Width"].default_value = 1.2
+        planks.inputs["Row Height"].default_value = 0.15
+        planks.inputs["Scale"].default_value = 1.0
+        planks.offset, planks.offset_frequency = 0.37, 1
+        coords = _object_coords(tree, scale, world=True)
+        tree.links.new(coords, planks.inputs["Vector"])
+        grain = tree.nodes.new("ShaderNodeTexWave")
+        grain.inputs["Scale"].default_value = 40.0
+        grain.inputs["Distortion"].default_value = 4.0
+        tree.links.new(coords, grain.inputs["Vector"])
+        mix = tree.nodes.new("ShaderNodeMix")
+        mix.data_type, mix.blend_type = "RGBA", "MULTIPLY"
+        mix.inputs["Factor"].default_value = 0.25
+        tree.links.new(planks.outputs["Color"], mix.inputs["A"])
+        tree.links.new(grain.outputs["Color"], mix.inputs["B"])
+        tree.links.new(mix.outputs["Result"], bsdf.inputs["Base Color"])
         bsdf.inputs["Roughness"].default_value = 0.45
     elif env.floor == "concrete":
         noise = tree.nodes.new("ShaderNodeTexNoise")
@@ -125,10 +148,11 @@ def floor_material(bpy, env: EnvironmentSpec):
         bsdf.inputs["Roughness"].default_value = 0.9
     elif env.floor == "marble":
         wave = tree.nodes.new("ShaderNodeTexWave")
-        wave.inputs["Distortion"].default_value = 8.0
-        wave.inputs["Detail"].default_value = 6.0
-        wave.inputs["Detail Roughness"].default_value = 0.7
-        tree.links.new(_object_coords(tree, 0.12 * scale, world=True), wave.inputs["Vector"])
+        wave.inputs["Distortion"].default_value = 14.0
+        wave.inputs["Detail"].default_value = 8.0
+        wave.inputs["Detail Roughness"].default_value = 0.75
+        wave.inputs["Detail Scale"].default_value = 3.0
+        tree.links.new(_object_coords(tree, 0.08 * scale, world=True), wave.inputs["Vector"])
         tree.links.new(_two_tone(tree, wave.outputs["Fac"], a, b), bsdf.inputs["Base Color"])
         bsdf.inputs["Roughness"].default_value = 0.08
     elif env.floor == "mirror":
@@ -150,6 +174,11 @@ def wall_material(bpy, env: EnvironmentSpec):
 
 def light_world(bpy, renderer, env: EnvironmentSpec) -> None:
     """Sky, HDRI or flat colour for both camera rays and lighting (Kubric's two world branches)."""
+    # Cycles rebuilds the world's importance map for every render (every frame and view layer);
+    # at its automatic size that costs ~1 s a frame. A small map samples a smooth sky just as well.
+    world = renderer.blender_scene.world
+    world.cycles.sampling_method = "MANUAL"
+    world.cycles.sample_map_resolution = 256 if env.background == "hdri" else 128
     if env.background == "hdri":
         rotation = (0.0, 0.0, env.hdri_rotation)
         renderer._set_ambient_light_hdri(env.hdri_path, rotation, env.strength)
