@@ -59,6 +59,27 @@ def _render_cube_layers():
     return cube, layers
 
 
+def check_vector_pass():
+    """A cube sliding right: forward flow at its centre points right and has no vertical part."""
+    from kubric.renderer import blender_utils
+    import bpy
+    scene, renderer = _renderer()
+    scene.frame_end = 3
+    cube = kb.Cube(scale=0.5)
+    scene.add(cube)
+    for frame, x in ((1, -0.5), (2, 0.0), (3, 0.5)):
+        cube.position = (x, 0, 0)
+        cube.keyframe_insert("position", frame)
+    with tempfile.TemporaryDirectory() as tmp:
+        renderer.set_exr_output_path(Path(tmp) / "frame_")
+        bpy.context.scene.frame_set(2)
+        bpy.context.scene.render.filepath = str(Path(tmp) / "x.png")
+        bpy.ops.render.render(animation=False, write_still=False)
+        layers = blender_utils.get_render_layers_from_exr(Path(tmp) / "frame_0002.exr")
+    d_row, d_col = layers["forward_flow"][12, 16]
+    assert abs(d_row) < 0.1 and d_col > 3, (d_row, d_col)
+
+
 def check_cryptomatte_channels():
     from kubric.renderer import blender_utils
     cube, layers = _render_cube_layers()

@@ -13,6 +13,12 @@ once per process, and is called when ``datagen.scene.render`` is imported:
 4. ``obj_import``: the legacy ``import_scene.obj`` operator is gone; use ``wm.obj_import``.
 5. ``auto_smooth``: ``Mesh.use_auto_smooth`` is gone (4.1). Kubric switched it off so that custom
    normals in a file were ignored; on 4.1+ custom normals always apply, so we clear them instead.
+
+and a sixth we found (not in the usual lists):
+
+6. ``vector_pass``: the Vector (motion) pass is a 4-component vector socket now; Kubric routes it
+   through a colour split/combine, which forces the 4th component to 1, so *forward* flow came out
+   as a constant. We link the pass straight to the EXR (channels X, Y, Z, W) and read those.
 """
 from __future__ import annotations
 
@@ -31,7 +37,8 @@ from kubric.renderer import blender_utils
 from kubric.renderer.blender import AttributeSetter, KeyframeSetter, register_object3d_setters
 from kubric.safeimport.bpy import bpy
 
-FIXES = ("principled_sockets", "cryptomatte_channels", "aov_name", "obj_import", "auto_smooth")
+FIXES = ("principled_sockets", "cryptomatte_channels", "aov_name", "obj_import", "auto_smooth",
+         "vector_pass")
 _applied: set[str] = set()
 _originals: dict[str, object] = {}
 
@@ -78,11 +85,15 @@ def _fix_principled_sockets() -> None:
                       blender_utils.prepare_blender_object(_add_principled_material))
 
 
+_XYZW = {"R": "X", "G": "Y", "B": "Z", "A": "W"}
+
+
 def _exr_channel(header_channels, name: str) -> str:
     if name in header_channels:
         return name
     layer, _, channel = name.rpartition(".")
-    for candidate in (f"{layer}.{channel.lower()}", f"{layer}.{channel.upper()}"):
+    for candidate in (f"{layer}.{channel.lower()}", f"{layer}.{channel.upper()}",
+                      f"{layer}.{_XYZW.get(channel.upper(), channel)}"):
         if candidate in header_channels:
             return candidate
     return name
@@ -168,6 +179,24 @@ def _fix_obj_import() -> None:
     registry.register(core.FileBasedObject, blender_utils.prepare_blender_object(_import_obj))
 
 
+def _fix_vector_pass() -> None:
+    original = blender_utils.set_up_exr_output_node
+    _originals["vector_pass"] = original
+
+    @functools.wraps(original)
+    def set_up_exr_output_node(*args, **kwargs):
+        out = original(*args, **kwargs)
+        tree = bpy.context.scene.node_tree
+        vector = out.inputs.get("Vector")
+        if vector is not None:
+            for link in list(vector.links):
+                tree.links.remove(link)
+            tree.links.new(tree.nodes["Render Layers Aux"].outputs["Vector"], vector)
+        return out
+
+    blender_utils.set_up_exr_output_node = set_up_exr_output_node
+
+
 def _fix_auto_smooth() -> None:
     """Nothing to patch at import time: ``_import_obj`` consults ``_applied``."""
 
@@ -178,6 +207,7 @@ _FIXERS = {
     "aov_name": _fix_aov_name,
     "obj_import": _fix_obj_import,
     "auto_smooth": _fix_auto_smooth,
+    "vector_pass": _fix_vector_pass,
 }
 
 

@@ -5,11 +5,11 @@ worker never imports Blender and a render pass never re-simulates.
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from datagen.assets import create_asset, open_asset_source
 from datagen.scene.kubric_compat import kb
 from datagen.scene.spec import SceneSpec
 
@@ -40,22 +40,7 @@ class KubricScene:
 
 
 def asset_source(spec: SceneSpec) -> "kb.AssetSource":
-    from datagen.assets import open_asset_source  # deferred: the library builds on first use
-    return open_asset_source(spec.assets)
-
-
-def create_object(source, asset_id: str, **kwargs) -> "kb.FileBasedObject":
-    """``source.create`` without its side effect: Kubric updates the manifest entry's kwargs dict
-    in place with the caller's kwargs, so they leak into every later object of that asset."""
-    entry = source._assets.get(asset_id)
-    if entry is None:
-        raise KeyError(f"asset {asset_id!r} is not in {source.name!r} "
-                       f"(has {len(source.all_asset_ids)} assets, e.g. {source.all_asset_ids[:5]})")
-    asset_dir = source.fetch(source._resolve_asset_path(entry.get("path", ""), asset_id), asset_id)
-    merged = {**copy.deepcopy(entry.get("kwargs", {})), **kwargs}
-    obj = kb.FileBasedObject(asset_id=asset_id, **source._adjust_paths(merged, asset_dir))
-    obj.metadata.update(copy.deepcopy(entry.get("metadata", {})))
-    return obj
+    return open_asset_source(spec.assets)  # the default library builds on first use
 
 
 def build_kubric_scene(spec: SceneSpec, source=None, exclude=()) -> KubricScene:
@@ -88,7 +73,7 @@ def build_kubric_scene(spec: SceneSpec, source=None, exclude=()) -> KubricScene:
     for i, o in enumerate(spec.objects):
         if o.name in exclude:
             continue
-        obj = create_object(source, o.asset_id, name=o.name)
+        obj = create_asset(source, o.asset_id, name=o.name)
         mass = o.mass if o.mass is not None else obj.mass * o.scale ** 3
         obj.scale = (o.scale,) * 3
         obj.position = tuple(o.position)

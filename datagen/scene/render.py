@@ -12,8 +12,9 @@ Layers returned (T = frames rendered):
   rgb            uint8  (T, H, W, 3)  sRGB after the view transform
   segmentation   uint16 (T, H, W)     0 background/floor/walls, spec object i -> i + 1
   depth          float32 (T, H, W)    distance to the camera centre in metres, inf for sky
-  forward_flow   float32 (T, H, W, 2) pixels to the next frame, (d_row, d_col)
-  backward_flow  float32 (T, H, W, 2) pixels to the previous frame, (d_row, d_col)
+  forward_flow   float32 (T, H, W, 2) where the surface seen at a pixel is one frame later, relative
+                 to that pixel, in pixels (d_row, d_col)
+  backward_flow  float32 (T, H, W, 2) the same towards the previous frame
   object_coordinates uint16 (T, H, W, 3)
 """
 from __future__ import annotations
@@ -46,11 +47,17 @@ BACKGROUND_Z = 1e9  # Blender writes 1e10 where a ray hits nothing
 
 
 class SceneRenderer:
-    """One Blender scene for one spec; render any number of passes from it."""
+    """One Blender scene for one spec; render any number of passes from it.
+
+    Blender holds one scene per process: creating a renderer resets it, so an older renderer
+    stops working (and says so) once a newer one exists.
+    """
+    _current: "SceneRenderer | None" = None
 
     def __init__(self, spec: SceneSpec, source=None, scratch_dir: str | None = None,
                  verbose: bool = False):
         t0 = time.perf_counter()
+        SceneRenderer._current = self
         self.spec = spec
         self._own_scratch = scratch_dir is None
         self.scratch = Path(scratch_dir or tempfile.mkdtemp(prefix="cf_render_"))
@@ -149,6 +156,7 @@ class SceneRenderer:
     # -- animation --------------------------------------------------------------------------------
     def set_states(self, states: WorldStates) -> None:
         """Key every object in ``states`` to its simulated pose at every frame."""
+        self._check_current()
         for j, name in enumerate(states.names):
             asset = self.kubric.objects[name]
             for t in range(min(len(states.positions), self.spec.frames)):
@@ -157,7 +165,13 @@ class SceneRenderer:
                 asset.keyframe_insert("position", t + 1)
                 asset.keyframe_insert("quaternion", t + 1)
 
+    def _check_current(self) -> None:
+        if SceneRenderer._current is not self:
+            raise RuntimeError("this SceneRenderer's Blender scene was reset by a newer SceneRenderer "
+                               "(Blender holds one scene per process); create a new one")
+
     def set_visibility(self, visibility: dict[str, str] | None) -> None:
+        self._check_current()
         visibility = dict(visibility or {})
         unknown = set(visibility) - set(self.kubric.objects)
         if unknown:
@@ -209,6 +223,8 @@ class SceneRenderer:
                     stacks[key].append(self._segmentation(exr["segmentation_indices"][..., 0]))
                 elif key == "depth":
                     stacks[key].append(self._distance(exr["depth"][..., 0], f))
+                elif key == "backward_flow":  # Kubric's points from t-1 to t; ours from t to t-1
+                    stacks[key].append(-exr[key].astype(np.float32))
                 elif key == "object_coordinates":
                     stacks[key].append(blender_utils.process_object_coordinates(exr, self.scene))
                 else:

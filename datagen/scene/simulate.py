@@ -15,6 +15,9 @@ from datagen.scene.build import build_kubric_scene
 from datagen.scene.spec import SceneSpec
 
 
+ROLLING_FRICTION = 0.002  # metres (lever arm of the rolling resistance)
+
+
 @dataclass
 class WorldStates:
     """Per-frame state of every simulated object; arrays are indexed [frame, object]."""
@@ -74,6 +77,10 @@ def simulate(spec: SceneSpec, exclude=(), source=None) -> WorldStates:
         # Always run every solver iteration: an early exit on a residual summed over all islands
         # would couple objects that never touch (e.g. across the two worlds of a counterfactual).
         sim._physics_client.setPhysicsEngineParameter(solverResidualThreshold=0.0)
+        # PyBullet's default is no rolling resistance: a ball would roll forever.
+        for name, asset in {**ks.objects, **ks.environment}.items():
+            sim._physics_client.changeDynamics(asset.linked_objects[sim], -1, rollingFriction=ROLLING_FRICTION,
+                                               spinningFriction=ROLLING_FRICTION)
         try:
             animation, contacts = sim.run(frame_start=1, frame_end=spec.frames)
         finally:
