@@ -109,7 +109,7 @@ def stage(rng: np.random.Generator, objects: list[ObjectSpec], render: RenderSpe
     centre = xy.mean(axis=0)
     spread = float(np.max(np.linalg.norm(xy - centre, axis=1))) if len(xy) else 0.0
     look = look_at if look_at is not None else (float(centre[0]), float(centre[1]), 0.15)
-    d = distance or (max(2.4, 1.6 * spread + 1.9), max(2.8, 1.8 * spread + 2.3))
+    d = distance or (max(1.6, 1.4 * spread + 1.2), max(2.0, 1.6 * spread + 1.6))
     camera = orbit_camera(rng, distance=d, height=(0.9, 1.9), look_at=look)
     return SceneSpec(objects=objects, camera=camera, lights=[sun], environment=env, render=render,
                      frames=frames, fps=fps, seed=seed)

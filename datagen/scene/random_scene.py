@@ -63,7 +63,7 @@ def orbit_camera(rng: np.random.Generator, distance=(3.0, 4.5), height=(1.2, 2.5
                       focal_length=float(rng.uniform(30, 42)), motion=motion, amount=amount)
 
 
-def random_physics_scene(seed: int, asset_ids=None, num_objects: tuple[int, int] = (3, 6),
+def random_physics_scene(seed: int, asset_ids=None, num_objects: tuple[int, int] = (4, 7),
                          render: RenderSpec | None = None, frames: int = 49, fps: int = 16) -> SceneSpec:
     rng = np.random.default_rng(seed)
     pool = [a for a in TOSSABLE if asset_ids is None or a in asset_ids] or sorted(asset_ids)
@@ -82,5 +82,6 @@ def random_physics_scene(seed: int, asset_ids=None, num_objects: tuple[int, int]
             quaternion=random_quaternion(rng),
             velocity=tuple(float(v) for v in (rng.uniform(-0.8, 0.8), rng.uniform(-0.8, 0.8), 0.0)),
             angular_velocity=tuple(float(v) for v in rng.uniform(-3, 3, size=3))))
-    return SceneSpec(objects=objects, camera=orbit_camera(rng), lights=[sun], environment=env,
+    camera = orbit_camera(rng, distance=(2.0, 2.8), height=(0.9, 1.6))
+    return SceneSpec(objects=objects, camera=camera, lights=[sun], environment=env,
                      render=render or RenderSpec(), frames=frames, fps=fps, seed=seed)

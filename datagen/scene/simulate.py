@@ -120,7 +120,7 @@ def _contact_onsets(contacts: list[dict], ks, steps_per_frame: int) -> list[dict
         if last is not None and frame - last > 1.5 / steps_per_frame:  # a step with no contact at all
             previous = set()
         last = frame
-        for pair in current:
+        for pair in sorted(current):  # sorted: set order varies with PYTHONHASHSEED
             info = by_step[frame][pair]
             if pair not in previous:
                 open_events[pair] = {"a": pair[0], "b": pair[1], "frame": frame, "end": frame, **info}
