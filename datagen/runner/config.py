@@ -1,0 +1,119 @@
+"""Hydra configuration of generator runs (``configs/datagen/``): loading, checking, hashing, and the
+``main()`` every generator script calls so that ``python datagen/<name>.py key=value ...`` and
+``ray submit ray_cluster.yaml datagen/<name>.py -- key=value ...`` behave the same."""
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from datagen.paths import REPO_ROOT
+
+CONFIG_DIR = REPO_ROOT / "configs" / "datagen"
+# Keys that do not change a single byte of the data: where it goes, how it is run, debugging hooks.
+NON_DATA_KEYS = ("out", "runner", "debug")
+RUNNER_MODES = ("ray", "local")
+
+
+class ConfigError(ValueError):
+    """A bad configuration; its message is one line naming the key."""
+
+
+def load_config(name: str, overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
+    """Compose ``configs/datagen/<name>.yaml`` with Hydra overrides (for tests, benchmarks, notebooks)."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
+        return compose(config_name=name, overrides=list(overrides))
+
+
+def to_plain(cfg: DictConfig | dict) -> dict:
+    """The resolved config as plain JSON-able data."""
+    if isinstance(cfg, DictConfig):
+        missing = sorted(k for k in ("out", "generator") if OmegaConf.is_missing(cfg, k))
+        if missing:
+            raise ConfigError(f"{missing[0]}= is required (e.g. python datagen/toy_shapes.py out=/tmp/toy)")
+        return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    return json.loads(json.dumps(cfg))
+
+
+def check_config(plain: dict) -> None:
+    """Raise ConfigError (one line) for a config the runner cannot run."""
+    def need_int(key: str, value: Any, minimum: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ConfigError(f"{key} must be an integer >= {minimum}, got {value!r}")
+
+    for key in ("generator", "out"):
+        if not isinstance(plain.get(key), str) or not plain[key]:
+            raise ConfigError(f"{key}= is required (e.g. python datagen/toy_shapes.py out=/tmp/toy)")
+    need_int("num_samples", plain.get("num_samples"), 1)
+    need_int("samples_per_shard", plain.get("samples_per_shard"), 1)
+    need_int("seed", plain.get("seed"), 0)
+    render = plain.get("render") or {}
+    for key in ("width", "height", "frames", "spp"):
+        need_int(f"render.{key}", render.get(key), 1)
+    if not isinstance(render.get("fps"), (int, float)) or render["fps"] <= 0:
+        raise ConfigError(f"render.fps must be a positive number, got {render.get('fps')!r}")
+    runner = plain.get("runner") or {}
+    if runner.get("mode") not in RUNNER_MODES:
+        raise ConfigError(f"runner.mode must be one of {RUNNER_MODES}, got {runner.get('mode')!r}")
+    need_int("runner.cpus_per_task", runner.get("cpus_per_task"), 1)
+    need_int("runner.retries", runner.get("retries"), 0)
+    need_int("runner.sample_retries", runner.get("sample_retries"), 0)
+    if runner.get("max_in_flight") is not None:
+        need_int("runner.max_in_flight", runner["max_in_flight"], 1)
+    if runner.get("num_cpus") is not None:
+        need_int("runner.num_cpus", runner["num_cpus"], 1)
+    crf = (plain.get("io") or {}).get("video_crf")
+    if crf is not None and (isinstance(crf, bool) or not isinstance(crf, int) or not 0 <= crf <= 51):
+        raise ConfigError(f"io.video_crf must be null or an integer in 0..51, got {crf!r}")
+
+
+def data_config(plain: dict) -> dict:
+    """The part of the config that determines the data (everything but NON_DATA_KEYS and render.threads)."""
+    data = {k: v for k, v in plain.items() if k not in NON_DATA_KEYS}
+    if isinstance(data.get("render"), dict):
+        data["render"] = {k: v for k, v in data["render"].items() if k != "threads"}
+    return data
+
+
+def config_hash(plain: dict) -> str:
+    blob = json.dumps(data_config(plain), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def task_config(plain: dict, threads: int) -> DictConfig:
+    """The read-only config a generator sees inside a task, with ``render.threads`` set."""
+    cfg = OmegaConf.create(plain)
+    if "render" in cfg:
+        cfg.render.threads = int(threads)
+    OmegaConf.set_struct(cfg, True)
+    OmegaConf.set_readonly(cfg, True)
+    return cfg
+
+
+def main(config_name: str) -> None:
+    """Entry point of ``datagen/<name>.py``: parse Hydra overrides from argv, run, exit non-zero on
+    failures (1) or a bad configuration (2)."""
+    import hydra
+
+    from datagen.runner.driver import report, run
+
+    code = 0
+
+    @hydra.main(version_base=None, config_path=str(CONFIG_DIR), config_name=config_name)
+    def _main(cfg: DictConfig) -> None:
+        nonlocal code
+        try:
+            result = run(cfg)
+        except ConfigError as e:
+            print(f"error: {e}", file=sys.stderr)
+            code = 2
+            return
+        code = report(result)
+
+    _main()
+    sys.exit(code)

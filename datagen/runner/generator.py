@@ -1,0 +1,50 @@
+"""The generator contract. A generator is a module, importable by a dotted name, that defines::
+
+    SCHEMA: dict[str, Member]                        # every member a sample has (datagen.runner.sample_io)
+    def make_sample(config, index: int, seed: int) -> dict[str, Any]    # one sample, from its seed only
+    INVARIANTS: tuple[Callable[[dict, config], list[str]], ...]         # optional; error strings, [] if fine
+
+``config`` is the run's resolved Hydra config (read-only ``DictConfig``; ``config.render.threads`` is the
+number of CPUs the runner reserved for the task, so a renderer uses exactly that many threads).
+``seed`` is ``derive_seed(config.seed, index)``; derive further streams from it with
+``datagen.runner.seeds.sample_rng(seed, purpose)``. ``make_sample`` may time its stages with
+``datagen.runner.stage``. The runner knows nothing else about a generator.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from datagen.runner.sample_io import Member, check_schema
+
+Invariant = Callable[[dict, Any], list]
+
+
+@dataclass(frozen=True)
+class Generator:
+    name: str
+    schema: Mapping[str, Member]
+    make_sample: Callable[[Any, int, int], dict]
+    invariants: tuple[Invariant, ...]
+
+
+def load_generator(name: str) -> Generator:
+    """Import generator module ``name`` and check it follows the contract (ValueError if not)."""
+    if not isinstance(name, str) or not name:
+        raise ValueError("config key 'generator' must name a generator module, e.g. datagen.toy_shapes")
+    try:
+        module = importlib.import_module(name)
+    except ImportError as e:
+        raise ValueError(f"cannot import generator module {name!r}: {e}") from None
+    schema = getattr(module, "SCHEMA", None)
+    make_sample = getattr(module, "make_sample", None)
+    if not isinstance(schema, Mapping) or not schema:
+        raise ValueError(f"generator {name} must define SCHEMA, a non-empty dict of name -> Member")
+    if not callable(make_sample):
+        raise ValueError(f"generator {name} must define make_sample(config, index, seed)")
+    check_schema(schema)
+    invariants = tuple(getattr(module, "INVARIANTS", ()))
+    if not all(callable(f) for f in invariants):
+        raise ValueError(f"generator {name}: INVARIANTS must be callables (sample, config) -> list[str]")
+    return Generator(name, dict(schema), make_sample, invariants)
