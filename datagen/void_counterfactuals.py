@@ -96,8 +96,8 @@ def make_sample(config, index: int, seed: int) -> dict:
                             seed=int(seed % (2 ** 31)), denoise=bool(config.void.denoise))
         scene, factual, _ = sample_pair_scene(
             sample_rng(seed, "scene"), source, render, r.frames, r.fps, dict(config.void.families),
-            float(config.void.negative_rate), cf, max_attempts=int(config.void.max_attempts))
-        scene.spec.physics_rate = int(config.void.physics_rate)
+            float(config.void.negative_rate), cf, max_attempts=int(config.void.max_attempts),
+            physics_rate=int(config.void.physics_rate))
     with stage("pair"):
         pair = make_pair(scene.spec, scene.removed, cf, source=source, factual=factual)
     with stage("caption"):

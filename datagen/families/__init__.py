@@ -37,7 +37,7 @@ def make_negative(rng: np.random.Generator, scene: FamilyScene, source) -> Famil
 
 def sample_pair_scene(rng: np.random.Generator, source, render, frames: int, fps: int,
                       families: dict[str, float], negative_rate: float, cf_config,
-                      max_attempts: int = 8):
+                      max_attempts: int = 8, physics_rate: int = 240):
     """(FamilyScene, factual WorldStates, WorldComparison) whose physics tells the story."""
     from datagen.counterfactual import compare_worlds
     from datagen.scene.simulate import simulate
@@ -57,6 +57,7 @@ def sample_pair_scene(rng: np.random.Generator, source, render, frames: int, fps
             if scene is None:
                 reasons.append("no free spot for a bystander")
                 continue
+        scene.spec = dataclasses.replace(scene.spec, physics_rate=physics_rate)
         factual = simulate(scene.spec, source=source)
         comparison, _ = compare_worlds(factual, simulate(scene.spec, exclude=scene.removed, source=source),
                                        cf_config, scene.removed)
