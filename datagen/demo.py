@@ -2,8 +2,8 @@
 
 1. a random physics scene: asset library (built once), PyBullet, Cycles, preview (frames,
    segmentation, depth, GIF) -> demo_out/physics_scene/
-2. a small VOID counterfactual set through the runner (one pair per family), validated, with a
-   contact sheet and GIF per pair -> demo_out/void/ and demo_out/void/preview/
+2. a small VOID counterfactual set through the runner, validated, with a contact sheet and GIF per
+   pair and an HTML audit report -> demo_out/void/, demo_out/void/preview/, demo_out/void/audit/
 """
 from __future__ import annotations
 
@@ -65,7 +65,10 @@ def void_demo(out: Path, seed: int, width: int, height: int, frames: int, spp: i
     print(f"demo: VOID set validated: {passed} passed, {failed} failed")
     if failed:
         raise SystemExit("demo: VOID validation failed")
-    return write_previews(str(out), out / "preview", limit=4)
+    from datagen.audit import write_report
+    report = write_report(str(out), out / "audit" / "report.html")
+    print(f"demo: VOID audit report at {report}")
+    return [*write_previews(str(out), out / "preview", limit=4), report]
 
 
 def main(argv=None) -> None:
