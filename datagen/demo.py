@@ -4,6 +4,8 @@
    segmentation, depth, GIF) -> demo_out/physics_scene/
 2. a small VOID counterfactual set through the runner, validated, with a contact sheet and GIF per
    pair and an HTML audit report -> demo_out/void/, demo_out/void/preview/, demo_out/void/audit/
+3. a small Vera layered set (one clip per family), validated, with contact sheets and GIFs
+   (input | edit over checkerboard | alpha | composite) -> demo_out/vera/
 """
 from __future__ import annotations
 
@@ -83,6 +85,9 @@ def main(argv=None) -> None:
     paths = physics_scene_demo(args.out / "physics_scene", args.seed, args.width, args.height,
                                args.frames, args.spp)
     paths += void_demo(args.out / "void", args.seed, args.width // 2, args.height // 2, 13, args.spp)
+    from datagen.vera.preview import vera_demo
+    paths += vera_demo(args.out / "vera", num_samples=3, width=args.width // 2, height=args.height // 2,
+                       frames=9, spp=args.spp // 2, seed=args.seed)
     for p in paths:
         print(f"wrote {p}")
 

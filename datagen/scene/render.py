@@ -10,6 +10,10 @@ Importing this module applies the Blender 4.5 fixes (``blender45.apply``).
 
 Layers returned (T = frames rendered):
   rgb            uint8  (T, H, W, 3)  sRGB after the view transform
+  rgba           uint8  (T, H, W, 4)  the same beauty render with a transparent film: camera rays that
+                 hit the sky are transparent (the sky still lights the scene); straight (not
+                 premultiplied) colour, alpha = coverage. Asking for it makes the pass's film
+                 transparent, so ``rgb`` of the same pass is ``rgba[..., :3]``.
   segmentation   uint16 (T, H, W)     0 background/floor/walls, spec object i -> i + 1
   depth          float32 (T, H, W)    distance to the camera centre in metres, inf for sky
   forward_flow   float32 (T, H, W, 2) where the surface seen at a pixel is one frame later, relative
@@ -43,6 +47,7 @@ from kubric.safeimport.bpy import bpy  # noqa: E402
 
 LAYERS = ("rgb", "segmentation", "depth", "forward_flow", "backward_flow", "object_coordinates")
 LABEL_LAYERS = LAYERS[1:]
+BEAUTY_LAYERS = ("rgb", "rgba")
 BACKGROUND_Z = 1e9  # Blender writes 1e10 where a ray hits nothing
 
 
@@ -189,13 +194,16 @@ class SceneRenderer:
                frames=None) -> dict[str, np.ndarray]:
         """One pass. ``frames`` are 0-based indices (default: all); returns the requested layers."""
         layers = tuple(layers)
-        bad = set(layers) - set(LAYERS)
+        bad = set(layers) - set(LAYERS) - set(BEAUTY_LAYERS)
         if bad:
-            raise ValueError(f"unknown layers {sorted(bad)}; choose from {LAYERS}")
+            raise ValueError(f"unknown layers {sorted(bad)}; choose from {LAYERS + BEAUTY_LAYERS[1:]}")
         frames = list(range(self.spec.frames)) if frames is None else [int(f) for f in frames]
         self.set_visibility(visibility)
-        beauty = "rgb" in layers
+        beauty = bool(set(BEAUTY_LAYERS) & set(layers))
+        transparent = "rgba" in layers
         bpy.context.scene.view_layers["ViewLayer"].use = beauty
+        bpy.context.scene.render.film_transparent = transparent
+        bpy.context.scene.render.image_settings.color_mode = "RGBA" if transparent else "RGB"
         pass_dir = Path(tempfile.mkdtemp(prefix="pass_", dir=self.scratch))
         self.blender.set_exr_output_path(pass_dir / "exr" / "frame_")
         t0 = time.perf_counter()
@@ -208,6 +216,8 @@ class SceneRenderer:
             out = self._read(pass_dir, frames, layers)
         finally:
             shutil.rmtree(pass_dir, ignore_errors=True)
+            bpy.context.scene.render.film_transparent = False
+            bpy.context.scene.render.image_settings.color_mode = "RGB"
         self.passes_rendered.append({"frames": len(frames), "beauty": beauty,
                                      "seconds": time.perf_counter() - t0})
         return out
@@ -217,8 +227,8 @@ class SceneRenderer:
         for f in frames:
             exr = blender_utils.get_render_layers_from_exr(pass_dir / "exr" / f"frame_{f + 1:04d}.exr")
             for key in layers:
-                if key == "rgb":
-                    stacks[key].append(iio.imread(pass_dir / "png" / f"frame_{f + 1:04d}.png")[..., :3])
+                if key in BEAUTY_LAYERS:
+                    stacks[key].append(iio.imread(pass_dir / "png" / f"frame_{f + 1:04d}.png")[..., :len(key)])
                 elif key == "segmentation":
                     stacks[key].append(self._segmentation(exr["segmentation_indices"][..., 0]))
                 elif key == "depth":

@@ -1,0 +1,79 @@
+"""Vera's rendered families (``single_object``, ``multi_object``): both worlds come from one
+simulation and one Blender scene, so F and P share the camera path, lights and Cycles seed.
+
+Passes per task (T frames, full size):
+  object_addition, matting   P  subjects hidden        rgb
+                             F  everything visible     rgb + segmentation (the subject's coverage), only
+                                inside the box where the subjects can change the picture (body, floor
+                                shadows, mirror image, glossy props; ``region.py``), P elsewhere;
+                                ``vera.region_render=false`` renders F in full
+  background_change          F_A  set A               rgb + segmentation
+                             F_B  set B (other sky, sun, floor and props; same subjects, same
+                                  camera, subjects replayed from A's simulation)  rgb + segmentation
+  multi_object (any task)    +  a label-only pass with the props hidden: the subjects' unoccluded
+                                silhouette, to measure how much the occluder hides (1-sample layer)
+Background change costs two full renders, addition and matting 1 + the box's share of the frame;
+segmentation rides along on the 1-sample label layer.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from datagen.vera import tasks as T
+from datagen.vera.instructions import describe_rendered
+from datagen.vera.region import influence_boxes
+from datagen.vera.scenes import VeraScene, other_set, sample_multi, sample_single
+from datagen.void_counterfactuals import _data_spec as data_spec  # the spec as data, without thread count
+
+SAMPLERS = {"single_object": sample_single, "multi_object": sample_multi}
+
+
+def _ids(spec, names) -> list[int]:
+    return [spec.segmentation_id(n) for n in names]
+
+
+def make(rng, family: str, task: str, source, render, frames: int, fps: int, physics_rate: int,
+         fold: T.FoldConfig, passes, region: bool = True) -> tuple[T.LayeredClip, dict, dict]:
+    """(clip, description, meta) of one rendered sample."""
+    import dataclasses
+
+    scene: VeraScene = SAMPLERS[family](rng, source, render, frames, fps)
+    scene.spec = dataclasses.replace(scene.spec, physics_rate=physics_rate)
+    spec, subjects = scene.spec, scene.subjects
+    meta: dict = {"scene": data_spec(spec), "subjects": subjects, "props": scene.props, "story": scene.story,
+                  "states": scene.states.to_dict()}
+    unoccluded = None
+    if task == "background_change":
+        set_b = other_set(rng, source, scene)
+        with passes.scene(spec, scene.states) as s:
+            fa = s.render("F_A", ("rgb", "segmentation"))
+            if family == "multi_object":
+                unoccluded = s.render("subjects_alone", ("segmentation",), {p: "hidden" for p in scene.props})
+        fb = passes.render(set_b.spec, set_b.states, "F_B", ("rgb", "segmentation"))
+        in_a = np.isin(fa["segmentation"], _ids(spec, subjects))
+        in_b = np.isin(fb["segmentation"], _ids(set_b.spec, subjects))
+        clip = T.background_change(fa["rgb"], fb["rgb"], in_a & in_b, in_b, fold)
+        description = describe_rendered(spec, scene.states, subjects, in_b, task, family, scene.story["occluder"],
+                                        other=set_b.spec)
+        meta["scene_b"] = data_spec(set_b.spec)
+        visible = in_a
+    else:
+        with passes.scene(spec, scene.states) as s:
+            plate = s.render("P", ("rgb",), {n: "hidden" for n in subjects})
+            if region:  # F differs from P only where the subjects, their shadows and reflections are
+                boxes = influence_boxes(source, spec, scene.states, subjects)
+                full, meta["region"] = s.render_region("F", ("rgb", "segmentation"), None, boxes, plate,
+                                                       fold.threshold, fold.min_neighbours)
+            else:
+                full = s.render("F", ("rgb", "segmentation"))
+            if family == "multi_object":
+                unoccluded = s.render("subjects_alone", ("segmentation",), {p: "hidden" for p in scene.props})
+        visible = np.isin(full["segmentation"], _ids(spec, subjects))
+        build = T.object_addition if task == "object_addition" else T.matting
+        clip = build(full["rgb"], plate["rgb"], visible, visible, fold)
+        description = describe_rendered(spec, scene.states, subjects, visible, task, family, scene.story["occluder"])
+    if unoccluded is not None:
+        alone = np.isin(unoccluded["segmentation"], _ids(spec, subjects))
+        meta["occluded_fraction"] = round(1.0 - float(visible.sum()) / max(float(alone.sum()), 1.0), 4)
+    meta["subject_visible_fraction"] = round(float(visible.mean()), 5)
+    return clip, description, meta

@@ -1,0 +1,227 @@
+"""Vera layered samples: input video, edit layer (RGB + alpha), subject mask, composite and a long
+edit instruction, with labels exact by construction (both worlds are rendered).
+
+    python datagen/vera_layers.py out=DIR num_samples=6 render.width=208 render.height=120 \\
+        render.frames=9 render.spp=4
+    python datagen/vera_layers.py out=DIR render.frames=81            # the 81-frame cut
+    python datagen/vera_layers.py out=DIR vera.families.synthetic=1 vera.families.single_object=0 \\
+        vera.families.multi_object=0 vera.synthetic.foreground.videomatte=1 \\
+        vera.synthetic.videomatte_dir=/data/VideoMatte240K vera.synthetic.background.videos=1 \\
+        vera.synthetic.videos_dir=/data/backgrounds
+    ray submit ray_cluster.yaml datagen/vera_layers.py -- out=s3://bucket/vera num_samples=6000
+
+Families, tasks and the render plan: ``datagen/vera/__init__.py``; the decomposition:
+``datagen/labels/layers.py``; members and conventions: ``docs/vera.md``.
+"""
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+if __name__ == "__main__" and not __package__:  # run as a path: import the project, not datagen/'s files
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+import numpy as np
+
+from datagen.runner import Member, sample_rng, stage
+
+# x264 quality of the three videos: the layers must still add up after decoding (3 grey levels mean),
+# and low-spp render noise costs x264 ~3 levels at its default CRF 18; io.video_crf overrides.
+CRF = 10
+
+SCHEMA = {
+    "edit_instruction": Member("text", doc="the edit, in long cinematic words (what, material, motion, light, "
+                                           "shot, camera, what to keep)"),
+    "input_video": Member("video", crf=CRF, doc="uint8 (T,H,W,3) sRGB: the source the edit applies to"),
+    "edit_rgb": Member("video", crf=CRF, doc="uint8 (T,H,W,3) the edit layer's colour (the input where alpha is 0)"),
+    "edit_alpha": Member("mask", dtype="uint8", doc="(T,H,W) the edit layer's alpha, 0..255 = 0..1, lossless; "
+                                                    "smallest exact alpha above the subject's coverage"),
+    "mask": Member("mask", dtype="uint8", doc="(T,H,W) 255 where the subject is visible in the composite, else 0"),
+    "composite": Member("video", crf=CRF, doc="uint8 (T,H,W,3) alpha * edit_rgb + (1 - alpha) * input_video "
+                                     "(matting: the input itself)"),
+    "meta": Member("json", doc="task, family, scene description and specs, trajectories, residuals "
+                               "(grey levels), render cost in full renders"),
+}
+
+
+@functools.lru_cache(maxsize=4)
+def _asset_source(manifest):
+    from datagen.assets import open_asset_source
+    return open_asset_source(manifest)
+
+
+@functools.lru_cache(maxsize=8)
+def _folder(kind: str, root: str):
+    from datagen.vera.footage import MatteFolder, VideoFolder
+    return MatteFolder(root) if kind == "videomatte" else VideoFolder(root)
+
+
+def _folders(syn) -> dict:
+    out = {}
+    for kind, key, weights in (("videomatte", "videomatte_dir", syn.foreground), ("videos", "videos_dir", syn.background)):
+        if float(weights.get(kind, 0) or 0) > 0:
+            if not syn.get(key):
+                raise ValueError(f"vera.synthetic.{key} must name a folder when its weight is > 0")
+            out[kind] = _folder(kind, str(syn[key]))
+    return out
+
+
+def choose(config, index: int, seed: int) -> tuple[str, str]:
+    """(family, task) of sample ``index``: the pairs (weight: family weight x task weight) spread
+    evenly over indices (``vera.stratify``), or drawn at random from the sample's seed."""
+    from datagen.vera import FAMILIES, pick, stratified
+    from datagen.vera.tasks import TASKS
+
+    v = config.vera
+    families, tasks = _weights(v.families, FAMILIES), _weights(v.tasks, TASKS)
+    if v.stratify:
+        pairs = {f"{f}/{t}": families[f] * tasks[t] for f in FAMILIES for t in TASKS}
+        return tuple(stratified(index, pairs, list(pairs)).split("/"))
+    rng = sample_rng(seed, "family")
+    return pick(rng, families, FAMILIES), pick(rng, tasks, TASKS)
+
+
+def _weights(weights, allowed) -> dict:
+    unknown = set(weights) - set(allowed)
+    if unknown:
+        raise ValueError(f"unknown names {sorted(unknown)}; choose from {list(allowed)}")
+    return {n: max(0.0, float(weights.get(n, 0) or 0)) for n in allowed}
+
+
+def make_sample(config, index: int, seed: int) -> dict:
+    from datagen.scene.spec import RenderSpec
+    from datagen.vera import rendered, synthetic
+    from datagen.vera.instructions import instruction
+    from datagen.vera.passes import Passes
+    from datagen.vera.tasks import RELATION, FoldConfig
+
+    r, v = config.render, config.vera
+    family, task = choose(config, index, seed)
+    fold = FoldConfig(bool(v.fold.enabled), float(v.fold.threshold), int(v.fold.min_neighbours))
+    render = RenderSpec(width=r.width, height=r.height, spp=r.spp, threads=int(r.threads or 0),
+                        seed=int(seed % (2 ** 31)), denoise=bool(v.denoise))
+    with stage("setup"):
+        source = _asset_source(v.assets)
+        folders = _folders(v.synthetic) if family == "synthetic" else {}
+    passes = Passes(source, r.width, r.height, r.frames)
+    rng = sample_rng(seed, "scene")
+    with stage("sample"):
+        if family == "synthetic":
+            clip, words, extra = synthetic.make(rng, task, source, render, r.frames, r.fps, v.synthetic, fold,
+                                                passes, folders)
+        else:
+            clip, words, extra = rendered.make(rng, family, task, source, render, r.frames, r.fps,
+                                               int(v.physics_rate), fold, passes, bool(v.region_render))
+    text = instruction(words)
+    meta = {
+        "task": task, "family": family, "relation": RELATION[task], "description": words,
+        "residual": clip.stats, "fold": {"enabled": fold.fold, "threshold": fold.threshold,
+                                         "min_neighbours": fold.min_neighbours},
+        "render": {"width": r.width, "height": r.height, "frames": r.frames, "fps": r.fps, "spp": r.spp,
+                   "cycles_seed": render.seed},
+        **passes.bill(), **extra,
+    }
+    if v.meta_timings:  # off by default: wall-clock seconds make samples non-reproducible
+        meta["timings"] = passes.seconds
+    return {"edit_instruction": text, "input_video": clip.input, "edit_rgb": clip.edit, "edit_alpha": clip.alpha,
+            "mask": clip.mask, "composite": clip.composite, "meta": meta}
+
+
+def preview_columns(sample: dict) -> list[np.ndarray]:
+    """input | edit over a checkerboard | alpha | composite (for ``python -m datagen.preview``)."""
+    from datagen.vera.preview import columns
+    return columns(sample)
+
+
+# ------------------------------------------------------------------------------------------ invariants
+VIDEOS = ("input_video", "edit_rgb", "composite")
+MAX_RESIDUAL = 3.0  # grey levels, mean, after video decoding
+MAX_RENDER_RESIDUAL = 1.0  # grey levels, mean, before encoding (meta)
+
+
+def _sizes(sample, config) -> list[str]:
+    r = config.render
+    want = (r.frames, r.height, r.width)
+    errors = [f"{k}: shape {tuple(sample[k].shape[:3])} != (frames, height, width) {want}"
+              for k in (*VIDEOS, "edit_alpha", "mask") if tuple(sample[k].shape[:3]) != want]
+    return errors
+
+
+def _alpha_range(sample, config) -> list[str]:
+    a = sample["edit_alpha"]
+    if a.dtype == np.uint8:
+        return []  # 0..255 is 0..1 by construction
+    bad = ~np.isfinite(a) | (a < 0) | (a > 1)
+    return [f"edit_alpha: {int(bad.sum())} values outside [0, 1]"] if bad.any() else []
+
+
+def _levels(a) -> np.ndarray:
+    return np.asarray(a, np.float64)
+
+
+def _composite(sample, config) -> list[str]:
+    """The composite follows from the layers (after decoding) within MAX_RESIDUAL grey levels."""
+    if any(tuple(sample[k].shape[:3]) != tuple(sample["edit_alpha"].shape) for k in VIDEOS):
+        return []  # reported by _sizes
+    a = sample["edit_alpha"].astype(np.float64)[..., None] / 255
+    inp, edit, comp = (_levels(sample[k]) for k in VIDEOS)
+    if sample["meta"]["task"] == "matting":
+        err = np.abs(inp - comp).max(-1).mean()
+        what = "matting: |input - composite|"
+    else:
+        err = np.abs(a * edit + (1 - a) * inp - comp).max(-1).mean()
+        what = "|alpha * edit + (1 - alpha) * input - composite|"
+    return [f"{what} is {err:.2f} grey levels (mean) > {MAX_RESIDUAL}"] if err > MAX_RESIDUAL else []
+
+
+def _unchanged_outside(sample, config) -> list[str]:
+    """Where alpha is 0 the composite is the input (up to video encoding: pixels next to the layer,
+    where x264 rings, are left out)."""
+    from datagen.labels.quadmask import dilate
+
+    if sample["input_video"].shape[:3] != sample["edit_alpha"].shape:
+        return []
+    zero = ~dilate(sample["edit_alpha"] > 0, 1)
+    if not zero.any():
+        return []
+    d = np.abs(_levels(sample["input_video"]) - _levels(sample["composite"])).max(-1)[zero]
+    return [f"input and composite differ by {d.mean():.2f} grey levels (mean) where alpha is 0"] if d.mean() > MAX_RESIDUAL else []
+
+
+def _mask(sample, config) -> list[str]:
+    m, meta = sample["mask"], sample["meta"]
+    errors = []
+    bad = sorted(set(np.unique(m).tolist()) - {0, 255})
+    if bad:
+        errors.append(f"mask: values {bad[:5]} outside {{0, 255}}")
+    if meta["task"] != "background_change" and m.shape == sample["edit_alpha"].shape:
+        # the subject's own pixels are opaque in its layer (synthetic: where its matte is >= 0.5)
+        weak = (m == 255) & (sample["edit_alpha"] < 128)
+        if weak.any():
+            errors.append(f"mask: {int(weak.sum())} subject pixels with alpha < 0.5")
+    return errors
+
+
+def _meta(sample, config) -> list[str]:
+    meta = sample["meta"]
+    errors = []
+    res = meta.get("residual", {}).get("residual_vs_render", {}).get("mean")
+    if res is None or res > MAX_RENDER_RESIDUAL:
+        errors.append(f"meta: composite vs render residual {res} grey levels (mean) > {MAX_RENDER_RESIDUAL}")
+    if meta.get("task") not in ("object_addition", "background_change", "matting"):
+        errors.append(f"meta: unknown task {meta.get('task')!r}")
+    return errors
+
+
+def _instruction(sample, config) -> list[str]:
+    return [] if sample["edit_instruction"].strip() else ["edit_instruction: empty"]
+
+
+INVARIANTS = (_sizes, _alpha_range, _composite, _unchanged_outside, _mask, _meta, _instruction)
+
+
+if __name__ == "__main__":
+    from datagen.runner import main
+
+    main("vera_layers")
