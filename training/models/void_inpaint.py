@@ -1,0 +1,76 @@
+"""VOID's inpainting model: the Wan2.1 DiT with its input widened to 48 channels
+(noisy target latent | VAE-encoded quadmask | VAE-encoded input video), and the quadmask's
+conditioning values (REFERENCE §1)."""
+from __future__ import annotations
+
+import torch
+
+from training.models.wan import WanConfig, WanTransformer
+
+LATENT_CHANNELS = 16
+VOID_IN_CHANNELS = 3 * LATENT_CHANNELS
+
+
+def widen_patch_embedding(weight: torch.Tensor, new_in: int = VOID_IN_CHANNELS, init: str = "tile") -> torch.Tensor:
+    """A pretrained patch-embedding weight (dim, 16, pt, ph, pw) widened to ``new_in`` input channels.
+
+    ``tile`` (VOID's choice): every new 16-channel group starts as a copy of the pretrained weights, so
+    the mask and video latents are read through filters that already understand latents (the initial
+    output is the sum of the three groups' embeddings). ``zeros``: only the noisy group keeps the
+    weights and the others start at 0, so the widened model initially equals the pretrained one."""
+    old = weight.shape[1]
+    if new_in % old:
+        raise ValueError(f"cannot widen {old} input channels to {new_in} by tiling")
+    if init == "tile":
+        return weight.repeat(1, new_in // old, 1, 1, 1).clone()
+    if init == "zeros":
+        out = torch.zeros(weight.shape[0], new_in, *weight.shape[2:], dtype=weight.dtype)
+        out[:, :old] = weight
+        return out
+    raise ValueError(f"init must be tile or zeros, got {init!r}")
+
+
+def build_void_model(cfg: WanConfig, pretrained_path: str | None = None, init: str = "tile") -> WanTransformer:
+    """A 48-channel WanTransformer; with ``pretrained_path`` (a 16-channel Wan2.1 T2V checkpoint, or a
+    VOID checkpoint that already has 48 channels) every weight is loaded and the patch embedding widened."""
+    model = WanTransformer(cfg.replace(in_channels=VOID_IN_CHANNELS))
+    if pretrained_path:
+        from training.models.wan_checkpoint import map_state_dict, read_config, read_state_dict
+
+        base = read_config(pretrained_path)
+        if base.replace(in_channels=VOID_IN_CHANNELS) != model.cfg:
+            raise ValueError(f"model.pretrained={pretrained_path}: its config differs from model.size={cfg}")
+        state = map_state_dict(read_state_dict(pretrained_path))
+        w = state["embed.patch_embed.weight"]
+        if w.shape[1] != VOID_IN_CHANNELS:
+            state["embed.patch_embed.weight"] = widen_patch_embedding(w, VOID_IN_CHANNELS, init)
+        model.load_state_dict(state, strict=True)
+    return model
+
+
+# Conditioning values of the snapped quadmask levels: object and overlap are "generate here" (0),
+# affected is "may change" (0.5), keep is 1. With keep_overlap, 63 gets 0.25 so the model can tell
+# the object's pixels that also change apart from the object alone.
+LEVELS = (0, 63, 127, 255)
+
+
+def snap_quadmask(mask: torch.Tensor) -> torch.Tensor:
+    """Snap 8-bit values to the four levels as VOID's readers do (<=31, 32..95, 96..191, >191)."""
+    m = mask.to(torch.int16)
+    out = torch.full_like(m, 255)
+    out[m <= 191] = 127
+    out[m <= 95] = 63
+    out[m <= 31] = 0
+    return out.to(torch.uint8)
+
+
+def quadmask_to_condition(mask: torch.Tensor, keep_overlap: bool = False, channels: int | None = None) -> torch.Tensor:
+    """uint8 quadmask (..., H, W) -> float conditioning in [0, 1] (object/overlap 0, affected 0.5,
+    keep 1; overlap 0.25 with ``keep_overlap``); ``channels`` adds a trailing repeat axis (3 for the VAE)."""
+    snapped = snap_quadmask(mask)
+    values = torch.tensor([0.0, 0.25 if keep_overlap else 0.0, 0.5, 1.0])
+    index = torch.bucketize(snapped.to(torch.int16), torch.tensor(LEVELS, dtype=torch.int16))
+    cond = values[index]
+    if channels:
+        cond = cond.unsqueeze(-1).expand(*cond.shape, channels)
+    return cond
