@@ -1,0 +1,243 @@
+"""The trainers on CPU at tiny sizes, on shards our generators wrote: config composition, the data
+stream, encoders, precomputed latents, both models overfitting two samples under
+``torchrun --nproc_per_node=2`` (gloo, FSDP2), exact resume, and a 2-process checkpoint loaded by one
+process."""
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from datagen.paths import REPO_ROOT
+from training.checkpoint import list_checkpoints
+from training.config import load_config, check_config
+from training.data import DataError, SampleStream, check_dataset, clip_frames
+from training.metrics import read_metrics
+from training_data import make_dataset
+
+pytestmark = pytest.mark.slow
+
+FAST = ["trainer.tensorboard=false", "trainer.log_every=1", "text.max_length=24", "optim.warmup_steps=0"]
+
+
+@pytest.fixture(scope="module")
+def datasets(tmp_path_factory):
+    root = tmp_path_factory.mktemp("training-data")
+    return {"void": make_dataset("void_counterfactuals", root / "void"),
+            "vera": make_dataset("vera_layers", root / "vera")}
+
+
+def _cfg(kind, data, out, *overrides):
+    return load_config([f"model={kind}", f"data.path={data}", f"trainer.out={out}", *FAST, *overrides])
+
+
+def torchrun(nproc: int, *overrides: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+           "training/train.py", *FAST, *overrides]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout, env=env)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return proc
+
+
+def python_train(*overrides: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "2", "PYTHONHASHSEED": "0"}
+    return subprocess.run([sys.executable, "training/train.py", *FAST, *overrides], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=timeout, env=env)
+
+
+# ------------------------------------------------------------------------------------------ config
+
+@pytest.mark.parametrize("kind", ["vera", "void"])
+@pytest.mark.parametrize("size", ["tiny", "1.3B", "14B"])
+def test_config_composes(kind, size):
+    from training.tasks import wan_config
+
+    cfg = load_config([f"model={kind}", f"model.size={size}", "data.path=/d", "trainer.out=/o"])
+    check_config(cfg)
+    assert cfg.model.name == kind and cfg.trainer.out == "/o"
+    wan = wan_config(cfg.model)
+    dims = {"tiny": None, "1.3B": (1536, 30), "14B": (5120, 40)}[size]
+    if dims:
+        assert (wan.num_attention_heads * wan.attention_head_dim, wan.num_layers) == dims
+
+
+def test_default_out_and_bad_configs():
+    cfg = load_config(["model=void", "data.path=/d"])
+    assert cfg.trainer.out == "runs/void-tiny"
+    with pytest.raises(ValueError, match="data.path"):
+        check_config(load_config([]))
+    with pytest.raises(ValueError, match="model.size"):
+        check_config(load_config(["data.path=/d", "model.size=7B"]))
+    with pytest.raises(ValueError, match="trainer.max_steps"):
+        check_config(load_config(["data.path=/d", "trainer.max_steps=0"]))
+
+
+def test_cli_bad_input_is_one_line(tmp_path, datasets):
+    proc = python_train("model=vera", f"data.path={tmp_path / 'nothing'}", f"trainer.out={tmp_path / 'o'}")
+    assert proc.returncode == 2 and "no dataset.json" in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 or "Traceback" not in proc.stderr
+    proc = python_train("model=vera", f"data.path={datasets['void']}", f"trainer.out={tmp_path / 'o'}")
+    assert proc.returncode == 2 and "cannot train model=vera" in proc.stderr
+    proc = python_train("model=void", "model.size=1.3B", f"data.path={datasets['void']}", f"trainer.out={tmp_path / 'o'}")
+    assert proc.returncode == 2 and "vae.path= is required" in proc.stderr
+
+
+# -------------------------------------------------------------------------------------------- data
+
+def test_stream_is_deterministic_split_and_resumable(datasets):
+    url = str(datasets["void"])
+    assert check_dataset(url, "void") is False
+
+    def keys(stream, n):
+        return [s["__key__"] for s in itertools.islice(iter(stream), n)]
+
+    a, b = SampleStream(url, ("caption",), seed=3), SampleStream(url, ("caption",), seed=3)
+    assert keys(a, 7) == keys(b, 7)
+    ranks = [keys(SampleStream(url, ("caption",), rank=r, world=2, seed=3), 4) for r in range(2)]
+    for epoch in range(4):  # one sample per shard: each epoch the two ranks read different shards
+        assert {ranks[0][epoch], ranks[1][epoch]} == {"00000000", "00000001"}
+    full = SampleStream(url, ("caption",), seed=5)
+    expected = keys(full, 9)
+    first = SampleStream(url, ("caption",), seed=5)
+    head = keys(first, 5)
+    resumed = SampleStream(url, ("caption",), seed=5)
+    resumed.load_state_dict(first.state_dict())
+    assert head + keys(resumed, 4) == expected
+    with pytest.raises(DataError, match="no samples"):
+        keys(SampleStream(url, ("caption",), rank=2, world=3), 1)
+
+
+def test_clip_frames():
+    assert clip_frames(81, None) == 81 and clip_frames(50, None) == 49 and clip_frames(5, 5) == 5
+    with pytest.raises(DataError, match="4k\\+1"):
+        clip_frames(9, 8)
+    with pytest.raises(DataError, match="only 5"):
+        clip_frames(5, 9)
+
+
+def test_encoders_load_local_paths_only(tmp_path):
+    from training.encoders import EncoderError, load_text_encoder, load_vae
+
+    cfg = load_config(["data.path=/d"])
+    with pytest.raises(EncoderError, match="vae.path=.*no such directory"):
+        load_vae(OmegaConf.merge(cfg.vae, {"path": str(tmp_path / "vae")}), "tiny", torch.device("cpu"), torch.float32)
+    tiny = load_vae(cfg.vae, "tiny", torch.device("cpu"), torch.float32)
+    tiny.vae.save_pretrained(tmp_path / "vae")  # a real diffusers directory, read back from disk
+    again = load_vae(OmegaConf.merge(cfg.vae, {"path": str(tmp_path / "vae")}), "1.3B", torch.device("cpu"), torch.float32)
+    clip = torch.rand(1, 3, 5, 32, 48) * 2 - 1
+    assert torch.equal(tiny.encode(clip), again.encode(clip)) and tiny.encode(clip).shape == (1, 16, 2, 4, 6)
+    text = load_text_encoder(OmegaConf.merge(cfg.text, {"max_length": 16}), "tiny", 32, torch.device("cpu"), torch.float32)
+    emb = text.encode(["a red ball", "x"])
+    assert emb.shape == (2, 16, 32) and (emb[1, 3:] == 0).all() and (emb[0, :3] != 0).any()
+
+
+# ------------------------------------------------------------------------ training under torchrun
+
+STEPS, HALF = 40, 20
+OVERFIT = [f"trainer.max_steps={STEPS}", f"trainer.checkpoint_every={HALF}", "trainer.keep_checkpoints=5",
+           "optim.lr=2e-3", "optim.min_lr_ratio=1.0"]
+EXTRA = {"vera": [], "void": ["model.noise=warped"]}  # VOID runs its pass 2 (flow-warped noise)
+
+
+@pytest.fixture(scope="module")
+def runs(datasets, tmp_path_factory):
+    """Per model: an uninterrupted 2-process run, and a second one resumed from its halfway checkpoint."""
+    out = {}
+    for kind in ("vera", "void"):
+        root = tmp_path_factory.mktemp(f"run-{kind}")
+        full, resumed = root / "full", root / "resumed"
+        args = [f"model={kind}", f"data.path={datasets[kind]}", *OVERFIT, *EXTRA[kind]]
+        torchrun(2, *args, f"trainer.out={full}")
+        half = full / "checkpoints" / f"step-{HALF:07d}"
+        shutil.copytree(half, resumed / "checkpoints" / half.name)
+        torchrun(2, *args, f"trainer.out={resumed}", "trainer.resume=auto")
+        out[kind] = (full, resumed)
+    return out
+
+
+@pytest.mark.parametrize("kind", ["vera", "void"])
+def test_two_processes_overfit_two_samples(runs, kind):
+    full, _ = runs[kind]
+    log = read_metrics(full)
+    assert [m["step"] for m in log] == list(range(1, STEPS + 1))
+    losses = [m["loss"] for m in log]
+    first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
+    assert last < 0.5 * first, f"loss {first:.3f} -> {last:.3f}"
+    branches = {"vera": {"loss/edit", "loss/alpha", "loss/composite"}, "void": {"loss/target"}}[kind]
+    assert branches <= set(log[0]) and {"samples_per_s", "tokens_per_s", "lr", "grad_norm"} <= set(log[0])
+    assert [p.name for p in list_checkpoints(full)] == [f"step-{HALF:07d}", f"step-{STEPS:07d}"]
+    assert (full / "config.yaml").is_file()
+
+
+@pytest.mark.parametrize("kind", ["vera", "void"])
+def test_resume_continues_exactly(runs, kind):
+    full, resumed = runs[kind]
+    expected = [m for m in read_metrics(full) if m["step"] > HALF]
+    got = read_metrics(resumed)
+    assert [m["step"] for m in got] == list(range(HALF + 1, STEPS + 1))
+    for a, b in zip(expected, got):
+        assert a["loss"] == b["loss"] and a["grad_norm"] == b["grad_norm"], (a, b)
+
+
+def test_two_process_checkpoint_loads_in_one_process(runs, tmp_path):
+    from torch.distributed.checkpoint.format_utils import dcp_to_torch_save
+
+    from training import checkpoint as ckpt
+    from training.loop import build
+    from training.parallel import init_runtime
+
+    full, _ = runs["vera"]
+    path = full / "checkpoints" / f"step-{HALF:07d}"
+    cfg = _cfg("vera", "unused", tmp_path / "one", *OVERFIT)
+    rt = init_runtime("cpu", "auto")
+    assert rt.world == 1 and not rt.distributed
+    task, model, optimizer, scheduler, ema, fsdp = build(cfg, rt)
+    step, data = ckpt.load(path, model, optimizer, scheduler, ema, rt)
+    assert step == HALF and data["position"] == 0 and not fsdp
+    dcp_to_torch_save(str(path), str(tmp_path / "full.pt"))
+    saved = torch.load(tmp_path / "full.pt", weights_only=False)["model"]
+    state = ckpt.full_model_state(model)
+    assert set(saved) == set(state)
+    assert all(torch.equal(saved[k], state[k]) for k in state)
+    assert scheduler.last_epoch == HALF
+    # trainer.init_from starts a new run (fresh optimiser) from those weights, e.g. VOID pass 2 from pass 1
+    _, started, fresh_opt, *_ = build(_cfg("vera", "unused", tmp_path / "p2", f"trainer.init_from={path}"), rt)
+    assert all(torch.equal(saved[k], v) for k, v in ckpt.full_model_state(started).items())
+    assert not fresh_opt.state
+    # and the command line continues that run on one process
+    out = tmp_path / "continued"
+    shutil.copytree(path, out / "checkpoints" / path.name)
+    proc = python_train("model=vera", f"data.path={runs_data(runs)}", f"trainer.out={out}", *OVERFIT,
+                        "trainer.max_steps=24", "trainer.resume=auto")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [m["step"] for m in read_metrics(out)] == [21, 22, 23, 24]
+
+
+def runs_data(runs) -> str:
+    import yaml
+
+    return yaml.safe_load((runs["vera"][0] / "config.yaml").read_text())["data"]["path"]
+
+
+def test_precomputed_latents_train_exactly_like_raw_clips(datasets, tmp_path):
+    from training.loop import train
+    from training.precompute import precompute
+
+    cfg = _cfg("void", datasets["void"], tmp_path / "raw", "trainer.max_steps=3", "trainer.checkpoint_every=3",
+               "model.noise=warped", f"precompute.out={tmp_path / 'latents'}")
+    assert precompute(cfg)["written"] == 2
+    assert check_dataset(str(tmp_path / "latents"), "void") is True
+    with pytest.raises(DataError, match="precomputed for model=void"):
+        check_dataset(str(tmp_path / "latents"), "vera")
+    raw = train(cfg)
+    lat = train(_cfg("void", tmp_path / "latents", tmp_path / "lat", "trainer.max_steps=3",
+                     "trainer.checkpoint_every=3", "model.noise=warped"))
+    assert [m["loss"] for m in raw] == [m["loss"] for m in lat]
+    assert precompute(cfg)["written"] == 0  # finished shards are not redone

@@ -1,0 +1,194 @@
+"""Training samples from the generators' shards (or from ``training/precompute.py``'s latent shards).
+
+A rank reads an endless, deterministic stream: every epoch the shard order is reshuffled from
+``seed + epoch``; with at least as many shards as ranks each rank reads its own shards (as WebDataset's
+``split_by_node``), otherwise every rank reads all shards and keeps every ``world``-th sample, so tiny
+datasets still feed every rank. Samples inside a shard are shuffled from ``(seed, epoch, shard)``.
+The stream's position (epoch, samples taken this epoch) is part of every checkpoint, so a resumed run
+sees exactly the samples the uninterrupted run would have seen.
+"""
+from __future__ import annotations
+
+import random
+from typing import Iterator
+
+import fsspec
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from datagen.runner.reader import shard_urls
+from datagen.runner.sample_io import decode_sample, iter_tar
+from datagen.runner.store import SUMMARY, Store
+
+# Members each model reads from a generator's shards.
+RAW_MEMBERS = {
+    "vera": ("input_video", "edit_rgb", "edit_alpha", "composite", "edit_instruction"),
+    "void": ("input_video", "target_video", "quadmask", "caption", "target_forward_flow", "meta"),
+}
+LATENT_GENERATOR = "latents"  # dataset.json "generator" of precomputed latent shards
+
+
+class DataError(ValueError):
+    """Unusable training data; the message is one line."""
+
+
+def dataset_kind(url: str) -> dict:
+    """``dataset.json`` of a dataset (raises a one-line DataError when the path holds no dataset)."""
+    store = Store(url)
+    try:
+        summary = store.read_json(SUMMARY)
+    except FileNotFoundError:
+        raise DataError(f"data.path={url}: no {SUMMARY} (not a counterfactory dataset)") from None
+    return summary
+
+
+def check_dataset(url: str, model: str) -> bool:
+    """Whether ``url`` holds precomputed latents (else raw clips); errors when it cannot feed ``model``."""
+    summary = dataset_kind(url)
+    generator = (summary.get("config") or {}).get("generator") or summary.get("generator")
+    if generator == LATENT_GENERATOR:
+        if summary.get("model") != model:
+            raise DataError(f"data.path={url}: latents were precomputed for model={summary.get('model')}, not {model}")
+        return True
+    wanted = {"vera": "datagen.vera_layers", "void": "datagen.void_counterfactuals"}[model]
+    if generator != wanted:
+        raise DataError(f"data.path={url}: a {generator} dataset cannot train model={model} (needs {wanted})")
+    return False
+
+
+class SampleStream:
+    """One rank's endless sample stream; ``state_dict``/``load_state_dict`` give its exact position."""
+
+    def __init__(self, url: str, members: tuple[str, ...] | None, rank: int = 0, world: int = 1,
+                 seed: int = 0, shuffle: bool = True):
+        self.urls = shard_urls(url)
+        self.members, self.rank, self.world = members, rank, world
+        self.seed, self.shuffle = seed, shuffle
+        self.epoch, self.position = 0, 0
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch, "position": self.position}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch, self.position = int(state["epoch"]), int(state["position"])
+
+    def _epoch_order(self) -> tuple[list[str], bool]:
+        urls = list(self.urls)
+        if self.shuffle:
+            random.Random(self.seed * 1_000_003 + self.epoch).shuffle(urls)
+        if len(urls) >= self.world:
+            return urls[self.rank::self.world], False
+        return urls, True
+
+    def _raw_epoch(self) -> Iterator[dict]:
+        urls, by_sample = self._epoch_order()
+        index = 0
+        for url in urls:
+            with fsspec.open(url, "rb") as f:
+                samples = [files | {"__key__": key} for key, files in iter_tar(f)]
+            if self.shuffle:
+                random.Random(f"{self.seed}/{self.epoch}/{url.rsplit('/', 1)[-1]}").shuffle(samples)
+            for files in samples:
+                mine = index % self.world == self.rank if by_sample else True
+                index += 1
+                if mine:
+                    yield files
+
+    def __iter__(self) -> Iterator[dict]:
+        while True:
+            taken = 0
+            for files in self._raw_epoch():
+                if taken < self.position:  # resuming: skip what was already used, undecoded
+                    taken += 1
+                    continue
+                taken += 1
+                self.position = taken
+                yield decode_sample(files, self.members)
+            if taken == 0:
+                raise DataError(f"rank {self.rank} of {self.world} got no samples from {len(self.urls)} shard(s)")
+            self.epoch, self.position = self.epoch + 1, 0
+
+
+# ------------------------------------------------------------------------------------------- clips
+
+def clip_frames(available: int, wanted: int | None) -> int:
+    """Frames to train on: ``wanted`` (must be 4k+1 and available) or the most 4k+1 frames available."""
+    if wanted is None:
+        if available < 1:
+            raise DataError("a clip has no frames")
+        return (available - 1) // 4 * 4 + 1
+    if wanted < 1 or (wanted - 1) % 4:
+        raise DataError(f"data.frames={wanted}: the Wan VAE needs 4k+1 frames (e.g. 49, 81)")
+    if wanted > available:
+        raise DataError(f"data.frames={wanted}: the clips have only {available} frames")
+    return wanted
+
+
+def _target_hw(h: int, w: int, height: int | None, width: int | None) -> tuple[int, int]:
+    th, tw = height or h, width or w
+    if th % 16 or tw % 16:
+        raise DataError(f"clips of {tw}x{th} px: width and height must be multiples of 16 "
+                        f"(VAE 8x, patch 2x); set data.width/data.height to resize")
+    return th, tw
+
+
+def video_tensor(video: np.ndarray, frames: int, hw: tuple[int, int]) -> torch.Tensor:
+    """uint8 (T,H,W,C) -> float (C, frames, H', W') in [-1, 1]; C=1 masks stay one channel."""
+    if video.ndim == 3:
+        video = video[..., None]
+    x = torch.from_numpy(np.ascontiguousarray(video[:frames])).permute(3, 0, 1, 2).float() / 127.5 - 1.0
+    if tuple(x.shape[-2:]) != hw:
+        x = F.interpolate(x.permute(1, 0, 2, 3), size=hw, mode="bilinear", antialias=True,
+                          align_corners=False).permute(1, 0, 2, 3).clamp(-1, 1)
+    return x
+
+
+def vera_clip(sample: dict, data_cfg) -> dict:
+    """A Vera sample as model-ready pixel tensors (alpha as a 3-channel image for the VAE)."""
+    t = clip_frames(sample["input_video"].shape[0], data_cfg.frames)
+    hw = _target_hw(*sample["input_video"].shape[1:3], data_cfg.height, data_cfg.width)
+    alpha = video_tensor(sample["edit_alpha"], t, hw).expand(3, -1, -1, -1)
+    return {"source": video_tensor(sample["input_video"], t, hw),
+            "edit": video_tensor(sample["edit_rgb"], t, hw),
+            "alpha": alpha.contiguous(),
+            "composite": video_tensor(sample["composite"], t, hw),
+            "prompt": sample["edit_instruction"]}
+
+
+def void_clip(sample: dict, data_cfg, keep_overlap: bool) -> dict:
+    """A VOID pair as pixel tensors: quadmask -> conditioning values (REFERENCE §1) as a 3-channel
+    image in [-1, 1]; the target's forward flow stays in pixels for the warped-noise pass."""
+    from training.models.void_inpaint import quadmask_to_condition
+
+    t = clip_frames(sample["input_video"].shape[0], data_cfg.frames)
+    h, w = sample["input_video"].shape[1:3]
+    hw = _target_hw(h, w, data_cfg.height, data_cfg.width)
+    cond = quadmask_to_condition(torch.from_numpy(np.ascontiguousarray(sample["quadmask"][:t])),
+                                 keep_overlap=keep_overlap)  # (t, H, W) in [0, 1]
+    mask = cond.float().unsqueeze(0) * 2 - 1
+    if tuple(mask.shape[-2:]) != hw:
+        mask = F.interpolate(mask.permute(1, 0, 2, 3), size=hw, mode="nearest").permute(1, 0, 2, 3)
+    flow = torch.from_numpy(sample["target_forward_flow"][:t].astype(np.float32))
+    scale = torch.tensor([hw[0] / h, hw[1] / w])
+    return {"video": video_tensor(sample["input_video"], t, hw),
+            "target": video_tensor(sample["target_video"], t, hw),
+            "mask": mask.expand(3, -1, -1, -1).contiguous(),
+            "flow": flow * scale,  # (t, h/f, w/f, 2) pixels of the (resized) clip, (d_row, d_col)
+            "prompt": sample["caption"]}
+
+
+def collate(items: list[dict]) -> dict:
+    """Stack tensors, keep strings as lists; clips in a batch must share their size."""
+    out = {}
+    for key in items[0]:
+        values = [it[key] for it in items]
+        if isinstance(values[0], torch.Tensor):
+            shapes = {tuple(v.shape) for v in values}
+            if len(shapes) > 1:
+                raise DataError(f"{key}: clips of different sizes {sorted(shapes)} in one batch; "
+                                f"set data.frames/data.height/data.width")
+            out[key] = torch.stack(values)
+        else:
+            out[key] = values
+    return out

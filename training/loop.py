@@ -1,0 +1,163 @@
+"""The training loop shared by both models (``training/train.py`` is its command line)."""
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from training import checkpoint as ckpt
+from training.data import SampleStream, check_dataset, collate
+from training.encoders import load_text_encoder, load_vae
+from training.flow_matching import step_generator
+from training.metrics import MetricsLog, peak_flops
+from training.optim import EMA, build_optimizer, build_scheduler
+from training.parallel import (Runtime, all_reduce_mean, apply_activation_checkpointing, apply_fsdp,
+                               init_runtime, resolve_dtype)
+from training.tasks import make_task, wan_config
+
+log = logging.getLogger("training")
+
+
+class Batches:
+    """Latent batches from a rank's sample stream: raw clips are encoded on the fly (VAE + text),
+    precomputed latent shards are only stacked."""
+
+    def __init__(self, stream: SampleStream, task, cfg: DictConfig, precomputed: bool, encoders):
+        self.stream, self.task, self.cfg, self.precomputed = stream, task, cfg, precomputed
+        self.encoders = encoders
+        self.it = iter(stream)
+
+    def next(self) -> dict:
+        items = [next(self.it) for _ in range(int(self.cfg.data.batch_size))]
+        if self.precomputed:
+            return {k: torch.stack([torch.from_numpy(np.ascontiguousarray(s[k])) for s in items]).float()
+                    for k in self.task.latent_keys}
+        batch = collate([self.task.clip(s, self.cfg.data) for s in items])
+        return self.task.encode(batch, *self.encoders)
+
+
+def _grad_norm(model, clip: float) -> float:
+    params = [p for p in model.parameters() if p.grad is not None]
+    norm = torch.nn.utils.clip_grad_norm_(params, clip if clip > 0 else float("inf"), foreach=True)
+    if hasattr(norm, "full_tensor"):
+        norm = norm.full_tensor()
+    return float(norm)
+
+
+def build(cfg: DictConfig, rt: Runtime):
+    """Model (with AC and FSDP applied), optimiser, scheduler and EMA, identically on every rank."""
+    task = make_task(cfg.model)
+    torch.manual_seed(int(cfg.seed))  # every rank builds the same initial weights before sharding
+    model = task.build_model()
+    if cfg.trainer.init_from:
+        ckpt.load_model_weights(model, cfg.trainer.init_from)
+    model = model.to(rt.device)
+    model.train()
+    if cfg.trainer.activation_checkpointing:
+        apply_activation_checkpointing(model)
+    fsdp = cfg.trainer.fsdp
+    use_fsdp = rt.distributed if fsdp == "auto" else bool(fsdp)
+    if rt.world > 1 and not use_fsdp:
+        raise ValueError("trainer.fsdp=false with several processes: only FSDP2 data parallelism is supported")
+    if use_fsdp:
+        apply_fsdp(model, rt.param_dtype)
+    optimizer = build_optimizer(model, cfg.optim)
+    scheduler = build_scheduler(optimizer, cfg.optim, int(cfg.trainer.max_steps))
+    ema = EMA(model, cfg.trainer.ema.decay) if cfg.trainer.ema.enabled else None
+    return task, model, optimizer, scheduler, ema, use_fsdp
+
+
+def train(cfg: DictConfig) -> list[dict]:
+    """Run (or resume) training; returns rank 0's logged metrics of this invocation."""
+    rt = init_runtime(cfg.trainer.device, cfg.trainer.dtype)
+    out = Path(cfg.trainer.out)
+    precomputed = check_dataset(str(cfg.data.path), cfg.model.name)
+    encoders = () if precomputed else _encoders(cfg, rt)  # before the model: bad paths fail fast
+    task, model, optimizer, scheduler, ema, use_fsdp = build(cfg, rt)
+    stream = SampleStream(str(cfg.data.path), None if precomputed else task.members, rt.rank, rt.world,
+                          int(cfg.seed), bool(cfg.data.shuffle))
+    step = 0
+    resume_from = ckpt.find_resume(cfg.trainer.resume, out)
+    if resume_from is not None:
+        step, data_state = ckpt.load(resume_from, model, optimizer, scheduler, ema, rt)
+        stream.load_state_dict(data_state)
+        if rt.is_main:
+            log.info("resumed from %s at step %d", resume_from, step)
+    if rt.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    batches = Batches(stream, task, cfg, precomputed, encoders)
+    metrics = MetricsLog(out, rt.is_main, bool(cfg.trainer.tensorboard), resume_step=step)
+    autocast = torch.autocast(rt.device.type, dtype=rt.param_dtype) \
+        if not use_fsdp and rt.param_dtype != torch.float32 else contextlib.nullcontext()
+    flops_per_token = _flops_per_token(model, cfg)
+    peak = peak_flops(rt.device, cfg.trainer.peak_flops)
+    logged, max_steps = [], int(cfg.trainer.max_steps)
+    bar = _progress(rt, step, max_steps)
+    window_start, window_samples, window_tokens = time.perf_counter(), 0, 0
+    while step < max_steps:
+        lat = batches.next()
+        generator = step_generator(int(cfg.seed), rt.rank, 0 if cfg.flow.fixed_noise else step)
+        with autocast:
+            loss, parts = task.loss(model, lat, generator, cfg.flow, rt.device, torch.float32)
+        loss.backward()
+        grad_norm = _grad_norm(model, float(cfg.trainer.grad_clip))
+        lr = scheduler.get_last_lr()[0]
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        if ema is not None:
+            ema.update(model)
+        step += 1
+        window_samples += int(cfg.data.batch_size)
+        window_tokens += task.num_tokens(lat)
+        bar.update(1)
+        if step % int(cfg.trainer.log_every) == 0 or step == max_steps:
+            values = all_reduce_mean({"loss": float(loss.detach()), **{k: float(v) for k, v in parts.items()}}, rt)
+            dt = time.perf_counter() - window_start
+            values |= {"lr": lr, "grad_norm": grad_norm,
+                       "samples_per_s": window_samples * rt.world / dt, "tokens_per_s": window_tokens * rt.world / dt}
+            if peak and flops_per_token:
+                values["mfu"] = values["tokens_per_s"] / rt.world * flops_per_token / peak
+            metrics.log(step, values)
+            logged.append({"step": step, **values})
+            bar.set_postfix(loss=f"{values['loss']:.4f}")
+            window_start, window_samples, window_tokens = time.perf_counter(), 0, 0
+        if step % int(cfg.trainer.checkpoint_every) == 0 or step == max_steps:
+            ckpt.save(out, step, model, optimizer, scheduler, ema, stream.state_dict(), rt,
+                      keep=int(cfg.trainer.keep_checkpoints), extra={"model": cfg.model.name})
+    bar.close()
+    metrics.close()
+    return logged
+
+
+def _encoders(cfg: DictConfig, rt: Runtime):
+    size = str(cfg.model.size)
+    vae = load_vae(cfg.vae, size, rt.device, resolve_dtype(cfg.vae.dtype, rt.device))
+    text = load_text_encoder(cfg.text, size, wan_config(cfg.model).text_dim, rt.device,
+                             resolve_dtype(cfg.text.dtype, rt.device))
+    return vae, text
+
+
+def _flops_per_token(model, cfg) -> float | None:
+    core = getattr(model, "flops_per_token", None)
+    return float(core()) if callable(core) else None
+
+
+class _NoBar:
+    def update(self, n): pass
+    def set_postfix(self, **kw): pass
+    def close(self): pass
+
+
+def _progress(rt: Runtime, start: int, total: int):
+    if not rt.is_main:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=start, desc="train", unit="step", dynamic_ncols=True)
