@@ -1,4 +1,5 @@
-"""Dataset audit: figures and tables about a VOID dataset, as a self-contained HTML report or in a notebook.
+"""Dataset audit: figures and tables about a VOID or Vera dataset, as a self-contained HTML report or in a
+notebook (the Vera sections are in ``datagen.audit_vera``).
 
     python -m datagen.audit PATH_OR_URL [--out report.html] [--limit N] [--grid 4]
 
@@ -354,17 +355,36 @@ margin-bottom:1em}td,th{border:1px solid #ccc;padding:2px 6px;text-align:left;ve
 th{background:#eee}img{max-width:100%;display:block;margin:.5em 0}h2{border-bottom:2px solid #444;margin-top:1.5em}"""
 
 
-def render_html(a: VoidAudit, sections=None) -> str:
-    body = "\n".join(section_html(fn(a)) for fn in (sections or VOID_SECTIONS))
-    title = f"VOID dataset audit: {html.escape(a.url)}"
+def render_html(a, sections=None) -> str:
+    """The report of a collected audit (``VoidAudit`` or ``datagen.audit_vera.VeraAudit``)."""
+    from datagen.audit_vera import VERA_SECTIONS, VeraAudit
+
+    vera = isinstance(a, VeraAudit)
+    body = "\n".join(section_html(fn(a)) for fn in (sections or (VERA_SECTIONS if vera else VOID_SECTIONS)))
+    title = f"{'Vera' if vera else 'VOID'} dataset audit: {html.escape(a.url)}"
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title><style>{_CSS}</style>"
             f"</head><body><h1>{title}</h1>\n{body}\n</body></html>\n")
 
 
+def collect(url: str, limit: int | None = None, grid: int = 4):
+    """Audit data of a VOID or Vera dataset, chosen by its generator."""
+    from datagen.audit_vera import GENERATOR as VERA, collect_vera
+
+    generator = Store(url).read_json(SUMMARY).get("generator")
+    if generator == VERA:
+        return collect_vera(url, limit=limit, grid=grid)
+    if generator == "datagen.void_counterfactuals":
+        return collect_void(url, limit=limit, grid=grid)
+    raise ValueError(f"{url}: no audit for generator {generator!r} (VOID and Vera datasets only)")
+
+
 def write_report(url: str, out: str | Path, limit: int | None = None, grid: int = 4) -> Path:
+    """Write the self-contained HTML report (written to a temporary name, then renamed)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_html(collect_void(url, limit=limit, grid=grid)), encoding="utf-8")
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(render_html(collect(url, limit=limit, grid=grid)), encoding="utf-8")
+    tmp.replace(out)
     return out
 
 
@@ -393,13 +413,16 @@ def _default_out(url: str) -> Path:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m datagen.audit", description=__doc__.split("\n\n")[0])
-    parser.add_argument("path", help="dataset directory or fsspec URL (a datagen.void_counterfactuals run)")
+    parser.add_argument("path", help="dataset directory or fsspec URL (a VOID or Vera generator run)")
     parser.add_argument("--out", default=None, help="HTML file (default: PATH/audit/report.html, or "
                                                     "./audit_report.html for a URL)")
     parser.add_argument("--limit", type=int, default=None, help="audit only the first N samples")
     parser.add_argument("--grid", type=int, default=4, help="samples shown as contact sheets")
     args = parser.parse_args(argv)
-    out = write_report(args.path, args.out or _default_out(args.path), limit=args.limit, grid=args.grid)
+    try:
+        out = write_report(args.path, args.out or _default_out(args.path), limit=args.limit, grid=args.grid)
+    except (ValueError, FileNotFoundError) as e:
+        raise SystemExit(f"error: {e}".splitlines()[0]) from None
     print(f"wrote {out.resolve()}")
 
 

@@ -1,6 +1,6 @@
 """Export a runner dataset to a model's own training layout.
 
-    python -m datagen.export PATH_OR_URL --format void --to DIR [--limit N] [--relative-paths]
+    python -m datagen.export PATH_OR_URL --format void|vera --to DIR [--limit N] [--relative-paths]
 
 ``--format void`` writes Netflix/void-model's ``video_mask_tuple`` layout (what its
 ``videox_fun/utils/video_tuple_loader.py`` reads): one folder per pair with
@@ -16,12 +16,27 @@ and ``DIR/void_train.json``, a JSON list of ``{"file_path": ..., "text": caption
 "video_mask_tuple"}`` entries (the fields VOID's dataset-json converter writes; it writes absolute
 folder paths, which we also do unless ``--relative-paths``: then paths are relative to DIR, for a
 loader given ``data_root=DIR``). Extra keys (``key``, ``family``, ``negative``) are ignored by VOID's loader.
+
+``--format vera`` writes the layout of Vera's public dataset card: one folder per clip with
+
+    DIR/<key>/input_video.mp4, edit_rgb.mp4, composite.mp4   the shard's mp4 bytes, copied unchanged
+    DIR/<key>/edit_alpha.mp4, mask.mp4    lossless RGB videos (as mask.mp4 above): bit-exact 0..255 alpha
+                                          and 0/255 subject mask
+    DIR/<key>/edit_instruction.txt, metadata.json
+
+and ``DIR/vera_train.jsonl`` + ``DIR/vera_train.csv``: one row per clip with ``edit_instruction``,
+``input_video``, ``edit_rgb``, ``edit_alpha``, ``mask``, ``composite`` (paths relative to DIR), ``key``,
+``task``, ``family``. Each clip folder is written under a temporary name and renamed when complete;
+the manifests are written last, so an interrupted export never lists a half-written clip.
 """
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -85,9 +100,7 @@ def export_void(url: str, out: str | Path, *, limit: int | None = None, relative
                 verify: bool = True) -> Path:
     """Write VOID's training layout for the samples of a ``datagen.void_counterfactuals`` dataset;
     returns the manifest path. ``verify`` decodes each written mask.mp4 and checks it is bit-exact."""
-    summary = Store(url).read_json(SUMMARY)
-    if summary.get("generator") != "datagen.void_counterfactuals":
-        raise ValueError(f"{url}: generator is {summary.get('generator')!r}, not datagen.void_counterfactuals")
+    summary = _check_generator(url, "datagen.void_counterfactuals")
     fps = float(summary["config"]["render"]["fps"])
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -119,18 +132,87 @@ def export_void(url: str, out: str | Path, *, limit: int | None = None, relative
     return manifest
 
 
+VERA_MANIFEST = "vera_train"
+VERA_VIDEOS = ("input_video", "edit_rgb", "composite")  # copied from the shard
+VERA_MASKS = ("edit_alpha", "mask")                     # re-encoded as lossless mp4
+VERA_FIELDS = ("key", "edit_instruction", "input_video", "edit_rgb", "edit_alpha", "mask", "composite",
+               "task", "family")
+
+
+def _check_generator(url: str, wanted: str) -> dict:
+    summary = Store(url).read_json(SUMMARY)
+    if summary.get("generator") != wanted:
+        raise ValueError(f"{url}: generator is {summary.get('generator')!r}, not {wanted}")
+    return summary
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def export_vera(url: str, out: str | Path, *, limit: int | None = None, verify: bool = True) -> Path:
+    """Write Vera's card layout for a ``datagen.vera_layers`` dataset; returns the JSONL manifest path."""
+    summary = _check_generator(url, "datagen.vera_layers")
+    fps = float(summary["config"]["render"]["fps"])
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for raw in _iter_raw(url, limit):
+        key = raw["__key__"]
+        tmp = out / f"{key}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        meta = decode_bytes("json", raw["meta.json"])
+        info = decode_bytes("json", raw["info.json"])
+        instruction = decode_bytes("txt", raw["edit_instruction.txt"]).strip()
+        row = {"key": key, "edit_instruction": instruction, "task": meta.get("task"), "family": meta.get("family")}
+        for name in VERA_VIDEOS:
+            (tmp / f"{name}.mp4").write_bytes(raw[f"{name}.mp4"])
+            row[name] = f"{key}/{name}.mp4"
+        for name in VERA_MASKS:
+            values = decode_bytes("npy.gz", raw[f"{name}.npy.gz"])
+            (tmp / f"{name}.mp4").write_bytes(encode_mask_mp4(values, fps))
+            if verify and not np.array_equal(read_mask_mp4(tmp / f"{name}.mp4"), values):
+                raise SampleError(f"{key}: {name}.mp4 does not decode to the stored {name}")
+            row[name] = f"{key}/{name}.mp4"
+        (tmp / "edit_instruction.txt").write_text(instruction + "\n", encoding="utf-8")
+        metadata = {"key": key, "index": info["index"], "seed": info["seed"], "source_dataset": str(url),
+                    "source_url": raw.get("__url__"), "fps": fps, **row, "meta": meta}
+        (tmp / "metadata.json").write_text(json.dumps(metadata, sort_keys=True, indent=1), encoding="utf-8")
+        shutil.rmtree(out / key, ignore_errors=True)
+        tmp.rename(out / key)
+        rows.append({f: row[f] for f in VERA_FIELDS})
+    jsonl = out / f"{VERA_MANIFEST}.jsonl"
+    _write_atomic(jsonl, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8"))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=VERA_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    _write_atomic(out / f"{VERA_MANIFEST}.csv", buf.getvalue().encode("utf-8"))
+    return jsonl
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m datagen.export", description=__doc__.split("\n\n")[0])
     parser.add_argument("path", help="dataset directory or fsspec URL (a runner output)")
-    parser.add_argument("--format", choices=["void"], default="void")
+    parser.add_argument("--format", choices=["void", "vera"], required=True)
     parser.add_argument("--to", required=True, help="output directory")
     parser.add_argument("--limit", type=int, default=None, help="export only the first N samples")
     parser.add_argument("--relative-paths", action="store_true",
                         help="manifest file_path relative to --to (default: absolute, as VOID's converter)")
     args = parser.parse_args(argv)
-    manifest = export_void(args.path, args.to, limit=args.limit, relative_paths=args.relative_paths)
-    n = len(json.loads(manifest.read_text()))
-    print(f"exported {n} pairs to {args.to}; manifest {manifest}")
+    try:
+        if args.format == "vera":
+            manifest = export_vera(args.path, args.to, limit=args.limit)
+            n = len(manifest.read_text().splitlines())
+        else:
+            manifest = export_void(args.path, args.to, limit=args.limit, relative_paths=args.relative_paths)
+            n = len(json.loads(manifest.read_text()))
+    except (ValueError, FileNotFoundError) as e:
+        raise SystemExit(f"error: {e}".splitlines()[0]) from None
+    print(f"exported {n} {'clips' if args.format == 'vera' else 'pairs'} to {args.to}; manifest {manifest}")
 
 
 if __name__ == "__main__":

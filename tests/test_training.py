@@ -122,6 +122,28 @@ def test_clip_frames():
         clip_frames(5, 9)
 
 
+def test_clips_are_cropped_or_resized_to_multiples_of_16():
+    import numpy as np
+
+    from training.data import flow_tensor, plan_fit, video_tensor
+
+    fit = plan_fit(120, 208, None, None)  # the issues' 208x120 renders: centred crop, no resampling
+    assert (fit.top, fit.left, fit.out_hw, fit.resized) == (4, 0, (112, 208), False)
+    video = np.random.default_rng(0).integers(0, 256, (5, 120, 208, 3), dtype=np.uint8)
+    x = video_tensor(video, 5, fit)
+    assert x.shape == (3, 5, 112, 208)
+    assert torch.equal(((x + 1) * 127.5).round().to(torch.uint8), torch.from_numpy(video[:, 4:116]).permute(3, 0, 1, 2))
+    flow = np.zeros((5, 30, 52, 2), np.float16)
+    flow[..., 1] = 3.0
+    f = flow_tensor(flow, 5, (120, 208), fit)
+    assert f.shape == (5, 112, 208, 2) and torch.allclose(f[..., 1], torch.tensor(3.0))
+    resized = plan_fit(120, 208, 64, 96)
+    assert resized.resized and video_tensor(video, 5, resized).shape == (3, 5, 64, 96)
+    assert torch.allclose(flow_tensor(flow, 5, (120, 208), resized)[..., 1], torch.tensor(3.0 * 96 / 208))
+    with pytest.raises(DataError, match="multiples of 16"):
+        plan_fit(120, 208, 100, None)
+
+
 def test_encoders_load_local_paths_only(tmp_path):
     from training.encoders import EncoderError, load_text_encoder, load_vae
 

@@ -10,6 +10,7 @@ sees exactly the samples the uninterrupted run would have seen.
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from typing import Iterator
 
 import fsspec
@@ -125,34 +126,68 @@ def clip_frames(available: int, wanted: int | None) -> int:
     return wanted
 
 
-def _target_hw(h: int, w: int, height: int | None, width: int | None) -> tuple[int, int]:
-    th, tw = height or h, width or w
-    if th % 16 or tw % 16:
-        raise DataError(f"clips of {tw}x{th} px: width and height must be multiples of 16 "
-                        f"(VAE 8x, patch 2x); set data.width/data.height to resize")
-    return th, tw
+@dataclass(frozen=True)
+class Fit:
+    """How stored clips become model-sized ones: a centred crop to multiples of 16 (no resampling, so
+    masks stay exact) when data.height/width are unset, else a resize to them."""
+    top: int
+    left: int
+    crop_hw: tuple[int, int]
+    out_hw: tuple[int, int]
+
+    @property
+    def resized(self) -> bool:
+        return self.crop_hw != self.out_hw
 
 
-def video_tensor(video: np.ndarray, frames: int, hw: tuple[int, int]) -> torch.Tensor:
+def plan_fit(h: int, w: int, height: int | None, width: int | None) -> Fit:
+    if height or width:
+        th, tw = height or h, width or w
+        if th % 16 or tw % 16:
+            raise DataError(f"data.height={th}, data.width={tw}: must be multiples of 16 (VAE 8x, patch 2x)")
+        return Fit(0, 0, (h, w), (th, tw))
+    ch, cw = h // 16 * 16, w // 16 * 16
+    if not ch or not cw:
+        raise DataError(f"clips of {w}x{h} px are smaller than 16 px; set data.width/data.height to resize")
+    return Fit((h - ch) // 2, (w - cw) // 2, (ch, cw), (ch, cw))
+
+
+def _fit(x: torch.Tensor, fit: Fit, mode: str) -> torch.Tensor:
+    """(C, T, H, W) -> cropped and, if planned, resized."""
+    x = x[..., fit.top:fit.top + fit.crop_hw[0], fit.left:fit.left + fit.crop_hw[1]]
+    if fit.resized:
+        extra = dict(antialias=True, align_corners=False) if mode == "bilinear" else {}
+        x = F.interpolate(x.permute(1, 0, 2, 3), size=fit.out_hw, mode=mode, **extra).permute(1, 0, 2, 3)
+    return x.contiguous()
+
+
+def video_tensor(video: np.ndarray, frames: int, fit: Fit) -> torch.Tensor:
     """uint8 (T,H,W,C) -> float (C, frames, H', W') in [-1, 1]; C=1 masks stay one channel."""
     if video.ndim == 3:
         video = video[..., None]
     x = torch.from_numpy(np.ascontiguousarray(video[:frames])).permute(3, 0, 1, 2).float() / 127.5 - 1.0
-    if tuple(x.shape[-2:]) != hw:
-        x = F.interpolate(x.permute(1, 0, 2, 3), size=hw, mode="bilinear", antialias=True,
-                          align_corners=False).permute(1, 0, 2, 3).clamp(-1, 1)
-    return x
+    return _fit(x, fit, "bilinear").clamp(-1, 1)
+
+
+def flow_tensor(flow: np.ndarray, frames: int, video_hw: tuple[int, int], fit: Fit) -> torch.Tensor:
+    """Forward flow (T, H/f, W/f, 2) in full-resolution pixels -> the fitted clip's pixels. A crop
+    needs the flow at full resolution (bilinear) to cut the same pixels; a plain resize only rescales."""
+    x = torch.from_numpy(np.ascontiguousarray(flow[:frames]).astype(np.float32)).permute(3, 0, 1, 2)
+    if fit.crop_hw != video_hw:
+        x = F.interpolate(x.permute(1, 0, 2, 3), size=video_hw, mode="bilinear", align_corners=False)
+        x = x.permute(1, 0, 2, 3)[..., fit.top:fit.top + fit.crop_hw[0], fit.left:fit.left + fit.crop_hw[1]]
+    scale = torch.tensor([fit.out_hw[0] / fit.crop_hw[0], fit.out_hw[1] / fit.crop_hw[1]]).view(2, 1, 1, 1)
+    return (x * scale).permute(1, 2, 3, 0).contiguous()
 
 
 def vera_clip(sample: dict, data_cfg) -> dict:
     """A Vera sample as model-ready pixel tensors (alpha as a 3-channel image for the VAE)."""
     t = clip_frames(sample["input_video"].shape[0], data_cfg.frames)
-    hw = _target_hw(*sample["input_video"].shape[1:3], data_cfg.height, data_cfg.width)
-    alpha = video_tensor(sample["edit_alpha"], t, hw).expand(3, -1, -1, -1)
-    return {"source": video_tensor(sample["input_video"], t, hw),
-            "edit": video_tensor(sample["edit_rgb"], t, hw),
-            "alpha": alpha.contiguous(),
-            "composite": video_tensor(sample["composite"], t, hw),
+    fit = plan_fit(*sample["input_video"].shape[1:3], data_cfg.height, data_cfg.width)
+    return {"source": video_tensor(sample["input_video"], t, fit),
+            "edit": video_tensor(sample["edit_rgb"], t, fit),
+            "alpha": video_tensor(sample["edit_alpha"], t, fit).expand(3, -1, -1, -1).contiguous(),
+            "composite": video_tensor(sample["composite"], t, fit),
             "prompt": sample["edit_instruction"]}
 
 
@@ -162,19 +197,15 @@ def void_clip(sample: dict, data_cfg, keep_overlap: bool) -> dict:
     from training.models.void_inpaint import quadmask_to_condition
 
     t = clip_frames(sample["input_video"].shape[0], data_cfg.frames)
-    h, w = sample["input_video"].shape[1:3]
-    hw = _target_hw(h, w, data_cfg.height, data_cfg.width)
+    hw = tuple(sample["input_video"].shape[1:3])
+    fit = plan_fit(*hw, data_cfg.height, data_cfg.width)
     cond = quadmask_to_condition(torch.from_numpy(np.ascontiguousarray(sample["quadmask"][:t])),
                                  keep_overlap=keep_overlap)  # (t, H, W) in [0, 1]
-    mask = cond.float().unsqueeze(0) * 2 - 1
-    if tuple(mask.shape[-2:]) != hw:
-        mask = F.interpolate(mask.permute(1, 0, 2, 3), size=hw, mode="nearest").permute(1, 0, 2, 3)
-    flow = torch.from_numpy(sample["target_forward_flow"][:t].astype(np.float32))
-    scale = torch.tensor([hw[0] / h, hw[1] / w])
-    return {"video": video_tensor(sample["input_video"], t, hw),
-            "target": video_tensor(sample["target_video"], t, hw),
+    mask = _fit(cond.float().unsqueeze(0) * 2 - 1, fit, "nearest")
+    return {"video": video_tensor(sample["input_video"], t, fit),
+            "target": video_tensor(sample["target_video"], t, fit),
             "mask": mask.expand(3, -1, -1, -1).contiguous(),
-            "flow": flow * scale,  # (t, h/f, w/f, 2) pixels of the (resized) clip, (d_row, d_col)
+            "flow": flow_tensor(sample["target_forward_flow"], t, hw, fit),  # (t, h', w', 2), (d_row, d_col)
             "prompt": sample["caption"]}
 
 
