@@ -263,3 +263,26 @@ def test_precomputed_latents_train_exactly_like_raw_clips(datasets, tmp_path):
                      "trainer.checkpoint_every=3", "model.noise=warped"))
     assert [m["loss"] for m in raw] == [m["loss"] for m in lat]
     assert precompute(cfg)["written"] == 0  # finished shards are not redone
+
+
+def test_ema_is_updated_checkpointed_and_resumed(datasets, tmp_path):
+    from training import checkpoint as ckpt
+    from training.loop import build, train
+    from training.parallel import init_runtime
+
+    args = ("trainer.ema.enabled=true", "trainer.ema.decay=0.5", "trainer.checkpoint_every=2", "optim.lr=1e-2")
+    train(_cfg("vera", datasets["vera"], tmp_path / "a", "trainer.max_steps=2", *args))
+    rt = init_runtime("cpu", "auto")
+    cfg = _cfg("vera", datasets["vera"], tmp_path / "a", *args)
+    _, model, optimizer, scheduler, ema, _ = build(cfg, rt)
+    initial = {k: v.clone() for k, v in ema.state_dict().items()}
+    ckpt.load(ckpt.list_checkpoints(tmp_path / "a")[-1], model, optimizer, scheduler, ema, rt)
+    from training.optim import _clean
+    params = {_clean(n): p for n, p in model.named_parameters()}
+    shadow = ema.state_dict()
+    name = next(n for n in shadow if n.endswith("experts.edit.ffn.fc1.weight"))
+    # after two updates at decay 0.5 the EMA differs from both the initial and the trained weights
+    assert not torch.equal(shadow[name], params[name]) and not torch.equal(shadow[name], initial[name])
+    with pytest.raises(ValueError, match="no EMA"):
+        train(_cfg("vera", datasets["vera"], tmp_path / "b", "trainer.max_steps=2", "trainer.checkpoint_every=2"))
+        train(_cfg("vera", datasets["vera"], tmp_path / "b", "trainer.max_steps=3", "trainer.resume=auto", *args))

@@ -92,7 +92,8 @@ def save(out: str | Path, step: int, model, optimizer, scheduler, ema, data_stat
                tmp / f"rank-{runtime.rank:05d}.pt")
     barrier(runtime)
     if runtime.is_main:
-        (tmp / DONE).write_text(json.dumps({"step": step, "world": runtime.world, **(extra or {})}, indent=1))
+        (tmp / DONE).write_text(json.dumps({"step": step, "world": runtime.world, "ema": ema is not None,
+                                             **(extra or {})}, indent=1))
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
         for old in list_checkpoints(out)[:-keep] if keep > 0 else []:
@@ -105,13 +106,13 @@ def load(path: Path, model, optimizer, scheduler, ema, runtime: Runtime) -> tupl
     """Restore a checkpoint; returns (step, this rank's data position or None when the world size
     changed, in which case the streams restart at the saved epoch)."""
     info = json.loads((path / DONE).read_text())
+    if ema is not None and not info.get("ema"):
+        raise ValueError(f"{path}: the checkpoint has no EMA weights but trainer.ema.enabled=true")
     state = _app_state(model, optimizer, ema)
     dcp.load(state, checkpoint_id=str(path))
     set_model_state_dict(model, state["model"])
     set_optimizer_state_dict(model, optimizer, state["optim"])
     if ema is not None:
-        if "ema" not in state:
-            raise ValueError(f"{path}: the checkpoint has no EMA weights but trainer.ema.enabled=true")
         ema.load_state_dict(state["ema"])
     own = path / f"rank-{runtime.rank:05d}.pt"
     local = torch.load(own if own.is_file() else path / "rank-00000.pt", weights_only=False)
