@@ -64,6 +64,8 @@ def make_sample(config, index: int, seed: int) -> dict:
     meta = {"num_shapes": n, "colours": colours, "background": background, "width": w, "height": h,
             "frames": t, "spp": k * k}
     caption = f"{n} coloured squares slide and bounce across a dark background for {t} frames."
+    if index in ((config.get("debug") or {}).get("wrong_caption_indices") or ()):
+        caption = "a caption that breaks the num_shapes invariant"
     return {"video": video, "mask": mask, "alpha": alpha, "boxes": boxes, "meta": meta,
             "caption": caption}
 

@@ -121,6 +121,11 @@ def test_entry_script_runs_as_a_path_and_exits_non_zero_on_failure(tmp_path):
     proc = subprocess.run(cmd[:-1], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "4/4 samples in 2 shards" in proc.stdout and "made 1 shards, 1 already done" in proc.stdout
+    assert "validated: 4 passed, 0 failed" in proc.stdout  # every run ends by checking its samples
+    bad = [c.replace(f"out={out}", f"out={tmp_path / 'bad'}") for c in cmd[:-1]] + ["debug.wrong_caption_indices=[1]"]
+    proc = subprocess.run(bad, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "validated: 3 passed, 1 failed" in proc.stdout, proc.stdout + proc.stderr
+    assert "caption" in proc.stderr
     proc = subprocess.run(cmd[:2] + ["num_samples=4"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "out= is required" in proc.stderr
     proc = subprocess.run([PY, "-m", "datagen.validate", str(out)], capture_output=True, text=True, timeout=120)

@@ -114,6 +114,12 @@ def main(config_name: str) -> None:
             code = 2
             return
         code = report(result)
+        if code == 0 and cfg.runner.get("validate", True):
+            from datagen.validate import validate
+
+            passed, failed = validate(str(cfg.out), emit=lambda line: print(line, file=sys.stderr))
+            print(f"validated: {passed} passed, {failed} failed")
+            code = 1 if failed else 0
 
     _main()
     sys.exit(code)
