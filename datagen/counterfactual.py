@@ -32,7 +32,8 @@ class CounterfactualConfig:
     rotation_tolerance: float = 1e-2  # radians
     identical_tolerance: float = 1e-5  # unaffected objects must agree this closely (invariant)
     mask_rule: str = "simulation"  # simulation | pixel (VOID's |C-B| >= threshold) | both
-    pixel_threshold: int = 15
+    pixel_threshold: float = 15
+    pixel_gamma: float = 1.0  # compare 255 (x/255)^gamma (VOID's HUMOTO rule: 2.2 with threshold 8)
     effects: bool = True  # mark the removed objects' shadows and reflections as affected
     effect_threshold: int = 6
     clear_first_frame: bool = True
@@ -87,17 +88,20 @@ def influence(removed, *event_lists) -> dict[str, float]:
 
 
 def compare_worlds(factual: WorldStates, counterfactual: WorldStates, cfg: CounterfactualConfig,
-                   removed=()) -> tuple[WorldComparison, WorldStates]:
+                   removed=(), influenced: dict[str, float] | None = None) -> tuple[WorldComparison, WorldStates]:
     """Compare both worlds, and clean the counterfactual of solver noise.
 
     An object that no contact chain links to a removed object cannot be affected by its removal;
     PyBullet still lets tiny numerical differences through (shared solver state), which chaotic
     motion can amplify. Such objects get their factual motion in the counterfactual world (the
     largest difference replaced is recorded), as do influenced objects that moved less than the
-    tolerance. What is left differs only where physics says it must.
+    tolerance. What is left differs only where physics says it must. ``influenced`` replaces the
+    contact analysis when the removed thing is not simulated (a person: anything may have been
+    touched).
     """
     removed = list(removed) or [n for n in factual.names if n not in counterfactual.names]
-    influenced = influence(removed, factual.collisions, counterfactual.collisions)
+    if influenced is None:
+        influenced = influence(removed, factual.collisions, counterfactual.collisions)
     cleaned = WorldStates(names=list(counterfactual.names), positions=counterfactual.positions.copy(),
                           quaternions=counterfactual.quaternions.copy(),
                           velocities=counterfactual.velocities.copy(),
@@ -143,14 +147,17 @@ class Pair:
 
 
 def make_pair(spec: SceneSpec, removed: list[str], cfg: CounterfactualConfig | None = None,
-              source=None, factual: WorldStates | None = None) -> Pair:
-    """Simulate both worlds, render A, C and B (from divergence), and derive the quadmask."""
+              source=None, factual: WorldStates | None = None, counterfactual: WorldStates | None = None,
+              influenced: dict[str, float] | None = None) -> Pair:
+    """Simulate both worlds (unless given: a person's recorded world is not simulated), render
+    A, C and B (from divergence), and derive the quadmask."""
     cfg = cfg or CounterfactualConfig()
     timings: dict[str, float] = {}
     t = time.perf_counter()
     factual = factual if factual is not None else simulate(spec, source=source)
-    comparison, counterfactual = compare_worlds(factual, simulate(spec, exclude=removed, source=source),
-                                                cfg, removed)
+    if counterfactual is None:
+        counterfactual = simulate(spec, exclude=removed, source=source)
+    comparison, counterfactual = compare_worlds(factual, counterfactual, cfg, removed, influenced)
     timings["simulate"] = time.perf_counter() - t
 
     from datagen.scene.render import SceneRenderer  # Blender only where pixels are made
@@ -186,7 +193,7 @@ def make_pair(spec: SceneSpec, removed: list[str], cfg: CounterfactualConfig | N
     cost = 2.0 + (0 if start is None else (T - start) / T) + (1.0 if e_rgb is not None else 0.0)
 
     t = time.perf_counter()
-    ids = {o.name: spec.segmentation_id(o.name) for o in spec.objects}
+    ids = spec.segmentation_ids()
     removed_ids = [ids[n] for n in removed]
     removed_mask = np.isin(a["segmentation"], removed_ids)
     masks = {"removed": removed_mask}
@@ -200,11 +207,15 @@ def make_pair(spec: SceneSpec, removed: list[str], cfg: CounterfactualConfig | N
         masks["affected_objects"] = moved
         affected_mask |= moved
     if cfg.mask_rule in ("pixel", "both"):
-        masks["pixel_change"] = qm.pixel_change(c["rgb"], b["rgb"], cfg.pixel_threshold)
+        masks["pixel_change"] = qm.pixel_change(c["rgb"], b["rgb"], cfg.pixel_threshold, cfg.pixel_gamma)
         affected_mask |= masks["pixel_change"]
     if cfg.effects:
         with_effects = e_rgb if e_rgb is not None else a["rgb"]
-        masks["effects"] = qm.effect_footprint(with_effects, c["rgb"], cfg.effect_threshold) & ~removed_mask
+        # outside the silhouette grown by the band its dilated mask and dilated effects would
+        # share, so the anti-aliased rim of a removed thing never turns the object into 63
+        band = 2 * cfg.dilation + 1 if cfg.dilation else 0
+        masks["effects"] = qm.effect_footprint(with_effects, c["rgb"], cfg.effect_threshold) & \
+            ~qm.dilate(removed_mask, band)
         affected_mask |= masks["effects"]
     mask = qm.quadmask(removed_mask, affected_mask, cfg.dilation, cfg.clear_first_frame)
     timings["labels"] = time.perf_counter() - t

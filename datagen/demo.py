@@ -4,8 +4,11 @@
    segmentation, depth, GIF) -> demo_out/physics_scene/
 2. a small VOID counterfactual set through the runner, validated, with a contact sheet and GIF per
    pair and an HTML audit report -> demo_out/void/, demo_out/void/preview/, demo_out/void/audit/
-3. a small Vera layered set (one clip per family), validated, with contact sheets and GIFs
-   (input | edit over checkerboard | alpha | composite) -> demo_out/vera/
+3. two human-removal pairs from the procedural HUMOTO-format fixtures (anny body), validated,
+   previewed and audited -> demo_out/void_humans/
+4. a small Vera layered set (one clip per family), validated, with contact sheets and GIFs
+   (input | edit over checkerboard | alpha | composite) and an HTML audit report
+   -> demo_out/vera/data/, demo_out/vera/preview/, demo_out/vera/audit/
 """
 from __future__ import annotations
 
@@ -52,25 +55,26 @@ def physics_scene_demo(out: Path, seed: int, width: int, height: int, frames: in
     return paths
 
 
-def void_demo(out: Path, seed: int, width: int, height: int, frames: int, spp: int) -> list[Path]:
+def void_demo(out: Path, seed: int, width: int, height: int, frames: int, spp: int, num_samples: int = 4,
+              extra=(), label: str = "VOID") -> list[Path]:
     from datagen.preview import write_previews
     from datagen.runner import load_config, run
     from datagen.validate import validate
 
-    overrides = [f"out={out}", "num_samples=4", "samples_per_shard=2", f"seed={seed}", "runner.mode=local",
-                 f"render.width={width}", f"render.height={height}", f"render.frames={frames}",
-                 f"render.spp={spp}", "render.fps=12"]
+    overrides = [f"out={out}", f"num_samples={num_samples}", "samples_per_shard=2", f"seed={seed}",
+                 "runner.mode=local", f"render.width={width}", f"render.height={height}",
+                 f"render.frames={frames}", f"render.spp={spp}", "render.fps=12", *extra]
     result = run(load_config("void_counterfactuals", overrides))
     if not result.ok:
-        raise SystemExit(f"demo: VOID generation failed, see {out}/dataset.json")
+        raise SystemExit(f"demo: {label} generation failed, see {out}/dataset.json")
     passed, failed = validate(str(out))
-    print(f"demo: VOID set validated: {passed} passed, {failed} failed")
+    print(f"demo: {label} set validated: {passed} passed, {failed} failed")
     if failed:
-        raise SystemExit("demo: VOID validation failed")
+        raise SystemExit(f"demo: {label} validation failed")
     from datagen.audit import write_report
     report = write_report(str(out), out / "audit" / "report.html")
-    print(f"demo: VOID audit report at {report}")
-    return [*write_previews(str(out), out / "preview", limit=4), report]
+    print(f"demo: {label} audit report at {report}")
+    return [*write_previews(str(out), out / "preview", limit=num_samples), report]
 
 
 def main(argv=None) -> None:
@@ -85,9 +89,15 @@ def main(argv=None) -> None:
     paths = physics_scene_demo(args.out / "physics_scene", args.seed, args.width, args.height,
                                args.frames, args.spp)
     paths += void_demo(args.out / "void", args.seed, args.width // 2, args.height // 2, 13, args.spp)
+    paths += void_demo(args.out / "void_humans", args.seed, args.width // 2, args.height // 2, 13, args.spp,
+                       num_samples=2, extra=["source=humoto"], label="VOID human-removal")
     from datagen.vera.preview import vera_demo
     paths += vera_demo(args.out / "vera", num_samples=3, width=args.width // 2, height=args.height // 2,
                        frames=9, spp=args.spp // 2, seed=args.seed)
+    from datagen.audit import write_report
+    report = write_report(str(args.out / "vera" / "data"), args.out / "vera" / "audit" / "report.html")
+    print(f"demo: Vera audit report at {report}")
+    paths.append(report)
     for p in paths:
         print(f"wrote {p}")
 

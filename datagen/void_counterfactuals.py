@@ -54,13 +54,23 @@ def _asset_source(manifest):
     return open_asset_source(manifest)
 
 
+def _mask_config(cfg) -> dict:
+    """``void.mask``, with ``humoto.mask`` over it for human removal."""
+    from omegaconf import OmegaConf
+    m = OmegaConf.to_container(cfg.void.mask, resolve=True)
+    if cfg.source == "humoto":
+        m.update(OmegaConf.to_container(cfg.humoto.mask, resolve=True))
+    return m
+
+
 def _cf_config(cfg):
     from datagen.counterfactual import CounterfactualConfig
-    m = cfg.void.mask
-    return CounterfactualConfig(position_tolerance=m.position_tolerance, rotation_tolerance=m.rotation_tolerance,
-                                mask_rule=m.rule, pixel_threshold=m.pixel_threshold, effects=m.effects,
-                                effect_threshold=m.effect_threshold, clear_first_frame=m.clear_first_frame,
-                                dilation=m.dilation, render_effects_pass=m.render_effects_pass,
+    m = _mask_config(cfg)
+    return CounterfactualConfig(position_tolerance=m["position_tolerance"], rotation_tolerance=m["rotation_tolerance"],
+                                mask_rule=m["rule"], pixel_threshold=m["pixel_threshold"],
+                                pixel_gamma=float(m.get("pixel_gamma", 1.0)), effects=m["effects"],
+                                effect_threshold=m["effect_threshold"], clear_first_frame=m["clear_first_frame"],
+                                dilation=int(m["dilation"]), render_effects_pass=m["render_effects_pass"],
                                 target_layers=("segmentation", "depth", "forward_flow"))
 
 
@@ -80,37 +90,86 @@ def _data_spec(spec) -> dict:
     return d
 
 
+SOURCES = ("kubric", "humoto")
+
+
+@functools.lru_cache(maxsize=4)
+def _humoto_sequences(root: str | None, wanted: tuple[str, ...] | None) -> tuple[str, tuple[str, ...]]:
+    from datagen.humans.fixtures import default_fixtures
+    from datagen.humans.humoto import list_sequences
+
+    root = str(root) if root else str(default_fixtures())
+    names = list_sequences(root)
+    if wanted:
+        missing = sorted(set(wanted) - set(names))
+        if missing:
+            raise ValueError(f"humoto.sequences: {missing} not under {root}")
+        names = [n for n in names if n in wanted]
+    return root, tuple(names)
+
+
+def _kubric_scene(config, seed, render, cf):
+    from datagen.families import sample_pair_scene
+
+    source = _asset_source(config.void.assets)
+    r = config.render
+    scene, factual, _ = sample_pair_scene(
+        sample_rng(seed, "scene"), source, render, r.frames, r.fps, dict(config.void.families),
+        float(config.void.negative_rate), cf, max_attempts=int(config.void.max_attempts),
+        physics_rate=int(config.void.physics_rate))
+    return scene.spec, scene.removed, scene.story, source, dict(factual=factual)
+
+
+def _humoto_scene(config, index, seed, render):
+    """A HUMOTO sequence (in turn by sample index) with the person to remove; the counterfactual is
+    the objects alone under physics, the factual their recorded motion."""
+    from datagen.humans.scene import build_scene
+    from datagen.scene.simulate import simulate
+
+    h, r = config.humoto, config.render
+    root, names = _humoto_sequences(h.root, tuple(h.sequences) if h.sequences else None)
+    name = names[index % len(names)]
+    scene = build_scene(sample_rng(seed, "scene"), str(Path(root) / name), render, r.frames, r.fps,
+                        int(config.void.physics_rate), objects_dir=h.objects, body_model=h.body,
+                        resample=h.resample, physics_config=h.physics_config, walls=h.walls,
+                        camera_motion=h.camera_motion, smplx_model=h.smplx.model, smplx_motion=h.smplx.motion)
+    source = _asset_source(scene.spec.assets)
+    counterfactual = simulate(scene.spec, source=source)
+    removed = [b.name for b in scene.spec.bodies]
+    extra = dict(factual=scene.factual, counterfactual=counterfactual,
+                 influenced={n: 0.0 for n in scene.factual.names})  # a person may touch anything
+    return scene.spec, removed, scene.story, source, extra
+
+
 def make_sample(config, index: int, seed: int) -> dict:
     from datagen.counterfactual import make_pair
-    from datagen.families import sample_pair_scene
     from datagen.labels.captions import caption
     from datagen.scene.spec import RenderSpec
 
-    if config.void.source != "kubric":
-        raise ValueError(f"void.source={config.void.source!r} is not available yet (choose kubric)")
+    if config.source not in SOURCES:
+        raise ValueError(f"source={config.source!r}; choose from {SOURCES}")
     r = config.render
     cf = _cf_config(config)
     with stage("scene"):
-        source = _asset_source(config.void.assets)
         render = RenderSpec(width=r.width, height=r.height, spp=r.spp, threads=int(r.threads or 0),
                             seed=int(seed % (2 ** 31)), denoise=bool(config.void.denoise))
-        scene, factual, _ = sample_pair_scene(
-            sample_rng(seed, "scene"), source, render, r.frames, r.fps, dict(config.void.families),
-            float(config.void.negative_rate), cf, max_attempts=int(config.void.max_attempts),
-            physics_rate=int(config.void.physics_rate))
+        if config.source == "humoto":
+            spec, removed, story, source, extra = _humoto_scene(config, index, seed, render)
+        else:
+            spec, removed, story, source, extra = _kubric_scene(config, seed, render, cf)
     with stage("pair"):
-        pair = make_pair(scene.spec, scene.removed, cf, source=source, factual=factual)
+        pair = make_pair(spec, removed, cf, source=source, **extra)
     with stage("caption"):
-        text = caption(scene.spec, pair.counterfactual)
-    spec = scene.spec
+        text = caption(spec, pair.counterfactual)
     f = int(config.void.label_downsample)
-    ids = {o.name: spec.segmentation_id(o.name) for o in spec.objects}
+    ids = spec.segmentation_ids()
     values, counts = np.unique(pair.quadmask, return_counts=True)
+    story = {**story, "negative": story["negative"] if config.source == "kubric" else not pair.comparison.affected}
     meta = {
-        "source": "kubric",
-        "family": scene.story["family"],
-        "negative": scene.story["negative"],
-        "story": scene.story,
+        "source": config.source,
+        "family": story["family"],
+        "negative": story["negative"],
+        "story": story,
         "removed": pair.removed,
         "removed_ids": [ids[n] for n in pair.removed],
         "affected": pair.comparison.affected,
@@ -122,7 +181,7 @@ def make_sample(config, index: int, seed: int) -> dict:
         "scene": _data_spec(spec),
         "factual": pair.factual.to_dict(),
         "counterfactual": pair.counterfactual.to_dict(),
-        "mask_config": dict(config.void.mask),
+        "mask_config": _mask_config(config),
         "mask_counts": {int(v): int(c) for v, c in zip(values, counts)},
         "effects_pixels": int(pair.masks.get("effects", np.zeros(1, bool)).sum()),
         "render": {"width": r.width, "height": r.height, "frames": r.frames, "fps": r.fps, "spp": r.spp,
@@ -227,12 +286,31 @@ def _affected_region(sample, config) -> list[str]:
     return []
 
 
+def _released_from_recorded_start(sample, config) -> list[str]:
+    """Human removal: every object starts the counterfactual where the recording has it at frame 0,
+    and static objects never move in it."""
+    from datagen.scene.simulate import WorldStates
+    meta = sample["meta"]
+    if meta.get("source") != "humoto":
+        return []
+    f, c = WorldStates.from_dict(meta["factual"]), WorldStates.from_dict(meta["counterfactual"])
+    errors = []
+    for name in c.names:
+        pf, _ = f.trajectory(name)
+        pc, _ = c.trajectory(name)
+        if float(np.abs(pf[0] - pc[0]).max()) > 1e-4:
+            errors.append(f"{name}: counterfactual starts {float(np.abs(pf[0] - pc[0]).max()):.2e} m from the recording")
+        if meta["story"]["modes"].get(name) == "static" and float(np.abs(pc - pc[0]).max()) > 1e-6:
+            errors.append(f"{name}: static but moves in the counterfactual")
+    return errors
+
+
 def _caption(sample, config) -> list[str]:
     return [] if sample["caption"].strip() else ["caption: empty"]
 
 
 INVARIANTS = (_sizes, _mask_values, _removed_region, _removed_absent_from_target, _unaffected_identical,
-              _affected_region, _caption)
+              _affected_region, _released_from_recorded_start, _caption)
 
 
 if __name__ == "__main__":

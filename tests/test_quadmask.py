@@ -38,6 +38,12 @@ def test_pixel_rule_and_effect_footprint():
     b[0, 3, 3] = 116
     change = qm.pixel_change(c, b, 15)
     assert change.sum() == 1 and change[0, 3, 3]
+    # VOID's HUMOTO rule: 255 (x/255)^2.2, threshold 8 -- the same step counts more when bright
+    dark, bright = np.full((1, 1, 2, 3), 40, np.uint8), np.full((1, 1, 2, 3), 200, np.uint8)
+    step = np.array([0, 12], np.uint8)[None, None, :, None]
+    assert not qm.pixel_change(dark, dark + step, 8, gamma=2.2).any()
+    assert qm.pixel_change(bright, bright + step, 8, gamma=2.2).tolist() == [[[False, True]]]
+    assert qm.pixel_change(dark, dark + step, 8).tolist() == [[[False, True]]]  # linear: both count
     e = c.copy()
     e[0, 1:4, 1:4] -= 30  # a shadow blob
     e[0, 5, 5] -= 30  # an isolated noisy pixel

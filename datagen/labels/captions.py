@@ -75,6 +75,8 @@ def describe_camera(spec: SceneSpec) -> str:
         return "The camera zooms in on" if c.amount >= 0 else "The camera zooms out from"
     if c.motion == "pan":
         return f"The camera pans {'left' if c.amount > 0 else 'right'} across"
+    if c.motion == "track":
+        return "A handheld camera follows the action in"
     return f"The camera orbits {'counter-clockwise' if c.amount > 0 else 'clockwise'} around"
 
 

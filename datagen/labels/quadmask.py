@@ -57,9 +57,14 @@ def snap(values: np.ndarray) -> np.ndarray:
     return _SNAP[np.asarray(values, dtype=np.uint8)]
 
 
-def pixel_change(c: np.ndarray, b: np.ndarray, threshold: int = 15) -> np.ndarray:
-    """VOID's pixel rule: max over RGB of |C - B| >= threshold (uint8 frames)."""
-    return np.abs(c.astype(np.int16) - b.astype(np.int16)).max(axis=-1) >= threshold
+def pixel_change(c: np.ndarray, b: np.ndarray, threshold: float = 15, gamma: float = 1.0) -> np.ndarray:
+    """VOID's pixel rule: max over RGB of |C - B| >= threshold (uint8 frames). With ``gamma`` != 1
+    the frames are compared as 255 (x / 255) ** gamma (VOID's HUMOTO rule: gamma 2.2, threshold 8),
+    which weighs changes in bright regions over noise in dark ones."""
+    if gamma == 1.0:
+        return np.abs(c.astype(np.int16) - b.astype(np.int16)).max(axis=-1) >= threshold
+    table = (np.arange(256) / 255.0) ** gamma * 255.0
+    return np.abs(table[c] - table[b]).max(axis=-1) >= threshold
 
 
 def effect_footprint(with_effects: np.ndarray, without: np.ndarray, threshold: int = 6,

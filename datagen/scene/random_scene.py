@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from datagen.scene.spec import (CAMERA_MOTIONS, MATERIAL_PRESETS, CameraSpec, EnvironmentSpec,
+from datagen.scene.spec import (PARAMETRIC_MOTIONS, MATERIAL_PRESETS, CameraSpec, EnvironmentSpec,
                                 LightSpec, MaterialSpec, ObjectSpec, RenderSpec, SceneSpec)
 
 # Objects that tumble well; furniture stays out of the demo.
@@ -56,7 +56,7 @@ def orbit_camera(rng: np.random.Generator, distance=(3.0, 4.5), height=(1.2, 2.5
     """A camera on a ring around ``look_at`` with a random motion and a modest amount of it."""
     azimuth = float(rng.uniform(0, 2 * math.pi))
     r, h = float(rng.uniform(*distance)), float(rng.uniform(*height))
-    motion = motion or str(rng.choice(CAMERA_MOTIONS))
+    motion = motion or str(rng.choice(PARAMETRIC_MOTIONS))
     amount = {"static": 0.0, "dolly": float(rng.uniform(0.1, 0.3)), "zoom": float(rng.uniform(0.2, 0.5)),
               "pan": float(rng.uniform(-0.25, 0.25)), "orbit": float(rng.uniform(-0.6, 0.6))}[motion]
     return CameraSpec(position=(r * math.cos(azimuth), r * math.sin(azimuth), h), look_at=look_at,

@@ -78,6 +78,7 @@ class SceneRenderer:
         self._add_camera()
         self._add_lights()
         self._dress()
+        self.bodies = {b.name: self._add_body(b) for b in spec.bodies}
         self.passes_rendered: list[dict] = []
         self.setup_seconds = time.perf_counter() - t0
 
@@ -158,6 +159,46 @@ class SceneRenderer:
             mesh.shade_smooth()
             mesh.set_sharp_from_angle(angle=o.smooth_angle)
 
+    def _add_body(self, body) -> "bpy.types.Object":
+        """A person as one mesh whose vertices follow the motion through one shape key per
+        frame (constant keys: frame t shows exactly the skinned pose of frame t)."""
+        from datagen.humans.body import body_mesh
+
+        mesh_data = body_mesh(body, self.spec.frames, self.spec.fps)
+        verts, faces = mesh_data.vertices, mesh_data.faces
+        mesh = bpy.data.meshes.new(f"body_{body.name}")
+        mesh.from_pydata(verts[0].tolist(), [], faces.tolist())
+        mesh.update()
+        obj = bpy.data.objects.new(f"body_{body.name}", mesh)
+        bpy.context.scene.collection.objects.link(obj)
+        obj.shape_key_add(name="basis", from_mix=False)
+        for t in range(len(verts)):
+            key = obj.shape_key_add(name=f"frame_{t:04d}", from_mix=False)
+            key.data.foreach_set("co", verts[t].reshape(-1).astype(np.float64))
+            for frame, value in ((t, 0.0), (t + 1, 1.0), (t + 2, 0.0)):
+                if 1 <= frame <= len(verts):
+                    key.value = value
+                    key.keyframe_insert("value", frame=frame)
+        for fc in obj.data.shape_keys.animation_data.action.fcurves if obj.data.shape_keys.animation_data else []:
+            for kp in fc.keyframe_points:
+                kp.interpolation = "CONSTANT"
+        colours = {"skin": body.skin_color, "shirt": body.shirt_color, "trousers": body.trousers_color,
+                   "shoes": body.shoes_color}
+        table = np.array([[*srgb_to_linear(colours[r]), 1.0] for r in mesh_data.region_names], dtype=np.float32)
+        attr = mesh.color_attributes.new("region_color", "FLOAT_COLOR", "POINT")
+        attr.data.foreach_set("color", table[mesh_data.regions].reshape(-1))
+        mat = bpy.data.materials.new(f"mat_body_{body.name}")
+        mat.use_nodes = True
+        nodes = mat.node_tree.nodes
+        bsdf = nodes["Principled BSDF"]
+        colour = nodes.new("ShaderNodeAttribute")
+        colour.attribute_name = "region_color"
+        mat.node_tree.links.new(colour.outputs["Color"], bsdf.inputs["Base Color"])
+        bsdf.inputs["Roughness"].default_value = 0.7
+        mesh.materials.append(mat)
+        mesh.shade_smooth()
+        return obj
+
     # -- animation --------------------------------------------------------------------------------
     def set_states(self, states: WorldStates) -> None:
         """Key every object in ``states`` to its simulated pose at every frame."""
@@ -178,14 +219,14 @@ class SceneRenderer:
     def set_visibility(self, visibility: dict[str, str] | None) -> None:
         self._check_current()
         visibility = dict(visibility or {})
-        unknown = set(visibility) - set(self.kubric.objects)
+        unknown = set(visibility) - set(self.kubric.objects) - set(self.bodies)
         if unknown:
             raise KeyError(f"visibility names objects not in the scene: {sorted(unknown)}")
-        for name, asset in self.kubric.objects.items():
+        targets = {**{n: a.linked_objects[self.blender] for n, a in self.kubric.objects.items()}, **self.bodies}
+        for name, obj in targets.items():
             mode = visibility.get(name, "visible")
             if mode not in VISIBILITIES:
                 raise ValueError(f"visibility of {name!r} is {mode!r}; choose from {VISIBILITIES}")
-            obj = asset.linked_objects[self.blender]
             obj.hide_render = mode == "hidden"
             obj.visible_camera = mode == "visible"
 
@@ -246,6 +287,8 @@ class SceneRenderer:
         out = np.zeros(hashes.shape, dtype=np.uint16)
         for name, asset in self.kubric.objects.items():
             out[hashes == blender_utils.mm3hash(asset.uid)] = self.spec.segmentation_id(name)
+        for name, obj in self.bodies.items():
+            out[hashes == blender_utils.mm3hash(obj.name)] = self.spec.segmentation_id(name)
         return out
 
     def _distance(self, z: np.ndarray, frame: int) -> np.ndarray:

@@ -20,7 +20,8 @@ Quat = tuple[float, float, float, float]
 Color = tuple[float, float, float]
 
 MATERIAL_PRESETS = ("rubber", "metal", "plastic", "wood", "ceramic", "glass")
-CAMERA_MOTIONS = ("static", "dolly", "zoom", "pan", "orbit")
+PARAMETRIC_MOTIONS = ("static", "dolly", "zoom", "pan", "orbit")  # need only ``amount``
+CAMERA_MOTIONS = PARAMETRIC_MOTIONS + ("track",)  # track follows ``path``
 FLOOR_TEXTURES = ("plain", "checker", "tiles", "wood", "concrete", "marble", "mirror")
 VISIBILITIES = ("visible", "hidden", "shadow_only")
 
@@ -55,6 +56,33 @@ class ObjectSpec:
     smooth_angle: float = math.radians(35.0)  # edges sharper than this stay sharp when shaded
 
 
+BODY_MODELS = ("anny", "smplx")
+
+
+@dataclass
+class BodySpec:
+    """A person: a skinned mesh posed per frame from recorded motion, never simulated (objects it
+    moves carry the recorded motion in the factual world). Segmentation ids follow the objects'."""
+    name: str = "person"
+    model: str = "anny"  # anny (HUMOTO Mixamo motion, retargeted) | smplx (AMASS-style SMPL-X motion)
+    sequence: str = ""  # HUMOTO sequence folder (objects and, for anny, the motion)
+    objects_dir: str | None = None  # HUMOTO object meshes; None: <root>/objects
+    smplx_model: str | None = None  # SMPL-X model file or folder (model="smplx")
+    smplx_motion: str | None = None  # AMASS-style npz (model="smplx")
+    resample: str = "whole"  # whole: the recording spread over the clip; fps: real time from ``start``
+    start: float = 0.0  # seconds
+    phenotype: dict = field(default_factory=dict)  # anny: gender, age, muscle, weight, height, proportions
+    skin_color: Color = (0.8, 0.6, 0.5)
+    shirt_color: Color = (0.2, 0.3, 0.6)
+    trousers_color: Color = (0.2, 0.2, 0.25)
+    shoes_color: Color = (0.1, 0.1, 0.1)
+    sleeves: bool = True
+
+    def __post_init__(self):
+        if self.model not in BODY_MODELS:
+            raise ValueError(f"unknown body model {self.model!r}; choose from {BODY_MODELS}")
+
+
 @dataclass
 class CameraSpec:
     """A camera path: a start pose plus one parametric motion, replayed identically in every pass."""
@@ -64,6 +92,7 @@ class CameraSpec:
     sensor_width: float = 32.0  # mm
     motion: str = "static"
     amount: float = 0.0  # dolly: fraction of the distance moved in; zoom: focal gain; pan/orbit: radians
+    path: tuple[Vec3, ...] = ()  # track: per-frame points followed; the camera keeps its offset to them
 
     def __post_init__(self):
         if self.motion not in CAMERA_MOTIONS:
@@ -85,6 +114,9 @@ class CameraSpec:
                 target = p0 + _rotate_z(t0 - p0, s)
             elif self.motion == "orbit":
                 pos = t0 + _rotate_z(p0 - t0, s)
+            elif self.motion == "track" and self.path:
+                target = np.asarray(self.path[min(i, len(self.path) - 1)], float)
+                pos = p0 + (target - t0)
             out.append((pos, target, focal))
         return out
 
@@ -146,6 +178,7 @@ class RenderSpec:
 @dataclass
 class SceneSpec:
     objects: list[ObjectSpec] = field(default_factory=list)
+    bodies: list[BodySpec] = field(default_factory=list)
     camera: CameraSpec = field(default_factory=CameraSpec)
     lights: list[LightSpec] = field(default_factory=lambda: [LightSpec()])
     environment: EnvironmentSpec = field(default_factory=EnvironmentSpec)
@@ -158,7 +191,7 @@ class SceneSpec:
     seed: int = 0
 
     def __post_init__(self):
-        names = [o.name for o in self.objects]
+        names = [o.name for o in self.objects] + [b.name for b in self.bodies]
         if len(set(names)) != len(names):
             raise ValueError(f"object names must be unique, got {names}")
         if self.physics_rate % self.fps:
@@ -174,7 +207,14 @@ class SceneSpec:
         raise KeyError(f"no object named {name!r}")
 
     def segmentation_id(self, name: str) -> int:
+        """Objects are 1..N in spec order, bodies N+1.. after them; 0 is background."""
+        for j, b in enumerate(self.bodies):
+            if b.name == name:
+                return len(self.objects) + j + 1
         return self.index(name) + 1
+
+    def segmentation_ids(self) -> dict[str, int]:
+        return {n: self.segmentation_id(n) for n in [o.name for o in self.objects] + [b.name for b in self.bodies]}
 
     # -- serialisation ----------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -205,6 +245,8 @@ def _resolve(annotation):
         return _ListOf(ObjectSpec)
     if text == "list[LightSpec]":
         return _ListOf(LightSpec)
+    if text == "list[BodySpec]":
+        return _ListOf(BodySpec)
     if text.startswith(("Vec3", "Quat", "Color", "tuple")):
         return _Tuple()
     return None

@@ -1,0 +1,1 @@
+"""Human bodies and motion for human-removal pairs."""

@@ -1,0 +1,97 @@
+"""A ``BodySpec`` to per-frame skinned vertices: what the renderer shows and the scene places.
+
+The spec names the motion (a HUMOTO sequence, or an AMASS-style SMPL-X npz) and the body; the
+vertices are derived from them the same way in every process, and cached per process, so the
+scene builder (camera placement, support tests) and every render pass agree without shipping
+meshes around.
+"""
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from datagen.humans import humoto
+
+REGIONS = ("skin", "shirt", "trousers", "shoes")
+# SMPL-X joints (body part of the 55) by the clothing that covers them
+_SMPLX_REGIONS = {"shoes": (7, 8, 10, 11), "trousers": (0, 1, 2, 4, 5), "shirt": (3, 6, 9, 13, 14, 16, 17),
+                  "sleeves": (18, 19)}
+
+
+@dataclass
+class BodyMesh:
+    vertices: np.ndarray  # (T, V, 3) float32, world
+    faces: np.ndarray  # (F, 3)
+    regions: np.ndarray  # (V,) index into ``region_names``
+    region_names: tuple[str, ...] = REGIONS
+
+
+@functools.lru_cache(maxsize=8)
+def _sequence(sequence: str, objects_dir: str | None, frames: int, mode: str, fps: float, start: float):
+    seq = humoto.load_sequence(sequence, objects_dir)
+    return humoto.resample(seq, frames, mode, fps, start)
+
+
+def sequence_for(body, frames: int, fps: float) -> humoto.HumotoSequence:
+    """The body's HUMOTO sequence resampled to the clip (objects' recorded motion included)."""
+    return _sequence(str(body.sequence), body.objects_dir, int(frames), body.resample, float(fps), float(body.start))
+
+
+def body_mesh(body, frames: int, fps: float) -> BodyMesh:
+    return _body_mesh(json.dumps(asdict(body), sort_keys=True), int(frames), float(fps))
+
+
+@functools.lru_cache(maxsize=4)
+def _body_mesh(body_json: str, frames: int, fps: float) -> BodyMesh:
+    from datagen.scene.spec import BodySpec
+
+    body = BodySpec(**json.loads(body_json))
+    if body.model == "anny":
+        from datagen.humans import anny_body
+
+        model = anny_body.anny_model()
+        seq = sequence_for(body, frames, fps)
+        rest = anny_body.rest_pose(model, body.phenotype)
+        poses, _ = anny_body.retarget(seq.heads(), rest, model.bone_labels)
+        vertices = anny_body.skin(model, body.phenotype, poses)
+        regions = anny_body.vertex_regions(model, body.sleeves)
+        return BodyMesh(vertices, np.asarray(model.faces, dtype=np.int64), regions)
+    from datagen.humans import smplx_body
+
+    if not body.smplx_model or not body.smplx_motion:
+        raise ValueError("body model smplx needs humoto.smplx.model (SMPL-X model file or folder) "
+                         "and humoto.smplx.motion (AMASS-style npz folder or file)")
+    smplx = smplx_body.SmplxBody(body.smplx_model)
+    motion = smplx_body.load_amass_motion(smplx_motion_path(body.smplx_motion, Path(body.sequence).name))
+    times = humoto.sample_times(motion_frames(motion), frames, body.resample, fps, motion_fps(motion), body.start)
+    vertices = smplx.vertices(smplx_body.sample_motion(motion, times)).astype(np.float32)
+    weights = smplx.model.lbs_weights.detach().cpu().numpy()
+    main = weights.argmax(1)
+    regions = np.zeros(len(main), dtype=np.int64)
+    for region, joints in _SMPLX_REGIONS.items():
+        if region == "sleeves" and not body.sleeves:
+            continue
+        regions[np.isin(main, joints)] = REGIONS.index("shirt" if region == "sleeves" else region)
+    return BodyMesh(vertices, np.asarray(smplx.faces, dtype=np.int64), regions)
+
+
+def smplx_motion_path(motion: str, sequence: str) -> Path:
+    """A folder of ``<sequence>.npz`` files, or one npz used for every sequence."""
+    path = Path(motion)
+    if path.is_dir():
+        path = path / f"{sequence}.npz"
+    if not path.is_file():
+        raise FileNotFoundError(f"SMPL-X motion not found: {path}")
+    return path
+
+
+def motion_frames(motion) -> int:
+    return len(motion.trans)
+
+
+def motion_fps(motion) -> float:
+    return float(motion.fps)

@@ -1,0 +1,182 @@
+"""A human-removal scene: one HUMOTO sequence as a ``SceneSpec`` plus both worlds of its objects.
+
+Factual world: the objects follow the recording (the person carries, pushes, sets down). The
+counterfactual world has no person: each object is *physics* (a PyBullet rigid body released
+from its frame-0 pose, so a held mug falls) or *static* (frozen at its frame-0 pose). Modes come
+from a VOID-style config file ``{sequence: {"physics_objects": [...], "static_objects": [...]}}``;
+objects it does not name get the automatic rule: an object that rests on the floor or on another
+object's top at frame 0 is static, anything else (held in the air) is physics, and furniture is
+always static.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from datagen.humans import objects as humoto_objects
+from datagen.humans import skeleton as sk
+from datagen.humans.body import body_mesh, sequence_for
+from datagen.scene.random_scene import PALETTE, sky_and_sun
+from datagen.scene.simulate import WorldStates
+from datagen.scene.spec import BodySpec, CameraSpec, LightSpec, MaterialSpec, ObjectSpec, RenderSpec, SceneSpec
+
+MODES = ("physics", "static")
+SUPPORT_GAP = 0.02  # metres between an object's lowest point and a surface that still supports it
+SKIN = ((0.96, 0.8, 0.69), (0.87, 0.67, 0.53), (0.72, 0.52, 0.38), (0.55, 0.37, 0.25), (0.36, 0.23, 0.15))
+CLOTHES = ((0.15, 0.2, 0.4), (0.5, 0.1, 0.1), (0.2, 0.35, 0.2), (0.8, 0.8, 0.78), (0.1, 0.1, 0.12),
+           (0.55, 0.45, 0.3), (0.3, 0.3, 0.35), (0.7, 0.55, 0.2))
+HUMAN_CAMERA_MOTIONS = ("static", "zoom", "orbit", "track")
+
+
+@dataclass
+class HumanScene:
+    spec: SceneSpec  # objects at their frame-0 poses with static flags: the counterfactual's start
+    factual: WorldStates  # the recorded object motion
+    modes: dict[str, str]
+    story: dict = field(default_factory=dict)
+
+
+def _rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Rotate vectors v (..., 3) by unit quaternions q (..., 4) (w, x, y, z)."""
+    w, u = q[..., :1], q[..., 1:]
+    t = 2.0 * np.cross(u, v)
+    return v + w * t + np.cross(u, t)
+
+
+def read_modes(config: str | None, sequence: str) -> dict[str, str]:
+    """Object modes a VOID-style physics config gives ``sequence`` ({} when it has none)."""
+    if not config:
+        return {}
+    path = Path(config)
+    if not path.is_file():
+        raise FileNotFoundError(f"humoto.physics_config not found: {path}")
+    try:
+        entry = json.loads(path.read_text()).get(sequence) or {}
+    except ValueError as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from None
+    modes = {n: "physics" for n in entry.get("physics_objects", [])}
+    for n in entry.get("static_objects", []):
+        if n in modes:
+            raise ValueError(f"{path}: {sequence}: {n!r} is listed as both physics and static")
+        modes[n] = "static"
+    return modes
+
+
+def automatic_modes(names: list[str], vertices: dict[str, np.ndarray]) -> dict[str, str]:
+    """Static if the object rests on the floor or on another object's top at frame 0, else physics;
+    furniture is static. ``vertices`` are each object's world vertices at frame 0."""
+    modes = {}
+    for n in names:
+        if humoto_objects.kind(n)[0] == humoto_objects.FURNITURE:
+            modes[n] = "static"
+            continue
+        v = vertices[n]
+        low = float(v[:, 2].min())
+        supported = low <= SUPPORT_GAP
+        lo_xy, hi_xy = v[:, :2].min(0), v[:, :2].max(0)
+        for other in names:
+            if other == n or supported:
+                continue
+            w = vertices[other]
+            top = float(w[:, 2].max())
+            overlap = (w[:, :2].min(0) < hi_xy).all() and (w[:, :2].max(0) > lo_xy).all()
+            supported = overlap and top - 0.5 * SUPPORT_GAP <= low <= top + SUPPORT_GAP
+        modes[n] = "static" if supported else "physics"
+    return modes
+
+
+def _camera(rng: np.random.Generator, points: np.ndarray, hips: np.ndarray, facing: float,
+            motion: str | None) -> CameraSpec:
+    """A camera in front of the action (±70° around the person's mean facing), far enough to see
+    every point of the body and objects over the whole clip."""
+    centre = (points.min(0) + points.max(0)) / 2
+    extent = float(np.linalg.norm(points.max(0)[:2] - points.min(0)[:2])) / 2 + 0.3
+    height_top = float(points[:, 2].max())
+    focal = float(rng.uniform(28, 40))
+    half_fov = math.atan(36.0 / 2 / focal) * 0.75  # 36 mm sensor, keep a margin
+    distance = max(extent, height_top / 1.6) / math.tan(half_fov) + extent
+    azimuth = facing + float(rng.uniform(-1.2, 1.2))
+    elevation = float(rng.uniform(math.radians(8), math.radians(28)))
+    look_at = np.array([centre[0], centre[1], min(0.85, height_top / 2)])
+    offset = np.array([math.sin(azimuth) * math.cos(elevation), -math.cos(azimuth) * math.cos(elevation),
+                       math.sin(elevation)]) * distance
+    motion = motion or str(rng.choice(HUMAN_CAMERA_MOTIONS))
+    amount = {"static": 0.0, "zoom": float(rng.uniform(0.15, 0.35)), "orbit": float(rng.uniform(-0.5, 0.5)),
+              "track": 0.0}[motion]
+    path = ()
+    if motion == "track":  # follow the hips (smoothed), at the look-at height
+        kernel = np.ones(5) / 5
+        smooth = np.stack([np.convolve(np.pad(hips[:, k], 2, mode="edge"), kernel, "valid") for k in range(2)], 1)
+        shift = smooth - smooth[0]
+        path = tuple(tuple(float(x) for x in (look_at[0] + s[0], look_at[1] + s[1], look_at[2])) for s in shift)
+    return CameraSpec(position=tuple(float(x) for x in look_at + offset), look_at=tuple(float(x) for x in look_at),
+                      focal_length=focal, sensor_width=36.0, motion=motion, amount=amount, path=path)
+
+
+def build_scene(rng: np.random.Generator, sequence: str, render: RenderSpec, frames: int, fps: int,
+                physics_rate: int, *, objects_dir: str | None = None, body_model: str = "anny",
+                resample: str = "whole", physics_config: str | None = None, walls: bool | None = None,
+                camera_motion: str | None = None, smplx_model: str | None = None,
+                smplx_motion: str | None = None) -> HumanScene:
+    body = BodySpec(name="person", model=body_model, sequence=str(sequence), objects_dir=objects_dir,
+                    smplx_model=smplx_model, smplx_motion=smplx_motion, resample=resample,
+                    phenotype={"gender": float(rng.uniform(0, 1)), "muscle": float(rng.uniform(0.3, 0.7)),
+                               "weight": float(rng.uniform(0.3, 0.7))} if body_model == "anny" else {},
+                    skin_color=SKIN[int(rng.integers(len(SKIN)))],
+                    shirt_color=CLOTHES[int(rng.integers(len(CLOTHES)))],
+                    trousers_color=CLOTHES[int(rng.integers(len(CLOTHES)))],
+                    shoes_color=CLOTHES[int(rng.integers(len(CLOTHES)))], sleeves=bool(rng.random() < 0.6))
+    seq = sequence_for(body, frames, fps)
+    names = list(seq.objects)
+    library = humoto_objects.object_library(seq.meshes)
+    com = {n: humoto_objects.centre_of_mass(seq.meshes[n]) for n in names}
+    q = seq.object_quaternions
+    pos = np.stack([seq.object_positions[:, k] + _rotate(q[:, k], com[n]) for k, n in enumerate(names)], 1) \
+        if names else np.zeros((frames, 0, 3))
+    vel = np.gradient(pos, axis=0) * fps if frames > 1 else np.zeros_like(pos)
+    factual = WorldStates(names=names, positions=pos, quaternions=q.copy(), velocities=vel,
+                          angular_velocities=np.zeros_like(pos))
+    # modes: config first, the automatic rule for the rest
+    first = {}
+    for k, n in enumerate(names):
+        v = humoto_objects.load_mesh(seq.meshes[n]).vertices
+        first[n] = seq.object_positions[0, k] + _rotate(np.broadcast_to(q[0, k], (len(v), 4)), v)
+    configured = read_modes(physics_config, seq.name)
+    unknown = set(configured) - set(names)
+    if unknown:
+        raise ValueError(f"humoto.physics_config names objects not in {seq.name}: {sorted(unknown)}")
+    modes = {**automatic_modes(names, first), **configured}
+    objs = []
+    for k, n in enumerate(names):
+        category, preset, _ = humoto_objects.kind(n)
+        colour = PALETTE[int(rng.integers(len(PALETTE)))]
+        objs.append(ObjectSpec(name=n, asset_id=n, material=MaterialSpec(preset=preset, color=colour),
+                               position=tuple(float(x) for x in pos[0, k]),
+                               quaternion=tuple(float(x) for x in q[0, k]), static=modes[n] == "static"))
+    env, sun = sky_and_sun(rng)
+    mesh = body_mesh(body, frames, fps)
+    hips = seq.heads()[:, 0]
+    points = np.concatenate([mesh.vertices[::max(1, frames // 8)].reshape(-1, 3)[::7],
+                             pos.reshape(-1, 3)]) if names else mesh.vertices.reshape(-1, 3)[::7]
+    reach = float(np.abs(points[:, :2]).max())
+    env.walls = int(rng.integers(0, 3)) if walls is None else (2 if walls else 0)
+    env.wall_distance = reach + float(rng.uniform(0.6, 1.5))
+    # the person faces -Y at rest: its mean facing from the hips' left-right axis over the clip
+    heads = seq.heads()
+    left = heads[:, sk.INDEX[sk.P + "LeftUpLeg"]] - heads[:, sk.INDEX[sk.P + "RightUpLeg"]]
+    facing = float(np.arctan2(left[:, 1].mean(), left[:, 0].mean()))  # 0: facing -Y
+    camera = _camera(rng, points, hips, facing, camera_motion)
+    fill = LightSpec(kind="area", position=tuple(float(x) for x in np.array(camera.position) + [0, 0, 1.5]),
+                     look_at=camera.look_at, intensity=float(rng.uniform(150, 300)), size=2.0)
+    spec = SceneSpec(objects=objs, bodies=[body], camera=camera, lights=[sun, fill], environment=env,
+                     render=render, frames=frames, fps=fps, physics_rate=physics_rate, assets=str(library),
+                     seed=int(rng.integers(2 ** 31)))
+    story = {"family": "humoto", "negative": False, "sequence": seq.name, "script": seq.text,
+             "modes": modes, "mode_source": {n: "config" if n in configured else "automatic" for n in names},
+             "body": body_model, "resample": resample,
+             "source_frames": [float(x) for x in seq.source_frames]}
+    return HumanScene(spec=spec, factual=factual, modes=modes, story=story)

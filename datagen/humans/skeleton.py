@@ -1,0 +1,105 @@
+"""The Mixamo rig HUMOTO records (65 ``mixamorig:*`` bones), its hierarchy, and forward kinematics.
+
+HUMOTO stores, per frame, every bone's *world* pose: rotation (w, x, y, z) and the position of the
+bone's head, Z up, in metres. Anny's ``rig="mixamo"`` has the same names minus the 13 leaf bones
+(``*_End``, ``*4``); the leaves still matter here because their heads are where the head, finger
+and toe bones end.
+
+``assets/humans/mixamo_rest.json`` is the rest skeleton our motion fixtures use: the heads of
+anny's default body in its rest (A) pose, standing on the floor (z = 0), facing -Y. It is
+written by ``write_rest_skeleton`` (needs anny) and shipped, so making fixtures never builds a
+body model.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from datagen.paths import REPO_ROOT
+
+P = "mixamorig:"
+_SIDE = ("Left", "Right")
+_FINGERS = ("Index", "Middle", "Pinky", "Ring", "Thumb")
+
+
+def _hierarchy() -> list[tuple[str, str | None]]:
+    bones: list[tuple[str, str | None]] = [("Hips", None)]
+    for s in _SIDE:
+        bones += [(f"{s}UpLeg", "Hips"), (f"{s}Leg", f"{s}UpLeg"), (f"{s}Foot", f"{s}Leg"),
+                  (f"{s}ToeBase", f"{s}Foot"), (f"{s}Toe_End", f"{s}ToeBase")]
+    bones += [("Spine", "Hips"), ("Spine1", "Spine"), ("Spine2", "Spine1"), ("Neck", "Spine2"),
+              ("Head", "Neck"), ("HeadTop_End", "Head")]
+    for s in _SIDE:
+        bones += [(f"{s}Shoulder", "Spine2"), (f"{s}Arm", f"{s}Shoulder"), (f"{s}ForeArm", f"{s}Arm"),
+                  (f"{s}Hand", f"{s}ForeArm")]
+        for f in _FINGERS:
+            bones += [(f"{s}Hand{f}1", f"{s}Hand")] + [(f"{s}Hand{f}{i}", f"{s}Hand{f}{i - 1}") for i in (2, 3, 4)]
+    return [(P + b, None if p is None else P + p) for b, p in bones]
+
+
+HIERARCHY = _hierarchy()
+BONES: tuple[str, ...] = tuple(b for b, _ in HIERARCHY)
+PARENT: dict[str, str | None] = dict(HIERARCHY)
+INDEX = {b: i for i, b in enumerate(BONES)}
+PARENTS = np.array([-1 if p is None else INDEX[p] for _, p in HIERARCHY])
+# bones that only mark where their parent ends (anny's mixamo rig has none of them)
+LEAVES = tuple(b for b in BONES if b.endswith("_End") or (b[-1] == "4" and "Hand" in b))
+# what a sequence must have to drive a body: trunk, limbs and hands
+REQUIRED = tuple(P + b for b in ("Hips", "Spine", "Spine1", "Spine2", "Neck", "Head")) + tuple(
+    P + f"{s}{b}" for s in _SIDE for b in ("UpLeg", "Leg", "Foot", "ToeBase", "Shoulder", "Arm", "ForeArm", "Hand"))
+REST_PATH = REPO_ROOT / "assets" / "humans" / "mixamo_rest.json"
+
+assert len(BONES) == 65 and len(LEAVES) == 13
+
+
+def children(bone: str) -> list[str]:
+    return [b for b in BONES if PARENT[b] == bone]
+
+
+def rest_heads(path: str | Path = REST_PATH) -> np.ndarray:
+    """(65, 3) rest-pose bone heads in world coordinates, in ``BONES`` order."""
+    data = json.loads(Path(path).read_text())
+    missing = [b for b in BONES if b not in data["heads"]]
+    if missing:
+        raise ValueError(f"{path}: rest skeleton lacks bones {missing[:3]}")
+    return np.array([data["heads"][b] for b in BONES], dtype=np.float64)
+
+
+def forward_kinematics(root: np.ndarray, local: np.ndarray, heads: np.ndarray | None = None
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """World rotations (T, 65, 3, 3) and heads (T, 65, 3) from the root position (T, 3) and local
+    rotations (T, 65, 3, 3) relative to the rest pose (whose world rotations are the identity)."""
+    heads = rest_heads() if heads is None else heads
+    T = len(root)
+    world = np.empty_like(local)
+    pos = np.empty((T, len(BONES), 3))
+    for i, parent in enumerate(PARENTS):  # BONES lists parents before children
+        if parent < 0:
+            world[:, i] = local[:, i]
+            pos[:, i] = root
+        else:
+            world[:, i] = world[:, parent] @ local[:, i]
+            pos[:, i] = pos[:, parent] + world[:, parent] @ (heads[i] - heads[parent])
+    return world, pos
+
+
+def write_rest_skeleton(path: str | Path = REST_PATH) -> Path:
+    """Write anny's default rest skeleton (heads of its 52 bones plus the 13 leaf ends) standing
+    on z = 0. Run once by a developer; the file is shipped."""
+    from datagen.humans.anny_body import anny_model, rest_pose
+
+    model = anny_model()
+    rest = rest_pose(model, {})
+    by_name = dict(zip(model.bone_labels, rest.heads))
+    tails = dict(zip(model.bone_labels, rest.tails))
+    for leaf in LEAVES:
+        by_name[leaf] = tails[PARENT[leaf]]
+    lift = -float(rest.vertices[:, 2].min())
+    heads = {b: [round(float(v), 5) for v in by_name[b] + np.array([0, 0, lift])] for b in BONES}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"about": "Mixamo-rig rest skeleton (anny default body, A pose, facing -Y, "
+                                         "feet on z=0), metres", "heads": heads}, indent=1) + "\n")
+    return path

@@ -1,0 +1,228 @@
+"""Human removal: the HUMOTO-format loader on our fixtures (good and malformed files), the anny
+retarget, object modes and the counterfactual physics, and one generated pair end to end."""
+from __future__ import annotations
+
+import json
+import pickle
+import shutil
+
+import numpy as np
+import pytest
+
+from datagen.humans import fixtures, humoto
+from datagen.humans import skeleton as sk
+
+
+@pytest.fixture(scope="module")
+def fixture_root(tmp_path_factory):
+    return fixtures.write_fixtures(tmp_path_factory.mktemp("humoto"))
+
+
+def _copy(root, tmp_path, name="lift_box"):
+    dst = tmp_path / "h"
+    shutil.copytree(root, dst)
+    return dst, dst / name / f"{name}.pkl"
+
+
+def _edit(pkl, change):
+    data = pickle.loads(pkl.read_bytes())
+    change(data)
+    pkl.write_bytes(pickle.dumps(data))
+
+
+# -- loader ----------------------------------------------------------------------------------------
+
+def test_fixtures_load_in_the_published_layout(fixture_root):
+    assert humoto.list_sequences(fixture_root) == sorted(fixtures.SCENARIOS)
+    seq = humoto.load_sequence(fixture_root / "lift_box")
+    assert seq.frames == 90 and len(seq.bones) == 65 and set(sk.REQUIRED) <= set(seq.bones)
+    assert seq.objects == ["table", "cardboard_box"]
+    assert seq.meshes["table"] == fixture_root / "objects" / "table.obj"
+    assert "cardboard box" in seq.text
+    assert np.allclose(np.linalg.norm(seq.bone_quaternions, axis=-1), 1.0)
+    raw = pickle.loads((fixture_root / "lift_box" / "lift_box.pkl").read_bytes())
+    assert set(raw) == {"armature", "objects"} and len(raw["armature"][0]["mixamorig:Hips"]) == 7
+    # object poses hold the bounding-box centre; the meshes are centred on it
+    import trimesh
+    mesh = trimesh.load(seq.meshes["cardboard_box"], force="mesh")
+    assert np.allclose(mesh.bounds.sum(0) / 2, 0.0, atol=1e-6)
+    # the box starts resting on the table top
+    assert seq.object_positions[0, 1, 2] - mesh.extents[2] / 2 == pytest.approx(fixtures.TABLE_TOP, abs=1e-4)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: [f.pop("mixamorig:LeftHand") for f in d["armature"]], "missing bones"),
+    (lambda d: d["armature"][3].__setitem__("mixamorig:Spine", [1, 0, 0, 0, 0, 0]), "has 6 numbers; expected 7"),
+    (lambda d: d["armature"][5]["mixamorig:Head"].__setitem__(4, float("nan")), "NaN"),
+    (lambda d: d["objects"]["table"].pop(), "one pose per armature frame"),
+    (lambda d: d["armature"][2].pop("mixamorig:LeftHandIndex4"), "different bone set"),
+    (lambda d: d["objects"].__setitem__("spaceship", d["objects"]["table"]), "unknown object 'spaceship'"),
+    (lambda d: d.pop("objects"), "'armature' and 'objects'"),
+])
+def test_malformed_sequences_fail_in_one_line(fixture_root, tmp_path, change, message):
+    root, pkl = _copy(fixture_root, tmp_path)
+    _edit(pkl, change)
+    with pytest.raises(humoto.SequenceError, match=message) as e:
+        humoto.load_sequence(root / "lift_box")
+    assert "\n" not in str(e.value) and str(pkl) in str(e.value)
+
+
+def test_missing_files_are_named(fixture_root, tmp_path):
+    root, _ = _copy(fixture_root, tmp_path)
+    (root / "objects" / "table.obj").unlink()
+    with pytest.raises(humoto.SequenceError, match="no table.obj"):
+        humoto.load_sequence(root / "lift_box")
+    with pytest.raises(FileNotFoundError, match="nowhere.pkl"):
+        humoto.load_sequence(root / "nowhere")
+    with pytest.raises(FileNotFoundError, match="no HUMOTO sequences"):
+        humoto.list_sequences(root / "objects")
+
+
+def test_resampling(fixture_root):
+    seq = humoto.load_sequence(fixture_root / "carry_mug")
+    whole = humoto.resample(seq, 9, "whole")
+    assert whole.frames == 9 and np.allclose(whole.source_frames, np.linspace(0, 89, 9))
+    assert np.allclose(whole.bone_positions[[0, -1]], seq.bone_positions[[0, -1]])
+    real = humoto.resample(seq, 10, "fps", fps=15)
+    assert np.allclose(real.source_frames, np.arange(10) * 2)  # 30 fps source at 15 fps
+    assert np.allclose(real.bone_positions, seq.bone_positions[::2][:10])
+    half = humoto.resample(seq, 3, "fps", fps=60)  # half frames interpolate
+    assert np.allclose(half.bone_positions[1], (seq.bone_positions[0] + seq.bone_positions[1]) / 2)
+    q = humoto.slerp(np.array([1.0, 0, 0, 0]), np.array([0.0, 0, 0, 1]), np.array(0.5))
+    assert np.allclose(q, [np.sqrt(0.5), 0, 0, np.sqrt(0.5)])
+    with pytest.raises(ValueError, match="humoto.resample"):
+        humoto.resample(seq, 9, "random")
+
+
+# -- body --------------------------------------------------------------------------------------------
+
+def test_retarget_follows_the_source_skeleton(fixture_root):
+    from datagen.humans.anny_body import anny_model, rest_pose, retarget, skin
+
+    seq = humoto.resample(humoto.load_sequence(fixture_root / "lift_box"), 12)
+    source = seq.heads()
+    model = anny_model()
+    core = [sk.INDEX[b] for b in model.bone_labels]
+    # the fixture skeleton is anny's default body: joints land on the source's
+    poses, heads = retarget(source, rest_pose(model, {}), model.bone_labels)
+    assert np.abs(heads - source[:, core]).max() < 5e-3
+    vertices = skin(model, {}, poses)
+    assert vertices.shape == (12, 13718, 3) and np.isfinite(vertices).all()
+    assert vertices[..., 2].min() > -0.05  # feet on the floor, not through it
+    # another body shape: bone directions still follow the source, positions within proportions
+    other = {"height": 0.9, "weight": 0.8, "gender": 0.0}
+    poses2, heads2 = retarget(source, rest_pose(model, other), model.bone_labels)
+    for bone in ("LeftForeArm", "RightLeg", "Spine2"):
+        b, p = sk.INDEX[sk.P + bone], sk.INDEX[sk.PARENT[sk.P + bone]]
+        k, kp = model.bone_labels.index(sk.P + bone), model.bone_labels.index(sk.PARENT[sk.P + bone])
+        d_src = source[:, b] - source[:, p]
+        d_dst = heads2[:, k] - heads2[:, kp]
+        cos = np.sum(d_src * d_dst, -1) / np.linalg.norm(d_src, axis=-1) / np.linalg.norm(d_dst, axis=-1)
+        assert cos.min() > np.cos(np.radians(1.0)), bone
+    # the root height follows the leg length, so the taller body still stands on the floor
+    low = skin(model, other, poses2)[..., 2].min(axis=1)
+    assert (low > -0.08).all() and (low < 0.08).all()
+
+
+# -- objects under physics ---------------------------------------------------------------------------
+
+def _scene(root, name, **kw):
+    from datagen.humans.scene import build_scene
+    from datagen.scene.spec import RenderSpec
+    return build_scene(np.random.default_rng(0), str(root / name), RenderSpec(width=64, height=48, spp=1),
+                       12, 12, 240, camera_motion="static", **kw)
+
+
+@pytest.mark.parametrize("name, held, resting", [("hold_plate", "plate", None),
+                                                 ("carry_mug", "mug", "table"),
+                                                 ("lift_box", None, "cardboard_box")])
+def test_held_objects_fall_and_resting_objects_stay(fixture_root, name, held, resting):
+    from datagen.scene.simulate import simulate
+
+    scene = _scene(fixture_root, name)
+    world = simulate(scene.spec)
+    if held:
+        assert scene.modes[held] == "physics"
+        p, _ = world.trajectory(held)
+        assert p[0, 2] > 0.7 and p[-1, 2] < 0.15  # released from the hands, it ends on the floor
+        f, _ = scene.factual.trajectory(held)
+        assert np.allclose(f[0], p[0], atol=1e-6)  # from the recorded frame-0 pose
+    if resting:
+        assert scene.modes[resting] == "static"
+        p, _ = world.trajectory(resting)
+        assert np.abs(p - p[0]).max() == 0.0
+
+
+def test_physics_config_overrides_the_automatic_modes(fixture_root, tmp_path):
+    from datagen.scene.simulate import simulate
+
+    config = tmp_path / "physics.json"
+    config.write_text(json.dumps({"lift_box": {"physics_objects": ["cardboard_box"], "static_objects": ["table"]}}))
+    scene = _scene(fixture_root, "lift_box", physics_config=str(config))
+    assert scene.modes == {"table": "static", "cardboard_box": "physics"}
+    assert scene.story["mode_source"]["cardboard_box"] == "config"
+    p, _ = simulate(scene.spec).trajectory("cardboard_box")
+    assert np.abs(p - p[0]).max() < 0.01  # a physics object resting on the table stays on it
+    config.write_text(json.dumps({"lift_box": {"physics_objects": ["ghost"]}}))
+    with pytest.raises(ValueError, match="ghost"):
+        _scene(fixture_root, "lift_box", physics_config=str(config))
+
+
+# -- the generator ------------------------------------------------------------------------------------
+
+def test_generator_makes_valid_human_removal_pairs(fixture_root, tmp_path):
+    from datagen.runner import load_config, run
+    from datagen.runner.reader import open_dataset
+    from datagen.validate import validate
+
+    out = tmp_path / "run"
+    cfg = load_config("void_counterfactuals", [
+        f"out={out}", "source=humoto", f"humoto.root={fixture_root}", "humoto.sequences=[hold_plate]",
+        "num_samples=1", "runner.mode=local", "runner.progress=false", "render.width=64", "render.height=48",
+        "render.frames=6", "render.fps=8", "render.spp=2", "humoto.camera_motion=static"])
+    assert run(cfg).ok
+    assert validate(str(out)) == (1, 0)
+    (sample,) = list(open_dataset(str(out), shardshuffle=False, split_by_node=False, split_by_worker=False))
+    meta = sample["meta"]
+    assert meta["source"] == "humoto" and meta["removed"] == ["person"]
+    assert meta["removed_ids"] == [meta["object_ids"]["person"]] and meta["affected"] == ["plate"]
+    assert meta["mask_config"]["dilation"] == 2  # humoto.mask over void.mask: VOID's HUMOTO recipe
+    assert (meta["mask_config"]["rule"], meta["mask_config"]["pixel_gamma"]) == ("both", 2.2)
+    person = np.isin(sample["input_segmentation"], meta["removed_ids"])
+    assert person.any() and not np.isin(sample["target_segmentation"], meta["removed_ids"]).any()
+    assert (sample["quadmask"][person] <= 63).all()
+    assert (sample["quadmask"][1:] == 127).any()  # the plate falls
+    assert "plate" in sample["caption"] and "person" not in sample["caption"]
+
+
+def test_generator_with_an_smplx_body(fixture_root, tmp_path):
+    """The SMPL-X path end to end, on a random model file of the real shapes and AMASS-style motion."""
+    from datagen.humans import smplx_body
+    from datagen.runner import load_config, run
+    from datagen.runner.reader import open_dataset
+    from datagen.validate import validate
+
+    (tmp_path / "models").mkdir()
+    model = smplx_body.write_random_smplx_model(tmp_path / "models")
+    assert model.name == "SMPLX_NEUTRAL.npz"
+    motions = tmp_path / "motion"
+    motions.mkdir()
+    smplx_body.write_amass_motion(motions / "hold_plate.npz", smplx_body.procedural_motion(40, fps=30.0))
+    out = tmp_path / "run"
+    cfg = load_config("void_counterfactuals", [
+        f"out={out}", "source=humoto", f"humoto.root={fixture_root}", "humoto.sequences=[hold_plate]",
+        "humoto.body=smplx", f"humoto.smplx.model={model.parent}", f"humoto.smplx.motion={motions}",
+        "num_samples=1", "runner.mode=local", "runner.progress=false", "render.width=64", "render.height=48",
+        "render.frames=5", "render.fps=8", "render.spp=2", "humoto.camera_motion=static"])
+    assert run(cfg).ok
+    assert validate(str(out)) == (1, 0)
+    (sample,) = list(open_dataset(str(out), shardshuffle=False, split_by_node=False, split_by_worker=False))
+    assert sample["meta"]["scene"]["bodies"][0]["model"] == "smplx"
+    assert np.isin(sample["input_segmentation"], sample["meta"]["removed_ids"]).any()
+    bad = tmp_path / "missing"
+    cfg = load_config("void_counterfactuals", [
+        f"out={tmp_path / 'run2'}", "source=humoto", f"humoto.root={fixture_root}", "humoto.body=smplx",
+        f"humoto.smplx.model={bad}", f"humoto.smplx.motion={motions}", "num_samples=1", "runner.mode=local",
+        "runner.progress=false", "runner.sample_retries=0", "render.width=64", "render.height=48", "render.frames=5"])
+    result = run(cfg)
+    assert not result.ok
