@@ -34,6 +34,7 @@ class CounterfactualConfig:
     mask_rule: str = "simulation"  # simulation | pixel (VOID's |C-B| >= threshold) | both
     pixel_threshold: float = 15
     pixel_gamma: float = 1.0  # compare 255 (x/255)^gamma (VOID's HUMOTO rule: 2.2 with threshold 8)
+    pixel_min_neighbours: int = 0  # > 0: drop changed pixels with fewer changed neighbours (render noise)
     effects: bool = True  # mark the removed objects' shadows and reflections as affected
     effect_threshold: int = 6
     clear_first_frame: bool = True
@@ -207,7 +208,8 @@ def make_pair(spec: SceneSpec, removed: list[str], cfg: CounterfactualConfig | N
         masks["affected_objects"] = moved
         affected_mask |= moved
     if cfg.mask_rule in ("pixel", "both"):
-        masks["pixel_change"] = qm.pixel_change(c["rgb"], b["rgb"], cfg.pixel_threshold, cfg.pixel_gamma)
+        masks["pixel_change"] = qm.pixel_change(c["rgb"], b["rgb"], cfg.pixel_threshold, cfg.pixel_gamma,
+                                                 cfg.pixel_min_neighbours)
         affected_mask |= masks["pixel_change"]
     if cfg.effects:
         with_effects = e_rgb if e_rgb is not None else a["rgb"]

@@ -68,7 +68,8 @@ def _cf_config(cfg):
     m = _mask_config(cfg)
     return CounterfactualConfig(position_tolerance=m["position_tolerance"], rotation_tolerance=m["rotation_tolerance"],
                                 mask_rule=m["rule"], pixel_threshold=m["pixel_threshold"],
-                                pixel_gamma=float(m.get("pixel_gamma", 1.0)), effects=m["effects"],
+                                pixel_gamma=float(m.get("pixel_gamma", 1.0)),
+                                pixel_min_neighbours=int(m.get("pixel_min_neighbours", 0)), effects=m["effects"],
                                 effect_threshold=m["effect_threshold"], clear_first_frame=m["clear_first_frame"],
                                 dilation=int(m["dilation"]), render_effects_pass=m["render_effects_pass"],
                                 target_layers=("segmentation", "depth", "forward_flow"))
@@ -108,6 +109,43 @@ def _humoto_sequences(root: str | None, wanted: tuple[str, ...] | None) -> tuple
     return root, tuple(names)
 
 
+def check_config(config) -> None:
+    """One-line errors for options no sample could be made with, before any work starts."""
+    from datagen.scene.spec import BODY_MODELS
+
+    if config.source not in SOURCES:
+        raise ValueError(f"source={config.source!r}; choose from {SOURCES}")
+    _cf_config(config)  # mask rule and tolerances
+    if config.source != "humoto":
+        return
+    from datagen.humans.humoto import RESAMPLE_MODES
+    from datagen.humans.scene import HUMAN_CAMERA_MOTIONS, read_physics_config
+
+    h = config.humoto
+    if h.sequences is not None and (isinstance(h.sequences, str) or not all(isinstance(n, str) for n in h.sequences)):
+        raise ValueError(f"humoto.sequences must be a list of names, e.g. humoto.sequences=[lift_box], got {h.sequences!r}")
+    if h.camera_motion is not None and h.camera_motion not in HUMAN_CAMERA_MOTIONS:
+        raise ValueError(f"humoto.camera_motion={h.camera_motion!r}; choose from {HUMAN_CAMERA_MOTIONS} (or null: random)")
+    if h.resample not in RESAMPLE_MODES:
+        raise ValueError(f"humoto.resample={h.resample!r}; choose from {RESAMPLE_MODES}")
+    if h.walls is not None and not isinstance(h.walls, bool):
+        raise ValueError(f"humoto.walls must be true, false or null (random), got {h.walls!r}")
+    if h.body not in BODY_MODELS:
+        raise ValueError(f"humoto.body={h.body!r}; choose from {BODY_MODELS}")
+    if h.body == "smplx":
+        for key in ("model", "motion"):
+            path = h.smplx[key]
+            if not path:
+                raise ValueError(f"humoto.body=smplx needs humoto.smplx.{key} (see docs/humans.md)")
+            if not Path(path).exists():
+                raise FileNotFoundError(f"humoto.smplx.{key} not found: {path}")
+    if h.objects is not None and not Path(h.objects).is_dir():
+        raise FileNotFoundError(f"humoto.objects is not a folder: {h.objects}")
+    if h.physics_config:
+        read_physics_config(h.physics_config)
+    _humoto_sequences(h.root, tuple(h.sequences) if h.sequences else None)
+
+
 def _kubric_scene(config, seed, render, cf):
     from datagen.families import sample_pair_scene
 
@@ -120,7 +158,7 @@ def _kubric_scene(config, seed, render, cf):
     return scene.spec, scene.removed, scene.story, source, dict(factual=factual)
 
 
-def _humoto_scene(config, index, seed, render):
+def _humoto_scene(config, index, seed, render, cf):
     """A HUMOTO sequence (in turn by sample index) with the person to remove; the counterfactual is
     the objects alone under physics, the factual their recorded motion."""
     from datagen.humans.scene import build_scene
@@ -132,7 +170,8 @@ def _humoto_scene(config, index, seed, render):
     scene = build_scene(sample_rng(seed, "scene"), str(Path(root) / name), render, r.frames, r.fps,
                         int(config.void.physics_rate), objects_dir=h.objects, body_model=h.body,
                         resample=h.resample, physics_config=h.physics_config, walls=h.walls,
-                        camera_motion=h.camera_motion, smplx_model=h.smplx.model, smplx_motion=h.smplx.motion)
+                        camera_motion=h.camera_motion, smplx_model=h.smplx.model, smplx_motion=h.smplx.motion,
+                        still_position=cf.position_tolerance, still_rotation=cf.rotation_tolerance)
     source = _asset_source(scene.spec.assets)
     counterfactual = simulate(scene.spec, source=source)
     removed = [b.name for b in scene.spec.bodies]
@@ -154,7 +193,7 @@ def make_sample(config, index: int, seed: int) -> dict:
         render = RenderSpec(width=r.width, height=r.height, spp=r.spp, threads=int(r.threads or 0),
                             seed=int(seed % (2 ** 31)), denoise=bool(config.void.denoise))
         if config.source == "humoto":
-            spec, removed, story, source, extra = _humoto_scene(config, index, seed, render)
+            spec, removed, story, source, extra = _humoto_scene(config, index, seed, render, cf)
         else:
             spec, removed, story, source, extra = _kubric_scene(config, seed, render, cf)
     with stage("pair"):

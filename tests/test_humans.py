@@ -224,5 +224,129 @@ def test_generator_with_an_smplx_body(fixture_root, tmp_path):
         f"out={tmp_path / 'run2'}", "source=humoto", f"humoto.root={fixture_root}", "humoto.body=smplx",
         f"humoto.smplx.model={bad}", f"humoto.smplx.motion={motions}", "num_samples=1", "runner.mode=local",
         "runner.progress=false", "runner.sample_retries=0", "render.width=64", "render.height=48", "render.frames=5"])
-    result = run(cfg)
-    assert not result.ok
+    from datagen.runner.config import ConfigError
+    with pytest.raises(ConfigError, match="humoto.smplx.model not found"):
+        run(cfg)  # before any work: nothing written
+    assert not (tmp_path / "run2").exists()
+
+
+# -- what real recordings do that the fixtures do not ---------------------------------------------------
+
+def test_sequences_without_leaf_and_finger_bones_retarget(fixture_root, tmp_path):
+    """Many Mixamo exports drop the *_End and finger bones: the loader accepts that, the retarget
+    keeps the hands and head turning with their parents."""
+    from datagen.humans.anny_body import anny_model, rest_pose, retarget
+
+    optional = [b for b in sk.BONES if b not in sk.REQUIRED]
+    root, pkl = _copy(fixture_root, tmp_path)
+    _edit(pkl, lambda d: [f.pop(b) for f in d["armature"] for b in optional])
+    seq = humoto.resample(humoto.load_sequence(root / "lift_box"), 6)
+    assert len(seq.bones) == len(sk.REQUIRED) and np.isnan(seq.heads()).any()
+    model = anny_model()
+    poses, heads = retarget(seq.heads(), rest_pose(model, {}), model.bone_labels)
+    assert np.isfinite(poses).all() and np.isfinite(heads).all()
+    core = [sk.INDEX[b] for b in model.bone_labels]
+    full = humoto.resample(humoto.load_sequence(fixture_root / "lift_box"), 6).heads()
+    required = [k for k, b in enumerate(model.bone_labels) if b in sk.REQUIRED]
+    assert np.abs(heads[:, required] - full[:, core][:, required]).max() < 5e-3
+
+
+def test_walls_stand_behind_the_action_whatever_the_camera(fixture_root):
+    """The back wall faces the camera and no camera position of any motion is outside the walls."""
+    from datagen.humans.scene import _place_walls
+    from datagen.scene.build import WALL_THICKNESS
+    from datagen.scene.spec import CameraSpec, EnvironmentSpec
+
+    points = np.random.default_rng(0).uniform(-0.6, 0.6, (200, 3)) + [1.0, -2.0, 0.8]
+    for azimuth in np.linspace(0, 2 * np.pi, 9)[:-1]:
+        for motion, amount in (("static", 0.0), ("orbit", 0.5), ("orbit", -0.5), ("zoom", 0.3)):
+            look = np.array([1.0, -2.0, 0.8])
+            cam = CameraSpec(position=tuple(look + 4.0 * np.array([np.cos(azimuth), np.sin(azimuth), 0.3])),
+                             look_at=tuple(look), motion=motion, amount=amount)
+            env = EnvironmentSpec(walls=2)
+            _place_walls(env, cam, points, 12, 0.6)
+            r, c = env.wall_rotation, np.array(env.wall_center)
+            normals = [np.array([-np.sin(r), np.cos(r)]), np.array([-np.cos(r), -np.sin(r)])]
+            assert normals[0] @ np.array([np.cos(azimuth), np.sin(azimuth)]) == pytest.approx(-1.0)
+            inner = env.wall_distance - WALL_THICKNESS / 2
+            for n in normals:
+                assert ((points[:, :2] - c) @ n).max() < inner
+                assert max((np.asarray(p[:2]) - c) @ n for p, _, _ in cam.poses(12)) < inner
+
+
+def test_capture_noise_on_untouched_objects_is_not_motion(fixture_root, tmp_path):
+    """A table that jitters by a fraction of a millimetre in the recording was not moved: it is
+    held still in both worlds, and the pair validates (static objects never move)."""
+    from datagen.humans.scene import build_scene
+    from datagen.scene.spec import RenderSpec
+
+    root, pkl = _copy(fixture_root, tmp_path)
+    jitter = np.random.default_rng(1).normal(0, 2e-4, (90, 3))
+    _edit(pkl, lambda d: [p.__setitem__(slice(4, 7), list(np.add(p[4:7], jitter[t])))
+                          for t, p in enumerate(d["objects"]["table"])])
+    scene = build_scene(np.random.default_rng(0), str(root / "lift_box"), RenderSpec(width=64, height=48, spp=1),
+                        12, 12, 240, camera_motion="static")
+    assert scene.story["still"] == ["table"]
+    p, _ = scene.factual.trajectory("table")
+    assert np.abs(p - p[0]).max() == 0.0
+    box, _ = scene.factual.trajectory("cardboard_box")
+    assert np.abs(box - box[0]).max() > 0.5  # what the person carries still moves
+
+
+def test_object_kinds_and_automatic_modes():
+    from datagen.humans.objects import kind
+    from datagen.humans.scene import automatic_modes
+
+    assert kind("coffee_table")[0] == "furniture" and kind("tablet")[0] != "furniture"
+    assert kind("Cardboard Boxes")[0] == "container" and kind("plates")[0] == "tableware"
+
+    def box(lo, hi):
+        return np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])], float)
+    vertices = {"table": box((-0.5, -0.5, 0), (0.5, 0.5, 0.7)), "plate": box((-0.1, -0.1, 0.7), (0.1, 0.1, 0.72)),
+                "cup": box((-0.03, -0.03, 0.72), (0.03, 0.03, 0.8)), "tray": box((1, 1, 1.0), (1.3, 1.3, 1.02)),
+                "mug": box((1.1, 1.1, 1.02), (1.2, 1.2, 1.1))}
+    modes = automatic_modes(list(vertices), vertices)
+    # a cup on a plate on a table stays; a mug on a held tray falls with it
+    assert modes == {"table": "static", "plate": "static", "cup": "static", "tray": "physics", "mug": "physics"}
+
+
+def test_angular_velocity_of_a_recorded_turn():
+    from datagen.humans.scene import angular_velocity
+
+    angle = np.linspace(0, 1.5, 16)  # 0.1 rad per frame about z
+    q = np.stack([np.cos(angle / 2), 0 * angle, 0 * angle, np.sin(angle / 2)], -1)[:, None]
+    q[5] *= -1  # the same rotation, the other sign
+    w = angular_velocity(q, fps=10.0)
+    assert np.allclose(w[..., 2], 1.0, atol=1e-3) and np.allclose(w[..., :2], 0.0)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("humoto.sequences=lift_box", "humoto.sequences must be a list"),
+    ("humoto.sequences=[nowhere]", "not under"),
+    ("humoto.camera_motion=dolly", "humoto.camera_motion='dolly'"),
+    ("humoto.body=smplx", "needs humoto.smplx.model"),
+    ("humoto.resample=random", "humoto.resample"),
+    ("humoto.mask.rule=guess", "mask_rule"),
+])
+def test_bad_humoto_options_fail_before_any_work(fixture_root, tmp_path, override, message):
+    from datagen.runner import load_config, run
+    from datagen.runner.config import ConfigError
+
+    cfg = load_config("void_counterfactuals", [f"out={tmp_path / 'run'}", "source=humoto",
+                                               f"humoto.root={fixture_root}", "runner.mode=local", override])
+    with pytest.raises(ConfigError, match=message) as e:
+        run(cfg)
+    assert "\n" not in str(e.value) and not (tmp_path / "run").exists()
+
+
+def test_physics_config_must_have_voids_shape(fixture_root, tmp_path):
+    from datagen.humans.scene import read_physics_config
+
+    path = tmp_path / "physics.json"
+    for text, message in (("[1, 2]", "expected"), ('{"lift_box": {"physics_objects": "mug"}}', "must be a list"),
+                          ('{"lift_box": 3}', "expected"), ("{oops", "not valid JSON")):
+        path.write_text(text)
+        with pytest.raises(ValueError, match=message):
+            read_physics_config(str(path))
+    path.write_text('{"lift_box": {"physics_objects": ["cardboard_box"]}, "other": null}')
+    assert read_physics_config(str(path)) == {"lift_box": {"cardboard_box": "physics"}, "other": {}}

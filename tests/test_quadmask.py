@@ -44,6 +44,12 @@ def test_pixel_rule_and_effect_footprint():
     assert not qm.pixel_change(dark, dark + step, 8, gamma=2.2).any()
     assert qm.pixel_change(bright, bright + step, 8, gamma=2.2).tolist() == [[[False, True]]]
     assert qm.pixel_change(dark, dark + step, 8).tolist() == [[[False, True]]]  # linear: both count
+    # render noise comes in isolated pixels: min_neighbours keeps only coherent change
+    noisy = c.copy()
+    noisy[0, 0, 5] += 40
+    noisy[0, 2:5, 2:5] += 40
+    kept = qm.pixel_change(c, noisy, 15, min_neighbours=3)
+    assert not kept[0, 0, 5] and kept[0, 2:5, 2:5].all()
     e = c.copy()
     e[0, 1:4, 1:4] -= 30  # a shadow blob
     e[0, 5, 5] -= 30  # an isolated noisy pixel

@@ -95,7 +95,7 @@ def leg_length(heads: np.ndarray) -> float:
 
 def retarget(source_heads: np.ndarray, rest: RestPose, labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Anny world bone poses (T, 52, 4, 4) and joint heads (T, 52, 3) following a source skeleton's
-    world bone heads (T, 65, 3) in ``skeleton.BONES`` order."""
+    world bone heads (T, 65, 3) in ``skeleton.BONES`` order (NaN for bones the source lacks)."""
     T = len(source_heads)
     a_index = {b: k for k, b in enumerate(labels)}
     # anny's rest skeleton over all 65 bones: leaves sit at their parents' tails
@@ -106,7 +106,9 @@ def retarget(source_heads: np.ndarray, rest: RestPose, labels: list[str]) -> tup
     heads = np.zeros((T, len(labels), 3))
     for b in labels:  # anny lists parents before children
         i = sk.INDEX[b]
-        kids = [sk.INDEX[c] for c in sk.children(b)]
+        # children the source has (Mixamo exports often drop the leaf and finger bones): a bone
+        # with none left keeps its parent's rotation
+        kids = [sk.INDEX[c] for c in sk.children(b) if np.isfinite(source_heads[:, sk.INDEX[c]]).all()]
         u = rest65[kids] - rest65[i]
         v = source_heads[:, kids] - source_heads[:, i:i + 1]
         parent = sk.PARENT[b]

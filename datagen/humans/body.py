@@ -65,8 +65,8 @@ def _body_mesh(body_json: str, frames: int, fps: float) -> BodyMesh:
     if not body.smplx_model or not body.smplx_motion:
         raise ValueError("body model smplx needs humoto.smplx.model (SMPL-X model file or folder) "
                          "and humoto.smplx.motion (AMASS-style npz folder or file)")
-    smplx = smplx_body.SmplxBody(body.smplx_model)
     motion = smplx_body.load_amass_motion(smplx_motion_path(body.smplx_motion, Path(body.sequence).name))
+    smplx = smplx_model(body.smplx_model, motion.gender)
     times = humoto.sample_times(motion_frames(motion), frames, body.resample, fps, motion_fps(motion), body.start)
     vertices = smplx.vertices(smplx_body.sample_motion(motion, times)).astype(np.float32)
     weights = smplx.model.lbs_weights.detach().cpu().numpy()
@@ -77,6 +77,21 @@ def _body_mesh(body_json: str, frames: int, fps: float) -> BodyMesh:
             continue
         regions[np.isin(main, joints)] = REGIONS.index("shirt" if region == "sleeves" else region)
     return BodyMesh(vertices, np.asarray(smplx.faces, dtype=np.int64), regions)
+
+
+@functools.lru_cache(maxsize=3)
+def smplx_model(model: str, gender: str):
+    """The SMPL-X model of the motion's gender (AMASS fits shapes to gendered models), the neutral
+    one when the folder has no file for that gender; one per process and gender, never per sample."""
+    from datagen.humans import smplx_body
+
+    try:
+        path = smplx_body.find_model_file(model, gender)
+    except FileNotFoundError:
+        if gender == "neutral" or not Path(model).is_dir():
+            raise
+        gender, path = "neutral", smplx_body.find_model_file(model, "neutral")
+    return smplx_body.SmplxBody(path, gender)
 
 
 def smplx_motion_path(motion: str, sequence: str) -> Path:

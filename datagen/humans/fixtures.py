@@ -276,22 +276,30 @@ def write_fixtures(root: str | Path, scenarios=SCENARIOS, frames: int = 90) -> P
 
 
 def default_fixtures() -> Path:
-    """The fixtures in the cache, written once (what ``source=humoto`` uses without ``humoto.root``)."""
-    from datagen.paths import cache_dir
+    """The fixtures in the cache, written once (what ``source=humoto`` uses without ``humoto.root``);
+    keyed by the code and data that shape them."""
     import hashlib
     import json
+    import os
+    import shutil
 
-    key = hashlib.sha256((Path(__file__).read_bytes() + sk.REST_PATH.read_bytes())).hexdigest()[:12]
-    root = cache_dir("humoto_fixtures") / key
-    stamp = root / "complete.json"
-    if not stamp.is_file():
-        tmp = root.with_name(root.name + f".tmp{__import__('os').getpid()}")
-        write_fixtures(tmp)
-        (tmp / "complete.json").write_text(json.dumps({"scenarios": list(SCENARIOS)}))
+    from datagen.assets import shapes
+    from datagen.paths import cache_dir
+
+    h = hashlib.sha256()
+    for path in (Path(__file__), sk.REST_PATH, Path(sk.__file__), Path(humoto.__file__), Path(shapes.__file__)):
+        h.update(path.read_bytes())
+    root = cache_dir("humoto_fixtures") / h.hexdigest()[:12]
+    if not (root / "complete.json").is_file():
+        tmp = root.with_name(f"{root.name}.tmp{os.getpid()}")
         try:
-            tmp.rename(root)
-        except OSError:  # another process finished first
-            import shutil
+            write_fixtures(tmp)
+            (tmp / "complete.json").write_text(json.dumps({"scenarios": list(SCENARIOS)}))
+            try:
+                tmp.rename(root)
+            except OSError:  # another process finished first
+                pass
+        finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return root
 

@@ -23,7 +23,8 @@ from datagen.paths import cache_dir
 
 # (keywords, category, material preset, effective density kg/m^3)
 KINDS = (
-    (("table", "desk", "chair", "stool", "sofa", "couch", "shelf", "cabinet", "bed", "bench", "drawer"),
+    (("table", "desk", "chair", "stool", "sofa", "couch", "shelf", "cabinet", "bed", "bench", "drawer",
+      "cupboard", "wardrobe", "dresser", "counter", "armchair", "bookshelf", "bookcase", "nightstand"),
      "furniture", "wood", 500.0),
     (("mug", "cup", "plate", "bowl", "vase", "teapot", "pot"), "tableware", "ceramic", 2000.0),
     (("glass", "bottle", "jar"), "tableware", "glass", 1500.0),
@@ -35,10 +36,13 @@ FURNITURE = "furniture"
 
 
 def kind(name: str) -> tuple[str, str, float]:
-    """(category, material preset, density) for an object name."""
-    low = name.lower()
+    """(category, material preset, density) for an object name, by its words ("coffee_table",
+    "mug_2", "Cardboard Boxes"; "tablet" is not a table)."""
+    import re
+    tokens = {t for t in re.split(r"[^a-z]+", name.lower()) if t}
+    tokens |= {t[:-1] for t in tokens if t.endswith("s")} | {t[:-2] for t in tokens if t.endswith("es")}
     for words, category, material, density in KINDS:
-        if any(w in low for w in words):
+        if tokens & set(words):
             return category, material, density
     return DEFAULT_KIND
 
@@ -64,7 +68,7 @@ def centre_of_mass(path: str | Path) -> np.ndarray:
 
 def object_library(meshes: dict[str, Path]) -> Path:
     """Manifest of a Kubric asset library holding ``meshes`` (asset id = object name)."""
-    h = hashlib.sha256(builder.recipe_key().encode())
+    h = hashlib.sha256(builder.recipe_key().encode() + Path(__file__).read_bytes())  # + kinds, mesh repair
     for name in sorted(meshes):
         h.update(name.encode() + b"\0" + Path(meshes[name]).read_bytes())
     out = cache_dir("humoto_assets") / h.hexdigest()[:16]

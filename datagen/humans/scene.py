@@ -21,7 +21,7 @@ from datagen.humans import objects as humoto_objects
 from datagen.humans import skeleton as sk
 from datagen.humans.body import body_mesh, sequence_for
 from datagen.scene.random_scene import PALETTE, sky_and_sun
-from datagen.scene.simulate import WorldStates
+from datagen.scene.simulate import WorldStates, rotation_angle
 from datagen.scene.spec import BodySpec, CameraSpec, LightSpec, MaterialSpec, ObjectSpec, RenderSpec, SceneSpec
 
 MODES = ("physics", "static")
@@ -47,46 +47,76 @@ def _rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
     return v + w * t + np.cross(u, t)
 
 
-def read_modes(config: str | None, sequence: str) -> dict[str, str]:
-    """Object modes a VOID-style physics config gives ``sequence`` ({} when it has none)."""
-    if not config:
-        return {}
+def angular_velocity(q: np.ndarray, fps: float) -> np.ndarray:
+    """World angular velocities (T, K, 3) rad/s of unit quaternion tracks (T, K, 4): 2 dq/dt q*."""
+    if len(q) < 2:
+        return np.zeros(q.shape[:-1] + (3,))
+    q = q.copy()
+    for t in range(1, len(q)):  # q and -q are one rotation: make the track continuous
+        q[t][np.sum(q[t] * q[t - 1], axis=-1) < 0] *= -1
+    dq = np.gradient(q, axis=0) * fps
+    w, v = q[..., :1], -q[..., 1:]  # the conjugate
+    return 2 * (dq[..., :1] * v + w * dq[..., 1:] + np.cross(dq[..., 1:], v))
+
+
+def read_physics_config(config: str) -> dict[str, dict[str, str]]:
+    """A VOID-style physics config ``{sequence: {"physics_objects": [...], "static_objects": [...]}}``
+    as ``{sequence: {object: mode}}``; ValueError (one line) for anything else."""
     path = Path(config)
     if not path.is_file():
         raise FileNotFoundError(f"humoto.physics_config not found: {path}")
     try:
-        entry = json.loads(path.read_text()).get(sequence) or {}
+        data = json.loads(path.read_text())
     except ValueError as e:
         raise ValueError(f"{path}: not valid JSON ({e})") from None
-    modes = {n: "physics" for n in entry.get("physics_objects", [])}
-    for n in entry.get("static_objects", []):
-        if n in modes:
-            raise ValueError(f"{path}: {sequence}: {n!r} is listed as both physics and static")
-        modes[n] = "static"
-    return modes
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected {{sequence: {{physics_objects: [...], static_objects: [...]}}}}")
+    out = {}
+    for sequence, entry in data.items():
+        entry = entry or {}
+        if not isinstance(entry, dict):
+            raise ValueError(f"{path}: {sequence}: expected {{physics_objects: [...], static_objects: [...]}}")
+        modes: dict[str, str] = {}
+        for key, mode in (("physics_objects", "physics"), ("static_objects", "static")):
+            names = entry.get(key, [])
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise ValueError(f"{path}: {sequence}: {key} must be a list of object names")
+            for n in names:
+                if n in modes:
+                    raise ValueError(f"{path}: {sequence}: {n!r} is listed as both physics and static")
+                modes[n] = mode
+        out[sequence] = modes
+    return out
+
+
+def read_modes(config: str | None, sequence: str) -> dict[str, str]:
+    """Object modes a VOID-style physics config gives ``sequence`` ({} when it has none)."""
+    return read_physics_config(config).get(sequence, {}) if config else {}
 
 
 def automatic_modes(names: list[str], vertices: dict[str, np.ndarray]) -> dict[str, str]:
-    """Static if the object rests on the floor or on another object's top at frame 0, else physics;
-    furniture is static. ``vertices`` are each object's world vertices at frame 0."""
-    modes = {}
-    for n in names:
-        if humoto_objects.kind(n)[0] == humoto_objects.FURNITURE:
-            modes[n] = "static"
-            continue
-        v = vertices[n]
-        low = float(v[:, 2].min())
-        supported = low <= SUPPORT_GAP
-        lo_xy, hi_xy = v[:, :2].min(0), v[:, :2].max(0)
-        for other in names:
-            if other == n or supported:
+    """Furniture is static; so is an object resting at frame 0 on the floor or on top of a static
+    object (repeated, so a cup on a plate on a table is static); everything else (held in the
+    air, or resting on something held) is physics. ``vertices``: world vertices at frame 0."""
+    static = {n for n in names if humoto_objects.kind(n)[0] == humoto_objects.FURNITURE}
+    static |= {n for n in names if float(vertices[n][:, 2].min()) <= SUPPORT_GAP}
+    grown = True
+    while grown:
+        grown = False
+        for n in names:
+            if n in static:
                 continue
-            w = vertices[other]
-            top = float(w[:, 2].max())
-            overlap = (w[:, :2].min(0) < hi_xy).all() and (w[:, :2].max(0) > lo_xy).all()
-            supported = overlap and top - 0.5 * SUPPORT_GAP <= low <= top + SUPPORT_GAP
-        modes[n] = "static" if supported else "physics"
-    return modes
+            v = vertices[n]
+            low, lo_xy, hi_xy = float(v[:, 2].min()), v[:, :2].min(0), v[:, :2].max(0)
+            for other in sorted(static):
+                w = vertices[other]
+                top = float(w[:, 2].max())
+                overlap = (w[:, :2].min(0) < hi_xy).all() and (w[:, :2].max(0) > lo_xy).all()
+                if overlap and top - 0.5 * SUPPORT_GAP <= low <= top + SUPPORT_GAP:
+                    static.add(n)
+                    grown = True
+                    break
+    return {n: "static" if n in static else "physics" for n in names}
 
 
 def _camera(rng: np.random.Generator, points: np.ndarray, hips: np.ndarray, facing: float,
@@ -104,6 +134,8 @@ def _camera(rng: np.random.Generator, points: np.ndarray, hips: np.ndarray, faci
     look_at = np.array([centre[0], centre[1], min(0.85, height_top / 2)])
     offset = np.array([math.sin(azimuth) * math.cos(elevation), -math.cos(azimuth) * math.cos(elevation),
                        math.sin(elevation)]) * distance
+    if motion is not None and motion not in HUMAN_CAMERA_MOTIONS:
+        raise ValueError(f"humoto.camera_motion={motion!r}; choose from {HUMAN_CAMERA_MOTIONS} (or null: random)")
     motion = motion or str(rng.choice(HUMAN_CAMERA_MOTIONS))
     amount = {"static": 0.0, "zoom": float(rng.uniform(0.15, 0.35)), "orbit": float(rng.uniform(-0.5, 0.5)),
               "track": 0.0}[motion]
@@ -117,11 +149,30 @@ def _camera(rng: np.random.Generator, points: np.ndarray, hips: np.ndarray, faci
                       focal_length=focal, sensor_width=36.0, motion=motion, amount=amount, path=path)
 
 
+def _place_walls(env, camera: CameraSpec, points: np.ndarray, frames: int, gap: float) -> None:
+    """Walls around the action, on the far side of it from the camera (the back wall faces the
+    camera, the side wall runs beside the line of sight), ``gap`` metres beyond the farthest point
+    of body and objects and never between the camera and the action, whatever its motion."""
+    centre = np.array(camera.look_at[:2], float)
+    offset = np.array(camera.position[:2], float) - centre
+    env.wall_center = (float(centre[0]), float(centre[1]))
+    # the back wall's normal (+Y at rotation 0) points away from the camera
+    env.wall_rotation = float(math.atan2(offset[1], offset[0]) + math.pi / 2)
+    r = env.wall_rotation
+    normals = [np.array([-math.sin(r), math.cos(r)]), np.array([-math.cos(r), -math.sin(r)])][: env.walls]
+    distance = float(np.linalg.norm(points[:, :2] - centre, axis=1).max()) + gap
+    for pos, _, _ in camera.poses(frames):
+        for n in normals:
+            distance = max(distance, float((np.asarray(pos[:2]) - centre) @ n) + 0.5)
+    env.wall_distance = distance
+
+
 def build_scene(rng: np.random.Generator, sequence: str, render: RenderSpec, frames: int, fps: int,
                 physics_rate: int, *, objects_dir: str | None = None, body_model: str = "anny",
                 resample: str = "whole", physics_config: str | None = None, walls: bool | None = None,
                 camera_motion: str | None = None, smplx_model: str | None = None,
-                smplx_motion: str | None = None) -> HumanScene:
+                smplx_motion: str | None = None, still_position: float = 1e-3,
+                still_rotation: float = 1e-2) -> HumanScene:
     body = BodySpec(name="person", model=body_model, sequence=str(sequence), objects_dir=objects_dir,
                     smplx_model=smplx_model, smplx_motion=smplx_motion, resample=resample,
                     phenotype={"gender": float(rng.uniform(0, 1)), "muscle": float(rng.uniform(0.3, 0.7)),
@@ -134,12 +185,20 @@ def build_scene(rng: np.random.Generator, sequence: str, render: RenderSpec, fra
     names = list(seq.objects)
     library = humoto_objects.object_library(seq.meshes)
     com = {n: humoto_objects.centre_of_mass(seq.meshes[n]) for n in names}
-    q = seq.object_quaternions
+    q = seq.object_quaternions.copy()  # the sequence is cached: never modify it in place
     pos = np.stack([seq.object_positions[:, k] + _rotate(q[:, k], com[n]) for k, n in enumerate(names)], 1) \
         if names else np.zeros((frames, 0, 3))
+    # an object whose recording never leaves its frame-0 pose by more than the tolerances was not
+    # moved: what it shows is capture noise, which would otherwise count as motion nobody caused
+    still = []
+    for k, n in enumerate(names):
+        if np.abs(pos[:, k] - pos[0, k]).max() <= still_position and \
+                rotation_angle(q[:, k], np.broadcast_to(q[0, k], q[:, k].shape)).max() <= still_rotation:
+            pos[:, k], q[:, k] = pos[0, k], q[0, k]
+            still.append(n)
     vel = np.gradient(pos, axis=0) * fps if frames > 1 else np.zeros_like(pos)
-    factual = WorldStates(names=names, positions=pos, quaternions=q.copy(), velocities=vel,
-                          angular_velocities=np.zeros_like(pos))
+    factual = WorldStates(names=names, positions=pos, quaternions=q, velocities=vel,
+                          angular_velocities=angular_velocity(q, fps))
     # modes: config first, the automatic rule for the rest
     first = {}
     for k, n in enumerate(names):
@@ -162,14 +221,13 @@ def build_scene(rng: np.random.Generator, sequence: str, render: RenderSpec, fra
     hips = seq.heads()[:, 0]
     points = np.concatenate([mesh.vertices[::max(1, frames // 8)].reshape(-1, 3)[::7],
                              pos.reshape(-1, 3)]) if names else mesh.vertices.reshape(-1, 3)[::7]
-    reach = float(np.abs(points[:, :2]).max())
-    env.walls = int(rng.integers(0, 3)) if walls is None else (2 if walls else 0)
-    env.wall_distance = reach + float(rng.uniform(0.6, 1.5))
     # the person faces -Y at rest: its mean facing from the hips' left-right axis over the clip
     heads = seq.heads()
     left = heads[:, sk.INDEX[sk.P + "LeftUpLeg"]] - heads[:, sk.INDEX[sk.P + "RightUpLeg"]]
     facing = float(np.arctan2(left[:, 1].mean(), left[:, 0].mean()))  # 0: facing -Y
     camera = _camera(rng, points, hips, facing, camera_motion)
+    env.walls = int(rng.integers(0, 3)) if walls is None else (2 if walls else 0)
+    _place_walls(env, camera, points, frames, float(rng.uniform(0.6, 1.5)))
     fill = LightSpec(kind="area", position=tuple(float(x) for x in np.array(camera.position) + [0, 0, 1.5]),
                      look_at=camera.look_at, intensity=float(rng.uniform(150, 300)), size=2.0)
     spec = SceneSpec(objects=objs, bodies=[body], camera=camera, lights=[sun, fill], environment=env,
@@ -177,6 +235,6 @@ def build_scene(rng: np.random.Generator, sequence: str, render: RenderSpec, fra
                      seed=int(rng.integers(2 ** 31)))
     story = {"family": "humoto", "negative": False, "sequence": seq.name, "script": seq.text,
              "modes": modes, "mode_source": {n: "config" if n in configured else "automatic" for n in names},
-             "body": body_model, "resample": resample,
+             "body": body_model, "resample": resample, "still": still,
              "source_frames": [float(x) for x in seq.source_frames]}
     return HumanScene(spec=spec, factual=factual, modes=modes, story=story)

@@ -38,6 +38,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from datagen.labels.pixels import neighbour_count
+
 LEVELS = 255.0
 
 
@@ -84,13 +86,6 @@ def decompose(full, plate, lower=None, fill=None) -> tuple[np.ndarray, np.ndarra
 def change_levels(full, plate) -> np.ndarray:
     """max over channels of |F - P| in grey levels (float, shape ``full.shape[:-1]``)."""
     return np.abs(as_float(full) - as_float(plate)).max(axis=-1) * LEVELS
-
-
-def neighbour_count(mask: np.ndarray) -> np.ndarray:
-    """How many of the 8 neighbours of each pixel of (..., H, W) ``mask`` are set."""
-    h, w = mask.shape[-2:]
-    padded = np.pad(mask.astype(np.uint8), [(0, 0)] * (mask.ndim - 2) + [(1, 1), (1, 1)])
-    return sum(padded[..., dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3)) - mask
 
 
 def noise_mask(full, plate, protect=None, threshold: float = 2.0, min_neighbours: int = 2) -> np.ndarray:

@@ -41,6 +41,12 @@ def run(cfg: DictConfig | dict) -> RunResult:
         gen = load_generator(plain["generator"])
     except ValueError as e:
         raise ConfigError(str(e)) from None
+    if gen.check_config is not None:
+        from omegaconf import OmegaConf
+        try:
+            gen.check_config(OmegaConf.create(plain))
+        except (ValueError, FileNotFoundError) as e:
+            raise ConfigError(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
     store = Store(plain["out"])
     if runner["mode"] == "ray" and store.is_memory:
         raise ConfigError("out=memory://... lives in one process; use runner.mode=local with it")

@@ -3,6 +3,7 @@
     SCHEMA: dict[str, Member]                        # every member a sample has (datagen.runner.sample_io)
     def make_sample(config, index: int, seed: int) -> dict[str, Any]    # one sample, from its seed only
     INVARIANTS: tuple[Callable[[dict, config], list[str]], ...]         # optional; error strings, [] if fine
+    def check_config(config) -> None                 # optional; raise ValueError (one line) before any work
 
 ``config`` is the run's resolved Hydra config (read-only ``DictConfig``; ``config.render.threads`` is the
 number of CPUs the runner reserved for the task, so a renderer uses exactly that many threads).
@@ -27,6 +28,7 @@ class Generator:
     schema: Mapping[str, Member]
     make_sample: Callable[[Any, int, int], dict]
     invariants: tuple[Invariant, ...]
+    check_config: Callable[[Any], None] | None = None
 
 
 def load_generator(name: str) -> Generator:
@@ -47,4 +49,7 @@ def load_generator(name: str) -> Generator:
     invariants = tuple(getattr(module, "INVARIANTS", ()))
     if not all(callable(f) for f in invariants):
         raise ValueError(f"generator {name}: INVARIANTS must be callables (sample, config) -> list[str]")
-    return Generator(name, dict(schema), make_sample, invariants)
+    check = getattr(module, "check_config", None)
+    if check is not None and not callable(check):
+        raise ValueError(f"generator {name}: check_config must be a callable (config) -> None")
+    return Generator(name, dict(schema), make_sample, invariants, check)

@@ -5,6 +5,8 @@ worker never imports Blender and a render pass never re-simulates.
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -65,10 +67,13 @@ def build_kubric_scene(spec: SceneSpec, source=None, exclude=()) -> KubricScene:
             position=(0, 0, -FLOOR_THICKNESS / 2), static=True, segmentation_id=0,
             friction=env.floor_friction, restitution=env.floor_restitution)
     d, half_h = env.wall_distance, WALL_HEIGHT / 2
-    walls = [("wall_back", (env.floor_size / 2, WALL_THICKNESS / 2, half_h), (0, d, half_h)),
-             ("wall_side", (WALL_THICKNESS / 2, env.floor_size / 2, half_h), (-d, 0, half_h))]
-    for name, scale, position in walls[: env.walls]:
-        out.environment[name] = kb.Cube(name=name, scale=scale, position=position, static=True,
+    walls = [("wall_back", (env.floor_size / 2, WALL_THICKNESS / 2, half_h), (0, d)),
+             ("wall_side", (WALL_THICKNESS / 2, env.floor_size / 2, half_h), (-d, 0))]
+    c, s = math.cos(env.wall_rotation), math.sin(env.wall_rotation)
+    turn = (math.cos(env.wall_rotation / 2), 0.0, 0.0, math.sin(env.wall_rotation / 2))
+    for name, scale, (x, y) in walls[: env.walls]:
+        position = (env.wall_center[0] + c * x - s * y, env.wall_center[1] + s * x + c * y, half_h)
+        out.environment[name] = kb.Cube(name=name, scale=scale, position=position, quaternion=turn, static=True,
                                         segmentation_id=0, friction=0.5, restitution=0.3)
     for i, o in enumerate(spec.objects):
         if o.name in exclude:

@@ -154,7 +154,9 @@ class EnvironmentSpec:
     floor_restitution: float = 0.3
     walls: int = 0  # 0 none, 1 back wall, 2 back and side wall (a corner)
     wall_color: Color = (0.82, 0.8, 0.76)
-    wall_distance: float = 3.0
+    wall_distance: float = 3.0  # from wall_center to each wall's centre plane
+    wall_center: tuple[float, float] = (0.0, 0.0)  # x, y the walls stand around
+    wall_rotation: float = 0.0  # radians about Z: 0 puts the back wall at +Y and the side wall at -X
 
     def __post_init__(self):
         if self.floor is not None and self.floor not in FLOOR_TEXTURES:

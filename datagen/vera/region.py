@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from datagen.families.common import geometry
-from datagen.labels.layers import change_levels, neighbour_count
+from datagen.labels.layers import change_levels
+from datagen.labels.pixels import neighbour_count
 from datagen.vera.scenes import project
 
 GLOSSY_PRESETS = ("metal", "ceramic")
