@@ -168,3 +168,15 @@ def test_mot_experts_are_separate_and_all_learn():
         for module in (mot.embed[b].patch_embed, blk[b].self_attn.q, blk[b].ffn.fc2, mot.head[b].proj):
             assert module.weight.grad is not None and module.weight.grad.abs().sum() > 0
     assert isinstance(mot.blocks, torch.nn.ModuleList) and len(mot.blocks) == mot.cfg.num_layers
+
+
+def test_pretrained_of_another_size_fails_in_one_line(tmp_path):
+    from training.config import load_config
+    from training.tasks import make_task
+
+    diffusers_model(num_layers=3).save_pretrained(tmp_path / "other")
+    for kind in ("vera", "void"):
+        cfg = load_config([f"model={kind}", "data.path=x", f"model.pretrained={tmp_path / 'other'}"])
+        with pytest.raises(ValueError, match="differs from model.size") as e:
+            make_task(cfg.model).build_model()
+        assert "\n" not in str(e.value)

@@ -208,6 +208,32 @@ def test_resume_continues_exactly(runs, kind):
         assert a["loss"] == b["loss"] and a["grad_norm"] == b["grad_norm"], (a, b)
 
 
+@pytest.mark.parametrize("kind", ["vera", "void"])
+def test_fsdp_start_up_and_mixed_precision(kind, tmp_path):
+    """Under torchrun: only rank 0 builds the full model and its weights reach every shard exactly
+    (RoPE buffers recomputed); with bf16, blocks compute in bf16 on fp32 master weights and the
+    timestep enters its embedding in fp32 (tests/fsdp_checks.py)."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "tests/fsdp_checks.py", kind, "unused", str(tmp_path)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "ok full-weights-broadcast" in proc.stdout and "ok bf16-mixed-precision" in proc.stdout
+
+
+def test_no_weight_decay_on_biases_norms_and_modulation():
+    from training.optim import build_optimizer
+    from training.tasks import make_task
+
+    model = make_task(load_config(["model=void", "data.path=x"]).model).build_model()
+    opt = build_optimizer(model, load_config(["data.path=x"]).optim)
+    decayed = {id(p) for p in opt.param_groups[0]["params"]}
+    names = {n for n, p in model.named_parameters() if id(p) in decayed}
+    assert names and all(model.get_parameter(n).ndim >= 2 and not n.endswith("modulation") for n in names)
+    assert {"head.modulation", "blocks.0.modulation", "blocks.0.ffn.fc1.weight"} & names == {"blocks.0.ffn.fc1.weight"}
+    assert opt.param_groups[1]["weight_decay"] == 0.0
+
+
 def test_two_process_checkpoint_loads_in_one_process(runs, tmp_path):
     from torch.distributed.checkpoint.format_utils import dcp_to_torch_save
 

@@ -17,7 +17,7 @@ from training.flow_matching import step_generator
 from training.metrics import MetricsLog, peak_flops
 from training.optim import EMA, build_optimizer, build_scheduler
 from training.parallel import (Runtime, all_reduce_mean, apply_activation_checkpointing, apply_fsdp,
-                               init_runtime, resolve_dtype)
+                               init_runtime, load_full_weights, resolve_dtype)
 from training.tasks import make_task, wan_config
 
 log = logging.getLogger("training")
@@ -49,23 +49,40 @@ def _grad_norm(model, clip: float) -> float:
     return float(norm)
 
 
-def build(cfg: DictConfig, rt: Runtime):
-    """Model (with AC and FSDP applied), optimiser, scheduler and EMA, identically on every rank."""
-    task = make_task(cfg.model)
-    torch.manual_seed(int(cfg.seed))  # every rank builds the same initial weights before sharding
+def _initial_model(task, cfg: DictConfig) -> torch.nn.Module:
+    """The full starting model on CPU: random weights from the seed, then pretrained or init_from."""
+    torch.manual_seed(int(cfg.seed))
     model = task.build_model()
     if cfg.trainer.init_from:
         ckpt.load_model_weights(model, cfg.trainer.init_from)
-    model = model.to(rt.device)
-    model.train()
-    if cfg.trainer.activation_checkpointing:
-        apply_activation_checkpointing(model)
+    return model
+
+
+def build(cfg: DictConfig, rt: Runtime):
+    """Model (with AC and FSDP applied), optimiser, scheduler and EMA, identically on every rank.
+
+    With FSDP over several processes, only rank 0 materialises the full model (on CPU); the others
+    build it on the meta device, sharding happens on the skeleton, and rank 0's weights are then
+    broadcast shard by shard (torchtitan's way): a 14B expert set never exists once per rank."""
+    task = make_task(cfg.model)
     fsdp = cfg.trainer.fsdp
     use_fsdp = rt.distributed if fsdp == "auto" else bool(fsdp)
     if rt.world > 1 and not use_fsdp:
         raise ValueError("trainer.fsdp=false with several processes: only FSDP2 data parallelism is supported")
     if use_fsdp:
+        full = _initial_model(task, cfg) if rt.is_main else None
+        with torch.device("meta"):
+            model = task.build_model(pretrained=False)
+    else:
+        model = _initial_model(task, cfg).to(rt.device)
+    model.train()
+    if cfg.trainer.activation_checkpointing:
+        apply_activation_checkpointing(model)
+    if use_fsdp:
         apply_fsdp(model, rt.param_dtype)
+        model.to_empty(device=rt.device)
+        load_full_weights(model, full.state_dict() if full is not None else {}, rt)
+        del full
     optimizer = build_optimizer(model, cfg.optim)
     scheduler = build_scheduler(optimizer, cfg.optim, int(cfg.trainer.max_steps))
     ema = EMA(model, cfg.trainer.ema.decay) if cfg.trainer.ema.enabled else None
@@ -95,7 +112,6 @@ def train(cfg: DictConfig) -> list[dict]:
     metrics = MetricsLog(out, rt.is_main, bool(cfg.trainer.tensorboard), resume_step=step)
     autocast = torch.autocast(rt.device.type, dtype=rt.param_dtype) \
         if not use_fsdp and rt.param_dtype != torch.float32 else contextlib.nullcontext()
-    flops_per_token = _flops_per_token(model, cfg)
     peak = peak_flops(rt.device, cfg.trainer.peak_flops)
     logged, max_steps = [], int(cfg.trainer.max_steps)
     bar = _progress(rt, step, max_steps)
@@ -122,6 +138,7 @@ def train(cfg: DictConfig) -> list[dict]:
             dt = time.perf_counter() - window_start
             values |= {"lr": lr, "grad_norm": grad_norm,
                        "samples_per_s": window_samples * rt.world / dt, "tokens_per_s": window_tokens * rt.world / dt}
+            flops_per_token = _flops_per_token(model, task.seq_len(lat))  # this clip's sequence length
             if peak and flops_per_token:
                 values["mfu"] = values["tokens_per_s"] / rt.world * flops_per_token / peak
             metrics.log(step, values)
@@ -144,9 +161,9 @@ def _encoders(cfg: DictConfig, rt: Runtime):
     return vae, text
 
 
-def _flops_per_token(model, cfg) -> float | None:
+def _flops_per_token(model, seq_len: int) -> float | None:
     core = getattr(model, "flops_per_token", None)
-    return float(core()) if callable(core) else None
+    return float(core(seq_len)) if callable(core) else None
 
 
 class _NoBar:

@@ -8,11 +8,12 @@ from torch import nn
 
 
 def build_optimizer(model: nn.Module, cfg) -> torch.optim.AdamW:
-    """AdamW over trainable parameters; no weight decay on biases, norms and modulation tables (1-D)."""
+    """AdamW over trainable parameters; no weight decay on biases and norms (1-D) or the timestep
+    modulation tables (``*modulation``, (1, k, dim)): they are offsets, not projections."""
     decay, no_decay = [], []
-    for p in model.parameters():
+    for name, p in model.named_parameters():
         if p.requires_grad:
-            (decay if p.ndim >= 2 else no_decay).append(p)
+            (decay if p.ndim >= 2 and not name.endswith("modulation") else no_decay).append(p)
     groups = [{"params": decay, "weight_decay": float(cfg.weight_decay)},
               {"params": no_decay, "weight_decay": 0.0}]
     return torch.optim.AdamW(groups, lr=float(cfg.lr), betas=tuple(cfg.betas), eps=float(cfg.eps),

@@ -73,13 +73,25 @@ def apply_fsdp(model: nn.Module, param_dtype: torch.dtype, reduce_dtype: torch.d
     fp32 (the optimiser's master copy); ``param_dtype`` is the compute dtype when it differs."""
     from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
-    mp = MixedPrecisionPolicy(param_dtype=param_dtype, reduce_dtype=reduce_dtype) \
+    # inputs keep their dtype: the model casts tokens and text to its compute dtype itself, while
+    # the timestep (0..1000: bf16 would round it to steps of 4) and the RoPE tables stay fp32
+    mp = MixedPrecisionPolicy(param_dtype=param_dtype, reduce_dtype=reduce_dtype, cast_forward_inputs=False) \
         if param_dtype != torch.float32 else MixedPrecisionPolicy()
     blocks = list(model.blocks)
     for i, block in enumerate(blocks):
         # the last block is gathered again at once by the root's backward: keep it unsharded
         fully_shard(block, mp_policy=mp, reshard_after_forward=i < len(blocks) - 1)
     fully_shard(model, mp_policy=mp)
+
+
+def load_full_weights(model: nn.Module, state: dict, runtime: Runtime) -> None:
+    """Fill a sharded model materialised with ``to_empty`` from rank 0's full state dict (other ranks
+    pass {}), then recompute its non-persistent buffers (``model.init_buffers()``)."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
+
+    set_model_state_dict(model, state, options=StateDictOptions(full_state_dict=True, broadcast_from_rank0=True,
+                                                                strict=True))
+    model.init_buffers()
 
 
 def all_reduce_mean(values: dict[str, float], runtime: Runtime) -> dict[str, float]:

@@ -38,14 +38,20 @@ class VeraTask:
         self.branches = tuple(model_cfg.branches)
         self.weights = {b: float(model_cfg.loss_weights[b]) for b in self.branches}
 
-    def build_model(self) -> nn.Module:
+    def build_model(self, pretrained: bool = True) -> nn.Module:
+        """The model, with ``model.pretrained`` loaded unless ``pretrained=False`` (a meta-device
+        skeleton whose weights come from elsewhere)."""
         from training.models.vera_mot import VeraMoT
-        from training.models.wan_checkpoint import wan_from_pretrained
+        from training.models.wan_checkpoint import read_config, wan_from_pretrained
 
         cfg = wan_config(self.cfg)
         model = VeraMoT(cfg, branches=self.branches)
-        if self.cfg.get("pretrained"):
-            model.load_backbone(wan_from_pretrained(str(self.cfg.pretrained)))
+        if pretrained and self.cfg.get("pretrained"):
+            path = str(self.cfg.pretrained)
+            if read_config(path) != cfg:
+                raise ValueError(f"model.pretrained={path}: its config differs from model.size={self.cfg.size} "
+                                 f"({read_config(path)} vs {cfg})")
+            model.load_backbone(wan_from_pretrained(path))
         return model
 
     def clip(self, sample: dict, data_cfg) -> dict:
@@ -73,6 +79,10 @@ class VeraTask:
     def num_tokens(self, lat: dict) -> int:
         return tokens(lat["source"]) * len(self.branches)
 
+    def seq_len(self, lat: dict) -> int:
+        """Tokens of one sample of one branch (what ``flops_per_token`` takes)."""
+        return tokens(lat["source"]) // lat["source"].shape[0]
+
 
 class VoidTask:
     name = "void"
@@ -84,10 +94,11 @@ class VoidTask:
         if model_cfg.noise not in ("gaussian", "warped"):
             raise ValueError(f"model.noise must be gaussian or warped, got {model_cfg.noise!r}")
 
-    def build_model(self) -> nn.Module:
+    def build_model(self, pretrained: bool = True) -> nn.Module:
         from training.models.void_inpaint import build_void_model
 
-        return build_void_model(wan_config(self.cfg), pretrained_path=self.cfg.get("pretrained") or None)
+        return build_void_model(wan_config(self.cfg),
+                                pretrained_path=(self.cfg.get("pretrained") or None) if pretrained else None)
 
     def clip(self, sample: dict, data_cfg) -> dict:
         return void_clip(sample, data_cfg, keep_overlap=bool(self.cfg.keep_overlap))
@@ -131,6 +142,9 @@ class VoidTask:
 
     def num_tokens(self, lat: dict) -> int:
         return tokens(lat["target"])
+
+    def seq_len(self, lat: dict) -> int:
+        return tokens(lat["target"]) // lat["target"].shape[0]
 
 
 TASKS = {"vera": VeraTask, "void": VoidTask}

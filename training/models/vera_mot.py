@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from training.models.wan import (Embedders, Head, WanBlock, WanConfig, WanTransformer, rope_for_grid,
-                                 rope_tables, token_grid, unpatchify)
+from training.models.wan import (Embedders, Head, WanBlock, WanConfig, WanTransformer, init_rope_buffers,
+                                 rope_for_grid, rope_tables, token_grid, unpatchify)
 
 BRANCHES = ("edit", "alpha", "composite")
 
@@ -51,6 +51,10 @@ class VeraMoT(nn.Module):
         cos, sin = rope_tables(cfg)
         self.register_buffer("rope_cos", cos, persistent=False)
         self.register_buffer("rope_sin", sin, persistent=False)
+
+    def init_buffers(self) -> None:
+        """Recompute the RoPE tables (after ``to_empty`` from the meta device)."""
+        init_rope_buffers(self)
 
     @torch.no_grad()
     def load_backbone(self, backbone: WanTransformer | dict) -> "VeraMoT":

@@ -229,11 +229,19 @@ class Embedders(nn.Module):
 
     def forward(self, x: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor):
         """-> tokens (B, S, dim), temb (B, dim), temb6 (B, 6, dim), context (B, L, dim)."""
+        # tokens and text in the compute dtype (bf16 under FSDP mixed precision); the timestep stays
+        # fp32 into its sinusoidal embedding
+        x, context = x.to(self.patch_embed.weight.dtype), context.to(self.text_in.fc1.weight.dtype)
         tokens = self.patch_embed(x).flatten(2).transpose(1, 2).contiguous()
         temb = self.time_in(timestep_embedding(timestep, self.cfg.freq_dim).to(self.time_in.fc1.weight.dtype))
         temb = temb.type_as(context)
         temb6 = self.time_mod(temb).unflatten(1, (6, -1))
         return tokens, temb, temb6, self.text_in(context)
+
+
+def init_rope_buffers(model: nn.Module) -> None:
+    cos, sin = rope_tables(model.cfg)
+    model.rope_cos, model.rope_sin = cos.to(model.rope_cos.device), sin.to(model.rope_sin.device)
 
 
 def unpatchify(x: torch.Tensor, grid: tuple[int, int, int], patch: tuple[int, int, int]) -> torch.Tensor:
@@ -264,6 +272,10 @@ class WanTransformer(nn.Module):
         cos, sin = rope_tables(cfg)
         self.register_buffer("rope_cos", cos, persistent=False)
         self.register_buffer("rope_sin", sin, persistent=False)
+
+    def init_buffers(self) -> None:
+        """Recompute the RoPE tables (after ``to_empty`` from the meta device)."""
+        init_rope_buffers(self)
 
     def forward(self, x: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         grid = token_grid(x.shape, self.cfg.patch_size)
