@@ -134,20 +134,9 @@ def test_html_report(dataset, tmp_path):
 
 
 def test_notebook_executes(dataset, tmp_path):
-    nbformat = pytest.importorskip("nbformat")
-    jupytext = pytest.importorskip("jupytext")
-    from nbclient import NotebookClient
+    from audit_notebook import execute_audit_notebook
 
-    nb = jupytext.read(REPO_ROOT / "notebooks" / "audit_vera.py")
-    params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
-    assert len(params) == 1
-    params[0].source = f"dataset = {str(dataset)!r}\nlimit = 3\ngrid = 2\n"
-    NotebookClient(nb, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(REPO_ROOT)}}).execute()
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
-    assert not [o for o in outputs if o.get("output_type") == "error"]
-    assert sum("image/png" in o.get("data", {}) for o in outputs) == 3 + 2
-    markdown = "".join(o["data"].get("text/markdown", "") for o in outputs if "data" in o)
+    pngs, markdown = execute_audit_notebook("audit_vera", dataset, tmp_path)
+    assert pngs == 3 + 2
     for title in SECTION_TITLES:
         assert title in markdown
-    nbformat.write(nb, tmp_path / "audit_vera.ipynb")
