@@ -46,9 +46,16 @@ def main(kind: str, data: str, out: str) -> None:
     lat = {k: torch.randn(1, 16, 2, 4, 4, generator=g) for k in task.latent_keys if k not in ("context", "flow")}
     lat["context"] = torch.randn(1, 24, model.cfg.text_dim, generator=g)
     lat["flow"] = torch.zeros(1, 2, 2, 4, 4)
+    from training.optim import EMA
+    ema = EMA(model, 0.5)
+    before = {n: t.full_tensor().clone() for n, t in ema.shadow.items()}
     loss, _ = task.loss(model, lat, g, cfg.flow, rt.device, torch.float32)
     loss.backward()
     optimizer.step()
+    ema.update(model)  # on the sharded (DTensor) parameters: halfway between old and new weights
+    for n, p in model.named_parameters():
+        expected = 0.5 * (before[n] + p.full_tensor())
+        assert torch.allclose(ema.shadow[n].full_tensor(), expected, atol=1e-6), n
     wan.timestep_embedding = original
     assert seen["timestep"] == torch.float32, seen
     assert block_dtypes == [torch.bfloat16], block_dtypes

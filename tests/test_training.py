@@ -212,7 +212,8 @@ def test_resume_continues_exactly(runs, kind):
 def test_fsdp_start_up_and_mixed_precision(kind, tmp_path):
     """Under torchrun: only rank 0 builds the full model and its weights reach every shard exactly
     (RoPE buffers recomputed); with bf16, blocks compute in bf16 on fp32 master weights and the
-    timestep enters its embedding in fp32 (tests/fsdp_checks.py)."""
+    timestep enters its embedding in fp32, and the EMA updates on the sharded parameters
+    (tests/fsdp_checks.py)."""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            "tests/fsdp_checks.py", kind, "unused", str(tmp_path)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
