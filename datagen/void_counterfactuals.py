@@ -118,16 +118,14 @@ def check_config(config) -> None:
     _cf_config(config)  # mask rule and tolerances
     if config.source != "humoto":
         return
-    from datagen.humans.humoto import RESAMPLE_MODES
-    from datagen.humans.scene import HUMAN_CAMERA_MOTIONS, read_physics_config
+    from datagen.humans.humoto import check_resample
+    from datagen.humans.scene import check_camera_motion, read_physics_config
 
     h = config.humoto
     if h.sequences is not None and (isinstance(h.sequences, str) or not all(isinstance(n, str) for n in h.sequences)):
         raise ValueError(f"humoto.sequences must be a list of names, e.g. humoto.sequences=[lift_box], got {h.sequences!r}")
-    if h.camera_motion is not None and h.camera_motion not in HUMAN_CAMERA_MOTIONS:
-        raise ValueError(f"humoto.camera_motion={h.camera_motion!r}; choose from {HUMAN_CAMERA_MOTIONS} (or null: random)")
-    if h.resample not in RESAMPLE_MODES:
-        raise ValueError(f"humoto.resample={h.resample!r}; choose from {RESAMPLE_MODES}")
+    check_camera_motion(h.camera_motion)
+    check_resample(h.resample)
     if h.walls is not None and not isinstance(h.walls, bool):
         raise ValueError(f"humoto.walls must be true, false or null (random), got {h.walls!r}")
     if h.body not in BODY_MODELS:

@@ -183,13 +183,17 @@ def load_sequence(seq_dir: str | Path, objects_dir: str | Path | None = None) ->
 
 # -- resampling ------------------------------------------------------------------------------------
 
+def check_resample(mode: str) -> None:
+    if mode not in RESAMPLE_MODES:
+        raise ValueError(f"humoto.resample={mode!r}; choose from {RESAMPLE_MODES}")
+
+
 def sample_times(num_source: int, frames: int, mode: str = "whole", fps: float = 16.0,
                  source_fps: float = SOURCE_FPS, start: float = 0.0) -> np.ndarray:
     """Fractional source frames for each output frame: ``whole`` spreads ``frames`` evenly over
     the recording (VOID's choice), ``fps`` plays it in real time at ``fps`` from ``start`` seconds
     (frames past the end hold the last pose)."""
-    if mode not in RESAMPLE_MODES:
-        raise ValueError(f"humoto.resample={mode!r}; choose from {RESAMPLE_MODES}")
+    check_resample(mode)
     if mode == "whole":
         return np.linspace(0.0, num_source - 1, frames) if frames > 1 else np.zeros(1)
     times = (start + np.arange(frames) / fps) * source_fps

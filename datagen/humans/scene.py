@@ -47,6 +47,11 @@ def _rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
     return v + w * t + np.cross(u, t)
 
 
+def check_camera_motion(motion: str | None) -> None:
+    if motion is not None and motion not in HUMAN_CAMERA_MOTIONS:
+        raise ValueError(f"humoto.camera_motion={motion!r}; choose from {HUMAN_CAMERA_MOTIONS} (or null: random)")
+
+
 def angular_velocity(q: np.ndarray, fps: float) -> np.ndarray:
     """World angular velocities (T, K, 3) rad/s of unit quaternion tracks (T, K, 4): 2 dq/dt q*."""
     if len(q) < 2:
@@ -134,8 +139,7 @@ def _camera(rng: np.random.Generator, points: np.ndarray, hips: np.ndarray, faci
     look_at = np.array([centre[0], centre[1], min(0.85, height_top / 2)])
     offset = np.array([math.sin(azimuth) * math.cos(elevation), -math.cos(azimuth) * math.cos(elevation),
                        math.sin(elevation)]) * distance
-    if motion is not None and motion not in HUMAN_CAMERA_MOTIONS:
-        raise ValueError(f"humoto.camera_motion={motion!r}; choose from {HUMAN_CAMERA_MOTIONS} (or null: random)")
+    check_camera_motion(motion)
     motion = motion or str(rng.choice(HUMAN_CAMERA_MOTIONS))
     amount = {"static": 0.0, "zoom": float(rng.uniform(0.15, 0.35)), "orbit": float(rng.uniform(-0.5, 0.5)),
               "track": 0.0}[motion]
