@@ -1,4 +1,5 @@
-"""Execute an audit notebook (jupytext percent file) on a dataset, as the notebook tests do."""
+"""Shared by the audit/export tests: a dataset's samples raw and decoded, and executing an
+audit notebook (jupytext percent file) on it."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,6 +7,16 @@ from pathlib import Path
 import pytest
 
 from datagen.paths import REPO_ROOT
+
+
+def raw_and_decoded(dataset) -> tuple[dict, dict]:
+    """Every sample of ``dataset`` with its member bytes as stored, and decoded; keyed by sample key."""
+    from datagen.runner.reader import open_dataset
+
+    kw = dict(shardshuffle=False, split_by_node=False, split_by_worker=False)
+    raw = {s["__key__"]: s for s in open_dataset(str(dataset), decode=None, **kw)}
+    decoded = {s["__key__"]: s for s in open_dataset(str(dataset), **kw)}
+    return raw, decoded
 
 
 def execute_audit_notebook(name: str, dataset, out_dir: Path) -> tuple[int, str]:

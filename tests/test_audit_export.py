@@ -16,8 +16,8 @@ from datagen.export import VOID_FILES, VOID_MANIFEST, encode_mask_mp4, export_vo
 from datagen.labels import quadmask as qm
 from datagen.paths import REPO_ROOT
 from datagen.runner import load_config, run
-from datagen.runner.reader import open_dataset
 from datagen.runner.sample_io import decode_mp4
+from audit_helpers import execute_audit_notebook, raw_and_decoded
 
 TINY = ["render.width=96", "render.height=64", "render.frames=6", "render.spp=2", "runner.progress=false"]
 NUM = 3
@@ -35,10 +35,7 @@ def dataset(tmp_path_factory):
 @pytest.fixture(scope="module")
 def shard_samples(dataset):
     """Decoded samples plus their raw mp4 bytes, keyed by sample key."""
-    raw = {s["__key__"]: s for s in open_dataset(str(dataset), decode=None, shardshuffle=False,
-                                                 split_by_node=False, split_by_worker=False)}
-    decoded = {s["__key__"]: s for s in open_dataset(str(dataset), shardshuffle=False, split_by_node=False,
-                                                     split_by_worker=False)}
+    raw, decoded = raw_and_decoded(dataset)
     return raw, decoded
 
 
@@ -158,8 +155,6 @@ def test_failures_from_shard_stats(dataset, tmp_path):
 
 
 def test_notebook_executes(dataset, tmp_path):
-    from audit_notebook import execute_audit_notebook
-
     pngs, markdown = execute_audit_notebook("audit_void", dataset, tmp_path)
     assert pngs == 5 + 2
     for title in SECTION_TITLES:

@@ -14,7 +14,7 @@ from datagen import audit_vera
 from datagen.export import VERA_FIELDS, VERA_MANIFEST, VERA_MASKS, VERA_VIDEOS, export_vera, read_mask_mp4
 from datagen.paths import REPO_ROOT
 from datagen.runner import load_config, run
-from datagen.runner.reader import open_dataset
+from audit_helpers import execute_audit_notebook, raw_and_decoded
 
 TINY = ["render.width=64", "render.height=48", "render.frames=5", "render.spp=2", "runner.progress=false"]
 NUM = 3
@@ -32,10 +32,7 @@ def dataset(tmp_path_factory):
 @pytest.fixture(scope="module")
 def shard_samples(dataset):
     """Decoded samples plus their raw member bytes, keyed by sample key."""
-    raw = {s["__key__"]: s for s in open_dataset(str(dataset), decode=None, shardshuffle=False,
-                                                 split_by_node=False, split_by_worker=False)}
-    decoded = {s["__key__"]: s for s in open_dataset(str(dataset), shardshuffle=False, split_by_node=False,
-                                                     split_by_worker=False)}
+    raw, decoded = raw_and_decoded(dataset)
     assert len(raw) == len(decoded) == NUM
     return raw, decoded
 
@@ -134,8 +131,6 @@ def test_html_report(dataset, tmp_path):
 
 
 def test_notebook_executes(dataset, tmp_path):
-    from audit_notebook import execute_audit_notebook
-
     pngs, markdown = execute_audit_notebook("audit_vera", dataset, tmp_path)
     assert pngs == 3 + 2
     for title in SECTION_TITLES:
