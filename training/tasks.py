@@ -48,9 +48,10 @@ class VeraTask:
         model = VeraMoT(cfg, branches=self.branches)
         if pretrained and self.cfg.get("pretrained"):
             path = str(self.cfg.pretrained)
-            if read_config(path) != cfg:
+            base = read_config(path)
+            if base != cfg:
                 raise ValueError(f"model.pretrained={path}: its config differs from model.size={self.cfg.size} "
-                                 f"({read_config(path)} vs {cfg})")
+                                 f"({base} vs {cfg})")
             model.load_backbone(wan_from_pretrained(path))
         return model
 
