@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from datagen.counterfactual import CounterfactualConfig, make_pair
+from datagen.void.pairs import MaskConfig, make_pair
 from datagen.scene.spec import RenderSpec
 
 
@@ -34,7 +34,7 @@ def main() -> None:
     from datagen.humans import anny_body
     from datagen.humans.body import body_mesh
     from datagen.humans.fixtures import default_fixtures
-    from datagen.humans.scene import build_scene
+    from datagen.void.human_scene import build_scene
     from datagen.scene.simulate import simulate
 
     root = Path(a.root) if a.root else default_fixtures()
@@ -56,7 +56,7 @@ def main() -> None:
     counterfactual = simulate(scene.spec, source=source)
     print(f"counterfactual physics:          {time.perf_counter() - t:7.2f} s")
     t = time.perf_counter()
-    pair = make_pair(scene.spec, ["person"], CounterfactualConfig(dilation=2), source=source,
+    pair = make_pair(scene.spec, ["person"], MaskConfig.defaults(dilation=2), source=source,
                      factual=scene.factual, counterfactual=counterfactual,
                      influenced={n: 0.0 for n in scene.factual.names})
     total = time.perf_counter() - t

@@ -17,7 +17,7 @@ import time
 
 from datagen.runner import load_config
 from datagen.runner.config import task_config, to_plain
-from datagen.runner.seeds import derive_seed
+from datagen.core.seeds import derive_seed
 
 
 def plain_render_seconds(sample: dict, threads: int) -> float:

@@ -16,8 +16,8 @@ import time
 import numpy as np
 
 from datagen.assets import open_asset_source
-from datagen.counterfactual import CounterfactualConfig, make_pair
-from datagen.families import sample_pair_scene
+from datagen.void.pairs import MaskConfig, make_pair
+from datagen.void.families import sample_pair_scene
 from datagen.scene.spec import RenderSpec
 
 
@@ -35,7 +35,7 @@ def main() -> None:
     a = p.parse_args()
 
     source = open_asset_source(None)
-    cfg = CounterfactualConfig(render_effects_pass=a.effects_pass)
+    cfg = MaskConfig.defaults(render_effects_pass=a.effects_pass)
     render = RenderSpec(width=a.width, height=a.height, spp=a.spp, threads=a.threads, seed=a.seed)
     scene, factual, _ = sample_pair_scene(np.random.default_rng(a.seed), source, render, a.frames, a.fps,
                                           {a.family: 1.0}, 0.0, cfg)

@@ -22,7 +22,7 @@ import numpy as np
 
 def physics_scene_demo(out: Path, seed: int, width: int, height: int, frames: int, spp: int) -> list[Path]:
     from datagen.assets import open_asset_source
-    from datagen.preview import frame_grid, hstack, id_colors, save_gif, save_png, vstack
+    from datagen.core.pictures import frame_grid, hstack, id_colors, save_gif, save_png, vstack
     from datagen.scene.random_scene import random_physics_scene
     from datagen.scene.simulate import simulate
     from datagen.scene.spec import RenderSpec
@@ -57,9 +57,9 @@ def physics_scene_demo(out: Path, seed: int, width: int, height: int, frames: in
 
 def void_demo(out: Path, seed: int, width: int, height: int, frames: int, spp: int, num_samples: int = 4,
               extra=(), label: str = "VOID") -> list[Path]:
-    from datagen.preview import write_previews
+    from datagen.dataset.preview import write_previews
     from datagen.runner import load_config, run
-    from datagen.validate import validate
+    from datagen.runner.validate import validate
 
     overrides = [f"out={out}", f"num_samples={num_samples}", "samples_per_shard=2", f"seed={seed}",
                  "runner.mode=local", f"render.width={width}", f"render.height={height}",
@@ -77,6 +77,34 @@ def void_demo(out: Path, seed: int, width: int, height: int, frames: int, spp: i
     return [*write_previews(str(out), out / "preview", limit=num_samples), report]
 
 
+def vera_demo(out, num_samples: int = 3, width: int = 208, height: int = 120, frames: int = 9, spp: int = 4,
+              seed: int = 0, cpus: int = 2) -> list[Path]:
+    """``make demo``'s Vera part: a small dataset (one sample per family with the default
+    weights), validated, with previews in ``OUT/preview``."""
+    from datagen.runner import load_config, run
+    from datagen.runner.validate import validate
+
+    out = Path(out)
+    t0 = time.perf_counter()
+    cfg = load_config("vera_layers", [f"out={out / 'data'}", f"num_samples={num_samples}",
+                                      f"samples_per_shard={num_samples}", f"seed={seed}", "runner.mode=local",
+                                      f"runner.cpus_per_task={cpus}", "runner.progress=false",
+                                      f"render.width={width}", f"render.height={height}",
+                                      f"render.frames={frames}", f"render.spp={spp}"])
+    if not run(cfg).ok:
+        raise RuntimeError(f"vera demo: generation failed (see {out / 'data'})")
+    failures: list[str] = []
+    passed, failed = validate(str(out / "data"), emit=failures.append)
+    if failed:
+        raise RuntimeError(f"vera demo: {failed} samples fail validation: {failures[:3]}")
+    from datagen.vera.preview import write_previews
+
+    paths = write_previews(str(out / "data"), out / "preview", limit=num_samples)
+    print(f"demo: vera layered set, {passed} samples validated, previews in {out / 'preview'} "
+          f"({time.perf_counter() - t0:.1f} s)")
+    return paths
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("demo_out"))
@@ -91,7 +119,6 @@ def main(argv=None) -> None:
     paths += void_demo(args.out / "void", args.seed, args.width // 2, args.height // 2, 13, args.spp)
     paths += void_demo(args.out / "void_humans", args.seed, args.width // 2, args.height // 2, 13, args.spp,
                        num_samples=2, extra=["source=humoto"], label="VOID human-removal")
-    from datagen.vera.preview import vera_demo
     paths += vera_demo(args.out / "vera", num_samples=3, width=args.width // 2, height=args.height // 2,
                        frames=9, spp=args.spp // 2, seed=args.seed)
     from datagen.audit import write_report

@@ -29,9 +29,8 @@ if __name__ == "__main__" and not __package__:  # run as a path: import the proj
 
 import numpy as np
 
+from datagen.labels import quadmask as qm
 from datagen.runner import Member, sample_rng, stage
-
-QUADMASK = {"remove": 0, "overlap": 63, "affected": 127, "keep": 255}
 
 SCHEMA = {
     "video": Member("video", doc="uint8 (T,H,W,3) sRGB: the squares, anti-aliased with render.spp samples/pixel"),
@@ -113,10 +112,10 @@ def quadmask(boxes: np.ndarray, h: int, w: int) -> np.ndarray:
     """(T,H,W) uint8 quadmask of square 0 against the other squares, at pixel centres."""
     inside = _inside(boxes.astype(np.float64), h, w)
     removed, others = inside[:, 0], inside[:, 1:].any(axis=1)
-    mask = np.full(removed.shape, QUADMASK["keep"], np.uint8)
-    mask[others] = QUADMASK["affected"]
-    mask[removed] = QUADMASK["remove"]
-    mask[removed & others] = QUADMASK["overlap"]
+    mask = np.full(removed.shape, qm.KEEP, np.uint8)
+    mask[others] = qm.AFFECTED
+    mask[removed] = qm.OBJECT
+    mask[removed & others] = qm.OVERLAP
     return mask
 
 
@@ -158,8 +157,8 @@ def _geometry(sample: dict, config) -> list[str]:
 
 
 def _mask_values(sample: dict, config) -> list[str]:
-    bad = sorted(set(np.unique(sample["mask"]).tolist()) - set(QUADMASK.values()))
-    return [f"mask: values {bad} outside the quadmask values {sorted(QUADMASK.values())}"] if bad else []
+    bad = sorted(set(np.unique(sample["mask"]).tolist()) - set(qm.VALUES))
+    return [f"mask: values {bad} outside the quadmask values {list(qm.VALUES)}"] if bad else []
 
 
 def _mask_matches_boxes(sample: dict, config) -> list[str]:
@@ -174,7 +173,7 @@ def _alpha_matches_mask(sample: dict, config) -> list[str]:
     mask, alpha = sample["mask"], sample["alpha"]
     if mask.shape != alpha.shape:
         return []
-    in_square0 = (mask == QUADMASK["remove"]) | (mask == QUADMASK["overlap"])
+    in_square0 = (mask == qm.OBJECT) | (mask == qm.OVERLAP)
     errors = []
     if (in_square0 & (alpha == 0)).any():
         errors.append("alpha: zero at pixels the mask puts inside square 0")

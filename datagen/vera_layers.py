@@ -24,6 +24,7 @@ if __name__ == "__main__" and not __package__:  # run as a path: import the proj
 
 import numpy as np
 
+from datagen.assets.source import cached_asset_source
 from datagen.runner import Member, sample_rng, stage
 
 # x264 quality of the three videos: the layers must still add up after decoding (3 grey levels mean),
@@ -43,12 +44,6 @@ SCHEMA = {
     "meta": Member("json", doc="task, family, scene description and specs, trajectories, residuals "
                                "(grey levels), render cost in full renders"),
 }
-
-
-@functools.lru_cache(maxsize=4)
-def _asset_source(manifest):
-    from datagen.assets import open_asset_source
-    return open_asset_source(manifest)
 
 
 @functools.lru_cache(maxsize=8)
@@ -98,11 +93,10 @@ def make_sample(config, index: int, seed: int) -> dict:
 
     r, v = config.render, config.vera
     family, task = choose(config, index, seed)
-    fold = FoldConfig(bool(v.fold.enabled), float(v.fold.threshold), int(v.fold.min_neighbours))
-    render = RenderSpec(width=r.width, height=r.height, spp=r.spp, threads=int(r.threads or 0),
-                        seed=int(seed % (2 ** 31)), denoise=bool(v.denoise))
+    fold = FoldConfig.from_section(v.fold)
+    render = RenderSpec.from_config(r, seed, v.denoise)
     with stage("setup"):
-        source = _asset_source(v.assets)
+        source = cached_asset_source(v.assets)
         folders = _folders(v.synthetic) if family == "synthetic" else {}
     passes = Passes(source, r.width, r.height, r.frames)
     rng = sample_rng(seed, "scene")
@@ -116,7 +110,7 @@ def make_sample(config, index: int, seed: int) -> dict:
     text = instruction(words)
     meta = {
         "task": task, "family": family, "relation": RELATION[task], "description": words,
-        "residual": clip.stats, "fold": {"enabled": fold.fold, "threshold": fold.threshold,
+        "residual": clip.stats, "fold": {"enabled": fold.enabled, "threshold": fold.threshold,
                                          "min_neighbours": fold.min_neighbours},
         "render": {"width": r.width, "height": r.height, "frames": r.frames, "fps": r.fps, "spp": r.spp,
                    "cycles_seed": render.seed},

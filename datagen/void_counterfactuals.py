@@ -8,7 +8,7 @@
 
 Each sample: a scene from one of the families (launch, support, chain, blocker; a share of them
 negative), both worlds simulated with PyBullet, passes A/C/B rendered with Cycles
-(``datagen/counterfactual.py``), the quadmask from segmentation of the simulated worlds (plus,
+(``datagen/void/pairs.py``), the quadmask from segmentation of the simulated worlds (plus,
 optionally, VOID's pixel rule), a caption of the counterfactual video, and everything needed to
 check the labels (``INVARIANTS``, run by ``python -m datagen.validate``).
 """
@@ -23,9 +23,10 @@ if __name__ == "__main__" and not __package__:  # run as a path: import the proj
 
 import numpy as np
 
-from datagen.labels import quadmask as qm
-from datagen.runner import Member, sample_rng, stage
-from datagen.runner.timing import record
+from datagen.assets.source import cached_asset_source
+from datagen.runner import Member, record, sample_rng, stage
+from datagen.void.invariants import INVARIANTS  # noqa: F401  (the generator contract)
+from datagen.void.preview import preview_columns  # noqa: F401  (for python -m datagen.preview)
 
 SCHEMA = {
     "input_video": Member("video", doc="A: the world with every object, uint8 (T,H,W,3) sRGB"),
@@ -48,12 +49,6 @@ SCHEMA = {
 }
 
 
-@functools.lru_cache(maxsize=4)
-def _asset_source(manifest):
-    from datagen.assets import open_asset_source
-    return open_asset_source(manifest)
-
-
 def _mask_config(cfg) -> dict:
     """``void.mask``, with ``humoto.mask`` over it for human removal."""
     from omegaconf import OmegaConf
@@ -64,15 +59,8 @@ def _mask_config(cfg) -> dict:
 
 
 def _cf_config(cfg):
-    from datagen.counterfactual import CounterfactualConfig
-    m = _mask_config(cfg)
-    return CounterfactualConfig(position_tolerance=m["position_tolerance"], rotation_tolerance=m["rotation_tolerance"],
-                                mask_rule=m["rule"], pixel_threshold=m["pixel_threshold"],
-                                pixel_gamma=float(m.get("pixel_gamma", 1.0)),
-                                pixel_min_neighbours=int(m.get("pixel_min_neighbours", 0)), effects=m["effects"],
-                                effect_threshold=m["effect_threshold"], clear_first_frame=m["clear_first_frame"],
-                                dilation=int(m["dilation"]), render_effects_pass=m["render_effects_pass"],
-                                target_layers=("segmentation", "depth", "forward_flow"))
+    from datagen.void.pairs import MaskConfig
+    return MaskConfig.from_section(_mask_config(cfg))
 
 
 def _subsample(layer: np.ndarray, factor: int) -> np.ndarray:
@@ -83,12 +71,6 @@ def _subsample(layer: np.ndarray, factor: int) -> np.ndarray:
     o = factor // 2
     return layer[:, o::factor, o::factor]
 
-
-def _data_spec(spec) -> dict:
-    """The spec as data: Cycles' thread count changes no pixel, so it is not recorded (0 = auto)."""
-    d = spec.to_dict()
-    d["render"]["threads"] = 0
-    return d
 
 
 SOURCES = ("kubric", "humoto")
@@ -119,7 +101,7 @@ def check_config(config) -> None:
     if config.source != "humoto":
         return
     from datagen.humans.humoto import check_resample
-    from datagen.humans.scene import check_camera_motion, read_physics_config
+    from datagen.void.human_scene import check_camera_motion, read_physics_config
 
     h = config.humoto
     if h.sequences is not None and (isinstance(h.sequences, str) or not all(isinstance(n, str) for n in h.sequences)):
@@ -145,9 +127,9 @@ def check_config(config) -> None:
 
 
 def _kubric_scene(config, seed, render, cf):
-    from datagen.families import sample_pair_scene
+    from datagen.void.families import sample_pair_scene
 
-    source = _asset_source(config.void.assets)
+    source = cached_asset_source(config.void.assets)
     r = config.render
     scene, factual, _ = sample_pair_scene(
         sample_rng(seed, "scene"), source, render, r.frames, r.fps, dict(config.void.families),
@@ -159,7 +141,7 @@ def _kubric_scene(config, seed, render, cf):
 def _humoto_scene(config, index, seed, render, cf):
     """A HUMOTO sequence (in turn by sample index) with the person to remove; the counterfactual is
     the objects alone under physics, the factual their recorded motion."""
-    from datagen.humans.scene import build_scene
+    from datagen.void.human_scene import build_scene
     from datagen.scene.simulate import simulate
 
     h, r = config.humoto, config.render
@@ -170,7 +152,7 @@ def _humoto_scene(config, index, seed, render, cf):
                         resample=h.resample, physics_config=h.physics_config, walls=h.walls,
                         camera_motion=h.camera_motion, smplx_model=h.smplx.model, smplx_motion=h.smplx.motion,
                         still_position=cf.position_tolerance, still_rotation=cf.rotation_tolerance)
-    source = _asset_source(scene.spec.assets)
+    source = cached_asset_source(scene.spec.assets)
     counterfactual = simulate(scene.spec, source=source)
     removed = [b.name for b in scene.spec.bodies]
     extra = dict(factual=scene.factual, counterfactual=counterfactual,
@@ -179,8 +161,9 @@ def _humoto_scene(config, index, seed, render, cf):
 
 
 def make_sample(config, index: int, seed: int) -> dict:
-    from datagen.counterfactual import make_pair
-    from datagen.labels.captions import caption
+    from datagen.scene.spec import spec_data
+    from datagen.void.pairs import make_pair
+    from datagen.void.captions import caption
     from datagen.scene.spec import RenderSpec
 
     if config.source not in SOURCES:
@@ -188,8 +171,7 @@ def make_sample(config, index: int, seed: int) -> dict:
     r = config.render
     cf = _cf_config(config)
     with stage("scene"):
-        render = RenderSpec(width=r.width, height=r.height, spp=r.spp, threads=int(r.threads or 0),
-                            seed=int(seed % (2 ** 31)), denoise=bool(config.void.denoise))
+        render = RenderSpec.from_config(r, seed, config.void.denoise)
         if config.source == "humoto":
             spec, removed, story, source, extra = _humoto_scene(config, index, seed, render, cf)
         else:
@@ -215,7 +197,7 @@ def make_sample(config, index: int, seed: int) -> dict:
         "divergence_frame": pair.comparison.divergence_frame,
         "comparison": pair.comparison.to_dict(),
         "camera_motion": spec.camera.motion,
-        "scene": _data_spec(spec),
+        "scene": spec_data(spec),
         "factual": pair.factual.to_dict(),
         "counterfactual": pair.counterfactual.to_dict(),
         "mask_config": _mask_config(config),
@@ -242,112 +224,7 @@ def make_sample(config, index: int, seed: int) -> dict:
     }
 
 
-def preview_columns(sample: dict) -> list[np.ndarray]:
-    """input | target | coloured quadmask | |A - B| (for ``python -m datagen.preview``)."""
-    diff = np.abs(sample["input_video"].astype(np.int16) - sample["target_video"].astype(np.int16)).max(-1)
-    diff = np.repeat(np.clip(diff * 4, 0, 255).astype(np.uint8)[..., None], 3, axis=-1)
-    return [sample["input_video"], sample["target_video"], qm.colorize(sample["quadmask"]), diff]
 
-
-# ------------------------------------------------------------------------------------------ invariants
-
-def _sizes(sample, config) -> list[str]:
-    t, h, w = sample["input_video"].shape[:3]
-    errors = []
-    for name in ("target_video", "quadmask", "input_segmentation", "target_segmentation", "effects"):
-        if tuple(sample[name].shape[:3]) != (t, h, w):
-            errors.append(f"{name}: shape {tuple(sample[name].shape[:3])} != input_video's {(t, h, w)}")
-    f = int(sample["meta"].get("label_downsample", 1))
-    small = (t, len(range(f // 2, h, f)), len(range(f // 2, w, f))) if f > 1 else (t, h, w)
-    for name in ("target_depth", "target_forward_flow"):
-        if tuple(sample[name].shape[:3]) != small:
-            errors.append(f"{name}: shape {tuple(sample[name].shape[:3])} != {small} (label_downsample {f})")
-    r = config.render
-    if (t, h, w) != (r.frames, r.height, r.width):
-        errors.append(f"input_video: {(t, h, w)} != configured (frames, height, width) {(r.frames, r.height, r.width)}")
-    return errors
-
-
-def _mask_values(sample, config) -> list[str]:
-    bad = sorted(set(np.unique(sample["quadmask"]).tolist()) - set(qm.VALUES))
-    return [f"quadmask: values {bad} outside {list(qm.VALUES)}"] if bad else []
-
-
-def _removed_region(sample, config) -> list[str]:
-    """0 and 63 are exactly the removed objects' pixels in A (dilated as configured)."""
-    meta = sample["meta"]
-    removed = np.isin(sample["input_segmentation"], meta["removed_ids"])
-    removed = qm.dilate(removed, int(meta["mask_config"].get("dilation", 0)))
-    marked = np.isin(sample["quadmask"], (qm.OBJECT, qm.OVERLAP))
-    wrong = int((removed != marked).sum())
-    return [f"quadmask: {wrong} pixels where 0/63 disagree with the removed objects in A"] if wrong else []
-
-
-def _removed_absent_from_target(sample, config) -> list[str]:
-    n = int(np.isin(sample["target_segmentation"], sample["meta"]["removed_ids"]).sum())
-    return [f"target: {n} pixels of removed objects in B"] if n else []
-
-
-def _unaffected_identical(sample, config) -> list[str]:
-    from datagen.scene.simulate import WorldStates, rotation_angle
-    meta = sample["meta"]
-    f, c = WorldStates.from_dict(meta["factual"]), WorldStates.from_dict(meta["counterfactual"])
-    errors = []
-    for name in c.names:
-        if name in meta["affected"]:
-            continue
-        pf, qf = f.trajectory(name)
-        pc, qc = c.trajectory(name)
-        dp, dr = float(np.abs(pf - pc).max()), float(rotation_angle(qf, qc).max())
-        if dp > 1e-5 or dr > 1e-5:
-            errors.append(f"{name}: unaffected but differs between worlds (position {dp:.2e} m, rotation {dr:.2e} rad)")
-    return errors
-
-
-def _affected_region(sample, config) -> list[str]:
-    """Negative pairs change nothing but the removed object's own effects; positive pairs mark
-    what they change wherever an affected object is in view."""
-    meta, mask = sample["meta"], sample["quadmask"]
-    changed = np.isin(mask, (qm.AFFECTED, qm.OVERLAP))
-    if meta["negative"]:
-        if meta["affected"]:
-            return [f"negative pair with affected objects {meta['affected']}"]
-        effects = qm.dilate(sample["effects"].astype(bool), int(meta["mask_config"].get("dilation", 0)))
-        extra = int((changed & ~effects).sum())
-        return [f"negative pair: {extra} pixels of 127/63 beyond the removed object's own effects"] if extra else []
-    first = 1 if meta["mask_config"].get("clear_first_frame", True) else 0
-    visible = np.isin(sample["target_segmentation"][first:], meta["affected_ids"]).any() or \
-        np.isin(sample["input_segmentation"][first:], meta["affected_ids"]).any()
-    if meta["affected"] and visible and not changed.any():
-        return [f"affected objects {meta['affected']} are visible but 127 is empty"]
-    return []
-
-
-def _released_from_recorded_start(sample, config) -> list[str]:
-    """Human removal: every object starts the counterfactual where the recording has it at frame 0,
-    and static objects never move in it."""
-    from datagen.scene.simulate import WorldStates
-    meta = sample["meta"]
-    if meta.get("source") != "humoto":
-        return []
-    f, c = WorldStates.from_dict(meta["factual"]), WorldStates.from_dict(meta["counterfactual"])
-    errors = []
-    for name in c.names:
-        pf, _ = f.trajectory(name)
-        pc, _ = c.trajectory(name)
-        if float(np.abs(pf[0] - pc[0]).max()) > 1e-4:
-            errors.append(f"{name}: counterfactual starts {float(np.abs(pf[0] - pc[0]).max()):.2e} m from the recording")
-        if meta["story"]["modes"].get(name) == "static" and float(np.abs(pc - pc[0]).max()) > 1e-6:
-            errors.append(f"{name}: static but moves in the counterfactual")
-    return errors
-
-
-def _caption(sample, config) -> list[str]:
-    return [] if sample["caption"].strip() else ["caption: empty"]
-
-
-INVARIANTS = (_sizes, _mask_values, _removed_region, _removed_absent_from_target, _unaffected_identical,
-              _affected_region, _released_from_recorded_start, _caption)
 
 
 if __name__ == "__main__":

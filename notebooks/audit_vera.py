@@ -15,7 +15,7 @@
 # # Vera dataset audit
 #
 # The same figures and tables as `python -m datagen.audit DATASET` on a `datagen.vera_layers` run (HTML
-# report), computed by the same functions in `datagen/audit_vera.py`: alpha statistics, composite
+# report), computed by the same functions in `datagen/audit/vera.py`: alpha statistics, composite
 # residuals `|alpha * edit_rgb + (1 - alpha) * input - composite|` on the decoded videos, task / family
 # balance and instruction lengths, contact sheets (input | edit over checkerboard | alpha | composite)
 # and failures. Set `dataset` (a local runner output or an fsspec URL) and `limit` (clips to read;
@@ -29,7 +29,8 @@ grid = 4  # clips shown as input | edit over checkerboard | alpha | composite co
 
 # %%
 # %matplotlib inline
-from datagen import audit, audit_vera
+from datagen import audit
+from datagen.audit import vera as audit_vera
 
 a = audit_vera.collect_vera(dataset, limit=limit, grid=grid)
 print(f"{len(a.rows)} clips audited from {a.url}")

@@ -15,7 +15,7 @@
 # # VOID dataset audit
 #
 # The same figures and tables as `python -m datagen.audit DATASET` (HTML report), computed by the
-# same functions in `datagen/audit.py`. Set `dataset` (a local runner output or an fsspec URL) and
+# same functions in `datagen/audit/void.py`. Set `dataset` (a local runner output or an fsspec URL) and
 # `limit` (samples to read; `None` = all) below, or inject them with papermill
 # (`papermill notebooks/audit_void.ipynb out.ipynb -p dataset /path/to/run -p limit 100`).
 

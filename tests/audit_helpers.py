@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from datagen.paths import REPO_ROOT
+from datagen.core.paths import REPO_ROOT
 
 
 def raw_and_decoded(dataset) -> tuple[dict, dict]:
     """Every sample of ``dataset`` with its member bytes as stored, and decoded; keyed by sample key."""
-    from datagen.runner.reader import open_dataset
+    from datagen.dataset.reader import open_dataset
 
     kw = dict(shardshuffle=False, split_by_node=False, split_by_worker=False)
     raw = {s["__key__"]: s for s in open_dataset(str(dataset), decode=None, **kw)}

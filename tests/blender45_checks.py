@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
-from datagen.scene.kubric_compat import kb
+from datagen.kubric_compat import kb
 
 
 def _renderer(width=32, height=24):
@@ -112,6 +112,6 @@ def check_auto_smooth():
 
 if __name__ == "__main__":
     # usage: python tests/blender45_checks.py FIX_TO_LEAVE_OUT CHECK
-    from datagen.scene import blender45
+    from datagen.kubric_compat import blender45
     blender45.apply([f for f in blender45.FIXES if f != sys.argv[1]])
     globals()[f"check_{sys.argv[2]}"]()

@@ -17,7 +17,7 @@ import trimesh
 from datagen.assets import (ASSET_IDS, asset_ids, build_library, create_asset, default_manifest,
                             open_asset_source, recipe_key)
 from datagen.assets import builder, shapes
-from datagen.scene.kubric_compat import kb
+from datagen.kubric_compat import kb
 
 REPO = Path(__file__).resolve().parent.parent
 REQUIRED = ("cube", "sphere", "cylinder", "cone", "torus", "capsule", "mug", "bowl", "bottle", "vase",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from datagen.scene import blender45
+from datagen.kubric_compat import blender45
 import blender45_checks as checks
 
 HERE = Path(__file__).parent

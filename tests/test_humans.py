@@ -127,7 +127,7 @@ def test_retarget_follows_the_source_skeleton(fixture_root):
 # -- objects under physics ---------------------------------------------------------------------------
 
 def _scene(root, name, **kw):
-    from datagen.humans.scene import build_scene
+    from datagen.void.human_scene import build_scene
     from datagen.scene.spec import RenderSpec
     return build_scene(np.random.default_rng(0), str(root / name), RenderSpec(width=64, height=48, spp=1),
                        12, 12, 240, camera_motion="static", **kw)
@@ -172,8 +172,8 @@ def test_physics_config_overrides_the_automatic_modes(fixture_root, tmp_path):
 
 def test_generator_makes_valid_human_removal_pairs(fixture_root, tmp_path):
     from datagen.runner import load_config, run
-    from datagen.runner.reader import open_dataset
-    from datagen.validate import validate
+    from datagen.dataset.reader import open_dataset
+    from datagen.runner.validate import validate
 
     out = tmp_path / "run"
     cfg = load_config("void_counterfactuals", [
@@ -199,8 +199,8 @@ def test_generator_with_an_smplx_body(fixture_root, tmp_path):
     """The SMPL-X path end to end, on a random model file of the real shapes and AMASS-style motion."""
     from datagen.humans import smplx_body
     from datagen.runner import load_config, run
-    from datagen.runner.reader import open_dataset
-    from datagen.validate import validate
+    from datagen.dataset.reader import open_dataset
+    from datagen.runner.validate import validate
 
     (tmp_path / "models").mkdir()
     model = smplx_body.write_random_smplx_model(tmp_path / "models")
@@ -253,7 +253,7 @@ def test_sequences_without_leaf_and_finger_bones_retarget(fixture_root, tmp_path
 
 def test_walls_stand_behind_the_action_whatever_the_camera(fixture_root):
     """The back wall faces the camera and no camera position of any motion is outside the walls."""
-    from datagen.humans.scene import _place_walls
+    from datagen.void.human_scene import _place_walls
     from datagen.scene.build import WALL_THICKNESS
     from datagen.scene.spec import CameraSpec, EnvironmentSpec
 
@@ -277,7 +277,7 @@ def test_walls_stand_behind_the_action_whatever_the_camera(fixture_root):
 def test_capture_noise_on_untouched_objects_is_not_motion(fixture_root, tmp_path):
     """A table that jitters by a fraction of a millimetre in the recording was not moved: it is
     held still in both worlds, and the pair validates (static objects never move)."""
-    from datagen.humans.scene import build_scene
+    from datagen.void.human_scene import build_scene
     from datagen.scene.spec import RenderSpec
 
     root, pkl = _copy(fixture_root, tmp_path)
@@ -295,7 +295,7 @@ def test_capture_noise_on_untouched_objects_is_not_motion(fixture_root, tmp_path
 
 def test_object_kinds_and_automatic_modes():
     from datagen.humans.objects import kind
-    from datagen.humans.scene import automatic_modes
+    from datagen.void.human_scene import automatic_modes
 
     assert kind("coffee_table")[0] == "furniture" and kind("tablet")[0] != "furniture"
     assert kind("Cardboard Boxes")[0] == "container" and kind("plates")[0] == "tableware"
@@ -311,7 +311,7 @@ def test_object_kinds_and_automatic_modes():
 
 
 def test_angular_velocity_of_a_recorded_turn():
-    from datagen.humans.scene import angular_velocity
+    from datagen.core.rotations import angular_velocity
 
     angle = np.linspace(0, 1.5, 16)  # 0.1 rad per frame about z
     q = np.stack([np.cos(angle / 2), 0 * angle, 0 * angle, np.sin(angle / 2)], -1)[:, None]
@@ -326,7 +326,7 @@ def test_angular_velocity_of_a_recorded_turn():
     ("humoto.camera_motion=dolly", "humoto.camera_motion='dolly'"),
     ("humoto.body=smplx", "needs humoto.smplx.model"),
     ("humoto.resample=random", "humoto.resample"),
-    ("humoto.mask.rule=guess", "mask_rule"),
+    ("humoto.mask.rule=guess", "rule=.guess."),
 ])
 def test_bad_humoto_options_fail_before_any_work(fixture_root, tmp_path, override, message):
     from datagen.runner import load_config, run
@@ -340,7 +340,7 @@ def test_bad_humoto_options_fail_before_any_work(fixture_root, tmp_path, overrid
 
 
 def test_physics_config_must_have_voids_shape(fixture_root, tmp_path):
-    from datagen.humans.scene import read_physics_config
+    from datagen.void.human_scene import read_physics_config
 
     path = tmp_path / "physics.json"
     for text, message in (("[1, 2]", "expected"), ('{"lift_box": {"physics_objects": "mug"}}', "must be a list"),

@@ -159,7 +159,7 @@ def test_tasks_relations():
     subject = _box(6, 14, 10, 20)[None]
     full_a, full_b = plate_a.copy(), plate_b.copy()
     full_a[subject] = full_b[subject] = (250, 120, 20)
-    fold = T.FoldConfig()
+    fold = T.FoldConfig.defaults()
     add = T.object_addition(full_a, plate_a, subject, subject, fold)
     assert np.array_equal(add.input, plate_a) and np.array_equal(add.composite, full_a)
     assert (add.mask[subject] == 255).all() and (add.mask[~subject] == 0).all()

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from ray.autoscaler._private.util import prepare_config, validate_config
 
-from datagen.paths import REPO_ROOT
+from datagen.core.paths import REPO_ROOT
 
 
 def load(name: str) -> dict:

@@ -12,11 +12,11 @@ import fsspec
 import numpy as np
 import pytest
 
-from datagen.paths import REPO_ROOT
+from datagen.core.paths import REPO_ROOT
 from datagen.runner import run
 from datagen.runner.config import ConfigError
-from datagen.runner.reader import open_dataset
-from datagen.validate import validate
+from datagen.dataset.reader import open_dataset
+from datagen.runner.validate import validate
 from runner_helpers import sample_keys, tar_bytes, toy_config
 
 PY = sys.executable
@@ -91,7 +91,7 @@ def test_dataset_json_records_the_run(tmp_path):
     (["num_samples=0"], "num_samples must be an integer >= 1"),
     (["io.video_crf=99"], "io.video_crf must be null or an integer in 0..51"),
     (["generator=datagen.nope"], "cannot import generator module 'datagen.nope'"),
-    (["generator=datagen.paths"], "must define SCHEMA"),
+    (["generator=datagen.core.paths"], "must define SCHEMA"),
 ])
 def test_bad_configs_fail_with_one_line(tmp_path, overrides, message):
     with pytest.raises(ConfigError, match=message) as e:
@@ -134,7 +134,7 @@ def test_entry_script_runs_as_a_path_and_exits_non_zero_on_failure(tmp_path):
 
 
 def test_stage_and_record_count_only_inside_a_collection():
-    from datagen.runner.timing import collect, record, stage
+    from datagen.core.timing import collect, record, stage
 
     record("ignored", 1.0)
     with collect() as stages:

@@ -10,7 +10,7 @@ import ray
 
 from datagen.runner import run
 from datagen.runner.driver import report
-from datagen.validate import validate
+from datagen.runner.validate import validate
 from runner_helpers import sample_keys, tar_bytes, toy_config
 
 ALL_KEYS = [f"{i:08d}" for i in range(10)]

@@ -6,10 +6,10 @@ import io
 import numpy as np
 import pytest
 
-from datagen.runner.reader import open_dataset
-from datagen.runner.sample_io import (Member, SampleError, check_sample, check_schema, decode_bytes,
+from datagen.dataset.reader import open_dataset
+from datagen.dataset.sample_io import (Member, SampleError, check_sample, check_schema, decode_bytes,
                                       decode_sample, encode_member, encode_sample, iter_tar, tar_writer)
-from datagen.runner.seeds import derive_seed, sample_rng
+from datagen.core.seeds import derive_seed, sample_rng
 from datagen.toy_shapes import quadmask
 
 

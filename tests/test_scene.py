@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from datagen.scene.random_scene import random_physics_scene
-from datagen.scene.simulate import rotation_angle, simulate
+from datagen.core.rotations import rotation_angle
+from datagen.scene.simulate import simulate
 from datagen.scene.spec import (CameraSpec, EnvironmentSpec, LightSpec, MaterialSpec, ObjectSpec,
                                 RenderSpec, SceneSpec)
 

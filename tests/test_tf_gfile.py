@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from datagen.scene.kubric_compat import TF_STAND_IN, kb
+from datagen.kubric_compat import TF_STAND_IN, kb
 
 NO_TF = importlib.util.find_spec("tensorflow") is None or TF_STAND_IN
 
@@ -44,7 +44,7 @@ def test_real_tensorflow_wins(tmp_path):
     fake = tmp_path / "tensorflow"
     fake.mkdir()
     (fake / "__init__.py").write_text("REAL = True\n")
-    code = ("from datagen.scene import tf_gfile; import tensorflow as tf; "
+    code = ("from datagen.kubric_compat import tf_gfile; import tensorflow as tf; "
             "assert tf_gfile.install() is False and tf.REAL")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})

@@ -14,7 +14,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from datagen.paths import REPO_ROOT
+from datagen.core.paths import REPO_ROOT
 from training.checkpoint import list_checkpoints
 from training.config import load_config, check_config
 from training.data import DataError, SampleStream, check_dataset, clip_frames

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from datagen.runner import run
-from datagen.runner.sample_io import encode_npy, iter_tar, tar_writer
-from datagen.validate import main, validate
+from datagen.dataset.sample_io import encode_npy, iter_tar, tar_writer
+from datagen.runner.validate import main, validate
 from runner_helpers import toy_config
 
 

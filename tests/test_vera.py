@@ -12,9 +12,9 @@ import pytest
 from datagen.labels import layers as L
 from datagen.runner import load_config, run
 from datagen.runner.config import task_config, to_plain
-from datagen.runner.sample_io import encode_mp4
+from datagen.dataset.sample_io import encode_mp4
 from datagen.scene.spec import CameraSpec, EnvironmentSpec, LightSpec, MaterialSpec, ObjectSpec, RenderSpec, SceneSpec
-from datagen.validate import validate
+from datagen.runner.validate import validate
 from datagen.vera import footage, synthetic
 from runner_helpers import tar_bytes
 
@@ -240,7 +240,7 @@ def test_generator_end_to_end_deterministic_and_valid(tmp_path):
     lines = []
     assert validate(str(outs[0]), emit=lines.append) == (3, 0), lines
 
-    from datagen.runner.reader import open_dataset
+    from datagen.dataset.reader import open_dataset
     samples = list(open_dataset(str(outs[0]), shardshuffle=False, split_by_node=False, split_by_worker=False))
     assert {s["meta"]["family"] for s in samples} == {"synthetic", "single_object", "multi_object"}
     for s in samples:

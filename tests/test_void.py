@@ -8,13 +8,12 @@ import sys
 
 import numpy as np
 import pytest
-from omegaconf import OmegaConf
 
 from datagen.labels import quadmask as qm
-from datagen.paths import REPO_ROOT
+from datagen.core.paths import REPO_ROOT
 from datagen.runner import load_config, run
 from datagen.runner.config import task_config, to_plain
-from datagen.validate import validate
+from datagen.runner.validate import validate
 from runner_helpers import tar_bytes
 
 TINY = ["render.width=96", "render.height=64", "render.frames=6", "render.spp=2", "runner.progress=false"]
@@ -130,7 +129,7 @@ def test_runner_end_to_end_is_deterministic_and_validates(tmp_path):
     assert tar_bytes(outs[0]) == tar_bytes(outs[1]), "same config and seed, byte-identical shards"
     lines = []
     assert validate(str(outs[0]), emit=lines.append) == (2, 0), lines
-    from datagen.preview import write_previews
+    from datagen.dataset.preview import write_previews
     written = write_previews(str(outs[0]), tmp_path / "preview", limit=1)
     assert [p.suffix for p in written] == [".png", ".gif"] and all(p.stat().st_size > 0 for p in written)
 
@@ -145,4 +144,6 @@ def test_entry_point_runs_as_a_path_under_ray(tmp_path):
     check = subprocess.run([sys.executable, "-m", "datagen.validate", str(out)], cwd=REPO_ROOT,
                            capture_output=True, text=True, timeout=300)
     assert check.returncode == 0 and "2 passed, 0 failed" in check.stdout, check.stdout + check.stderr
-    assert OmegaConf.load(REPO_ROOT / "configs/datagen/void_counterfactuals.yaml").render.width == 832
+    from datagen.runner import load_config
+
+    assert load_config("void_counterfactuals", ["out=/tmp/x"]).render.width == 832  # the default is full size

@@ -7,7 +7,7 @@ from typing import Callable
 
 from omegaconf import DictConfig, OmegaConf
 
-from datagen.paths import REPO_ROOT
+from datagen.core.paths import REPO_ROOT
 
 CONFIG_DIR = REPO_ROOT / "configs" / "training"
 SIZES = ("tiny", "1.3B", "14B")

@@ -1,26 +1,19 @@
-"""Training samples from the generators' shards (or from ``training/precompute.py``'s latent shards).
+"""Training samples from the generators' shards (or from ``training/precompute.py``'s latent shards):
+which datasets feed which model, and how stored clips become model-sized tensors.
 
-A rank reads an endless, deterministic stream: every epoch the shard order is reshuffled from
-``seed + epoch``; with at least as many shards as ranks each rank reads its own shards (as WebDataset's
-``split_by_node``), otherwise every rank reads all shards and keeps every ``world``-th sample, so tiny
-datasets still feed every rank. Samples inside a shard are shuffled from ``(seed, epoch, shard)``.
-The stream's position (epoch, samples taken this epoch) is part of every checkpoint, so a resumed run
-sees exactly the samples the uninterrupted run would have seen.
+The stream itself — shard order per epoch, the rank split, exact resume — is the dataset package's one
+reader, ``datagen.dataset.reader.SampleStream``.
 """
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
-from typing import Iterator
 
-import fsspec
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from datagen.runner.reader import shard_urls
-from datagen.runner.sample_io import decode_sample, iter_tar
-from datagen.runner.store import SUMMARY, Store
+from datagen.dataset.reader import DataError, SampleStream  # noqa: F401  (the one reader; re-exported)
+from datagen.dataset.store import SUMMARY, Store
 
 # Members each model reads from a generator's shards.
 RAW_MEMBERS = {
@@ -28,10 +21,6 @@ RAW_MEMBERS = {
     "void": ("input_video", "target_video", "quadmask", "caption", "target_forward_flow", "meta"),
 }
 LATENT_GENERATOR = "latents"  # dataset.json "generator" of precomputed latent shards
-
-
-class DataError(ValueError):
-    """Unusable training data; the message is one line."""
 
 
 def dataset_kind(url: str) -> dict:
@@ -56,59 +45,6 @@ def check_dataset(url: str, model: str) -> bool:
     if generator != wanted:
         raise DataError(f"data.path={url}: a {generator} dataset cannot train model={model} (needs {wanted})")
     return False
-
-
-class SampleStream:
-    """One rank's endless sample stream; ``state_dict``/``load_state_dict`` give its exact position."""
-
-    def __init__(self, url: str, members: tuple[str, ...] | None, rank: int = 0, world: int = 1,
-                 seed: int = 0, shuffle: bool = True):
-        self.urls = shard_urls(url)
-        self.members, self.rank, self.world = members, rank, world
-        self.seed, self.shuffle = seed, shuffle
-        self.epoch, self.position = 0, 0
-
-    def state_dict(self) -> dict:
-        return {"epoch": self.epoch, "position": self.position}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.epoch, self.position = int(state["epoch"]), int(state["position"])
-
-    def _epoch_order(self) -> tuple[list[str], bool]:
-        urls = list(self.urls)
-        if self.shuffle:
-            random.Random(self.seed * 1_000_003 + self.epoch).shuffle(urls)
-        if len(urls) >= self.world:
-            return urls[self.rank::self.world], False
-        return urls, True
-
-    def _raw_epoch(self) -> Iterator[dict]:
-        urls, by_sample = self._epoch_order()
-        index = 0
-        for url in urls:
-            with fsspec.open(url, "rb") as f:
-                samples = [files | {"__key__": key} for key, files in iter_tar(f)]
-            if self.shuffle:
-                random.Random(f"{self.seed}/{self.epoch}/{url.rsplit('/', 1)[-1]}").shuffle(samples)
-            for files in samples:
-                mine = index % self.world == self.rank if by_sample else True
-                index += 1
-                if mine:
-                    yield files
-
-    def __iter__(self) -> Iterator[dict]:
-        while True:
-            taken = 0
-            for files in self._raw_epoch():
-                if taken < self.position:  # resuming: skip what was already used, undecoded
-                    taken += 1
-                    continue
-                taken += 1
-                self.position = taken
-                yield decode_sample(files, self.members)
-            if taken == 0:
-                raise DataError(f"rank {self.rank} of {self.world} got no samples from {len(self.urls)} shard(s)")
-            self.epoch, self.position = self.epoch + 1, 0
 
 
 # ------------------------------------------------------------------------------------------- clips

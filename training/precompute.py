@@ -25,9 +25,9 @@ log = logging.getLogger("precompute")
 
 
 def precompute(cfg: DictConfig) -> dict:
-    from datagen.runner.reader import shard_urls
-    from datagen.runner.sample_io import decode_sample, encode_npy, iter_tar, tar_writer
-    from datagen.runner.store import SUMMARY, Store
+    from datagen.dataset.reader import shard_urls
+    from datagen.dataset.sample_io import decode_sample, encode_npy, iter_tar, tar_writer
+    from datagen.dataset.store import SUMMARY, Store
     from training.data import LATENT_GENERATOR, check_dataset, collate
     from training.loop import _encoders
     from training.parallel import barrier, init_runtime

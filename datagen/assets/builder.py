@@ -32,7 +32,7 @@ import numpy as np
 import trimesh
 
 from datagen.assets import shapes
-from datagen.paths import cache_dir
+from datagen.core.paths import cache_dir
 
 BUILDER_VERSION = 1
 LIBRARY_NAME = "counterfactory"

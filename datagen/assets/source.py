@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 import json
 import os
 from pathlib import Path
 
-from datagen.scene.kubric_compat import kb
+from datagen.kubric_compat import kb
 
 MANIFEST = "manifest.json"
 
@@ -75,6 +76,12 @@ def open_asset_source(manifest: str | os.PathLike | None = None, *,
     name = str(data.get("name") or path.stem).replace(os.sep, "_")  # Kubric uses it in a temp name
     return kb.AssetSource(name=name, data_dir=data_dir, assets=data["assets"],
                           scratch_dir=scratch_dir)
+
+
+@functools.lru_cache(maxsize=8)
+def cached_asset_source(manifest: str | None) -> "kb.AssetSource":
+    """One open source per manifest per process: a worker makes many samples from one library."""
+    return open_asset_source(manifest)
 
 
 def _data_dir(data_dir: str | os.PathLike):

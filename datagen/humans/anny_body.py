@@ -15,10 +15,13 @@ Building anny's model takes ~40-100 s the first time (anny caches it on disk, la
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from datagen.core.rotations import kabsch, swing
 from datagen.humans import skeleton as sk
 
 PHENOTYPES = ("gender", "age", "muscle", "weight", "height", "proportions")
@@ -60,27 +63,6 @@ def rest_pose(model, phenotype: dict) -> RestPose:
                     bone_poses=out["bone_poses"][0].numpy(), vertices=out["vertices"][0].numpy())
 
 
-def _kabsch(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Rotations (T, 3, 3) best mapping rest vectors u (K, 3) onto v (T, K, 3)."""
-    h = np.einsum("ki,tkj->tij", u, v)
-    U, _, Vt = np.linalg.svd(h)
-    d = np.sign(np.linalg.det(np.swapaxes(Vt, 1, 2) @ np.swapaxes(U, 1, 2)))
-    D = np.zeros((len(v), 3, 3))
-    D[:, 0, 0] = D[:, 1, 1] = 1.0
-    D[:, 2, 2] = d
-    return np.swapaxes(Vt, 1, 2) @ D @ np.swapaxes(U, 1, 2)
-
-
-def _swing(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Smallest rotations (T, 3, 3) taking directions a (T, 3) to b (T, 3)."""
-    a = a / np.linalg.norm(a, axis=-1, keepdims=True)
-    b = b / np.linalg.norm(b, axis=-1, keepdims=True)
-    v, c = np.cross(a, b), np.einsum("ti,ti->t", a, b)
-    K = np.zeros((len(a), 3, 3))
-    K[:, 0, 1], K[:, 0, 2], K[:, 1, 2] = -v[:, 2], v[:, 1], -v[:, 0]
-    K[:, 1, 0], K[:, 2, 0], K[:, 2, 1] = v[:, 2], -v[:, 1], v[:, 0]
-    scale = 1.0 / np.maximum(1.0 + c, 1e-9)
-    return np.eye(3) + K + K @ K * scale[:, None, None]
 
 
 def leg_length(heads: np.ndarray) -> float:
@@ -114,9 +96,9 @@ def retarget(source_heads: np.ndarray, rest: RestPose, labels: list[str]) -> tup
         parent = sk.PARENT[b]
         base = rot[parent] if parent is not None else np.broadcast_to(np.eye(3), (T, 3, 3))
         if len(kids) >= 2:
-            rot[b] = _kabsch(u, v)
+            rot[b] = kabsch(u, v)
         elif len(kids) == 1:
-            rot[b] = _swing(np.einsum("tij,j->ti", base, u[0]), v[:, 0]) @ base
+            rot[b] = swing(np.einsum("tij,j->ti", base, u[0]), v[:, 0]) @ base
         else:
             rot[b] = base.copy()
         if parent is None:
@@ -170,3 +152,21 @@ def vertex_regions(model, sleeves: bool) -> np.ndarray:
         ids = [k for k, n in enumerate(names) if n in bones]
         out[np.isin(main, ids)] = REGIONS.index(region)
     return out
+
+
+def write_rest_skeleton(path: str | Path = sk.REST_PATH) -> Path:
+    """Write anny's default rest skeleton (heads of its 52 bones plus the 13 leaf ends) standing
+    on z = 0. Run once by a developer; the file is shipped."""
+    model = anny_model()
+    rest = rest_pose(model, {})
+    by_name = dict(zip(model.bone_labels, rest.heads))
+    tails = dict(zip(model.bone_labels, rest.tails))
+    for leaf in sk.LEAVES:
+        by_name[leaf] = tails[sk.PARENT[leaf]]
+    lift = -float(rest.vertices[:, 2].min())
+    heads = {b: [round(float(v), 5) for v in by_name[b] + np.array([0, 0, lift])] for b in sk.BONES}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"about": "Mixamo-rig rest skeleton (anny default body, A pose, facing -Y, "
+                                         "feet on z=0), metres", "heads": heads}, indent=1) + "\n")
+    return path

@@ -11,6 +11,7 @@ import functools
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -47,9 +48,7 @@ def body_mesh(body, frames: int, fps: float) -> BodyMesh:
 
 @functools.lru_cache(maxsize=4)
 def _body_mesh(body_json: str, frames: int, fps: float) -> BodyMesh:
-    from datagen.scene.spec import BodySpec
-
-    body = BodySpec(**json.loads(body_json))
+    body = SimpleNamespace(**json.loads(body_json))  # a BodySpec's fields
     if body.model == "anny":
         from datagen.humans import anny_body
 

@@ -23,37 +23,14 @@ import numpy as np
 
 from datagen.humans import humoto
 from datagen.humans import skeleton as sk
-from datagen.humans.anny_body import _swing
+from datagen.core.rotations import from_matrix, matrix_x, matrix_z, swing
 
 FPS = 30
 SCENARIOS = ("lift_box", "carry_mug", "push_chair", "hold_plate")
 TABLE_TOP = 0.72
 
 
-def _rx(a):
-    a = np.asarray(a, float)
-    c, s = np.cos(a), np.sin(a)
-    m = np.zeros(a.shape + (3, 3))
-    m[..., 0, 0] = 1
-    m[..., 1, 1], m[..., 1, 2], m[..., 2, 1], m[..., 2, 2] = c, -s, s, c
-    return m
 
-
-def _rz(a):
-    a = np.asarray(a, float)
-    c, s = np.cos(a), np.sin(a)
-    m = np.zeros(a.shape + (3, 3))
-    m[..., 2, 2] = 1
-    m[..., 0, 0], m[..., 0, 1], m[..., 1, 0], m[..., 1, 1] = c, -s, s, c
-    return m
-
-
-def _quat(m: np.ndarray) -> np.ndarray:
-    from scipy.spatial.transform import Rotation
-    xyzw = Rotation.from_matrix(m.reshape(-1, 3, 3)).as_quat()
-    q = np.concatenate([xyzw[:, 3:], xyzw[:, :3]], axis=1)
-    q[q[:, 0] < 0] *= -1
-    return q.reshape(m.shape[:-2] + (4,))
 
 
 def _smooth(u):
@@ -94,7 +71,7 @@ class Script:
 def body_frame(script: Script, offset) -> np.ndarray:
     """World points (T, 3) at a fixed offset (lateral x, forward -y, up z) from the walking body."""
     off = np.asarray(offset, float)
-    rot = _rz(script.yaw)
+    rot = matrix_z(script.yaw)
     xy = np.concatenate([script.root_xy, np.zeros((script.frames, 1))], axis=1)
     return xy + np.einsum("tij,j->ti", rot, off)
 
@@ -110,8 +87,8 @@ def _ik(shoulder, target, u1, u2, pole, parent_rot):
     n /= np.linalg.norm(n, axis=-1, keepdims=True)
     elbow = shoulder + l1 * (cos_a[:, None] * dn + np.sqrt(1 - cos_a ** 2)[:, None] * n)
     wrist = shoulder + dist[:, None] * dn
-    upper = _swing(np.einsum("tij,j->ti", parent_rot, u1), elbow - shoulder) @ parent_rot
-    lower = _swing(np.einsum("tij,j->ti", upper, u2), wrist - elbow) @ upper
+    upper = swing(np.einsum("tij,j->ti", parent_rot, u1), elbow - shoulder) @ parent_rot
+    lower = swing(np.einsum("tij,j->ti", upper, u2), wrist - elbow) @ upper
     return upper, lower
 
 
@@ -124,13 +101,13 @@ def animate(script: Script) -> tuple[np.ndarray, np.ndarray]:
     phase = 2 * np.pi * np.cumsum(step) / 1.3  # one stride cycle per 1.3 m
     speed = np.clip(step * FPS / 0.8, 0, 1)  # swing amplitude grows with walking speed
     local = np.broadcast_to(np.eye(3), (T, len(sk.BONES), 3, 3)).copy()
-    local[:, I[sk.P + "Hips"]] = _rz(script.yaw)
+    local[:, I[sk.P + "Hips"]] = matrix_z(script.yaw)
     for b in ("Spine", "Spine1", "Spine2"):
-        local[:, I[sk.P + b]] = _rx(script.lean / 3)
+        local[:, I[sk.P + b]] = matrix_x(script.lean / 3)
     for side, sign in (("Left", 1.0), ("Right", -1.0)):
         swing = sign * np.sin(phase) * speed
-        local[:, I[sk.P + side + "UpLeg"]] = _rx(-0.45 * swing)
-        local[:, I[sk.P + side + "Leg"]] = _rx(0.6 * np.clip(np.sin(phase * sign + 1.2), 0, 1) * speed
+        local[:, I[sk.P + side + "UpLeg"]] = matrix_x(-0.45 * swing)
+        local[:, I[sk.P + side + "Leg"]] = matrix_x(0.6 * np.clip(np.sin(phase * sign + 1.2), 0, 1) * speed
                                                + 0.25 * script.lean)
     hips_z = heads[0, 2] - 0.02 * speed * (1 - np.cos(2 * phase)) / 2 - 0.08 * np.sin(script.lean)
     root = np.concatenate([script.root_xy + heads[0, :2], hips_z[:, None]], axis=1)
@@ -139,16 +116,16 @@ def animate(script: Script) -> tuple[np.ndarray, np.ndarray]:
         arm, fore, hand, shoulder_bone = (I[sk.P + side + b] for b in ("Arm", "ForeArm", "Hand", "Shoulder"))
         target = script.hands.get(side, np.full((T, 3), np.nan)).copy()
         relaxed = body_frame(script, (sign * 0.2, 0.0, 0.0)) + np.array([0, 0, 0.85])
-        relaxed += np.einsum("tij,j->ti", _rz(script.yaw), [0, 1, 0]) * (0.12 * sign * np.sin(phase) * speed)[:, None]
+        relaxed += np.einsum("tij,j->ti", matrix_z(script.yaw), [0, 1, 0]) * (0.12 * sign * np.sin(phase) * speed)[:, None]
         free = np.isnan(target).any(-1)
         target[free] = relaxed[free]
-        pole = np.einsum("tij,j->ti", _rz(script.yaw), [sign * 0.4, 0.6, -1.0])
+        pole = np.einsum("tij,j->ti", matrix_z(script.yaw), [sign * 0.4, 0.6, -1.0])
         upper, lower = _ik(pos[:, arm], target, heads[fore] - heads[arm], heads[hand] - heads[fore], pole,
                            world[:, shoulder_bone])
         local[:, arm] = np.swapaxes(world[:, shoulder_bone], 1, 2) @ upper
         local[:, fore] = np.swapaxes(upper, 1, 2) @ lower
     world, pos = sk.forward_kinematics(root, local, heads)
-    return _quat(world), pos
+    return from_matrix(world), pos
 
 
 # -- scenarios -------------------------------------------------------------------------------------
@@ -164,7 +141,7 @@ def _centre(mesh) -> np.ndarray:
 
 
 def _still(pos, T, yaw=0.0):
-    return np.broadcast_to(_quat(_rz(np.full(T, yaw))), (T, 4)).copy(), np.broadcast_to(np.asarray(pos, float), (T, 3)).copy()
+    return np.broadcast_to(from_matrix(matrix_z(np.full(T, yaw))), (T, 4)).copy(), np.broadcast_to(np.asarray(pos, float), (T, 3)).copy()
 
 
 def _clock(frames: int) -> tuple[np.ndarray, float]:
@@ -193,11 +170,11 @@ def lift_box(frames: int = 90) -> Script:
     box_yaw = np.where(t >= 42 * f, yaw, 0.0)
     grip = _smooth((t - 6 * f) / (14 * f))[:, None]
     for side, sign in (("Left", 1), ("Right", -1)):
-        side_pt = box_pos + np.einsum("tij,j->ti", _rz(box_yaw), [sign * (half[0] + 0.02), 0, 0])
+        side_pt = box_pos + np.einsum("tij,j->ti", matrix_z(box_yaw), [sign * (half[0] + 0.02), 0, 0])
         hand = np.where(grip > 0, side_pt, np.nan)
         s.hands[side] = hand
     s.objects = {"table": _table(m, frames),
-                 "cardboard_box": (_quat(_rz(box_yaw)), box_pos)}
+                 "cardboard_box": (from_matrix(matrix_z(box_yaw)), box_pos)}
     s.meshes = {"table": m["table"], "cardboard_box": box}
     s.text = "A person lifts a cardboard box from a table and walks away carrying it."
     return s
@@ -235,7 +212,7 @@ def push_chair(frames: int = 90) -> Script:
         grip = chair_pos + [sign * 0.17, 0.16, top - c[2] - 0.02]
         touch = _smooth((t - 2 * f) / (12 * f))[:, None] > 0
         s.hands[side] = np.where(touch, grip, np.nan)
-    s.objects = {"chair": (_quat(_rz(np.full(frames, math.pi))), chair_pos)}
+    s.objects = {"chair": (from_matrix(matrix_z(np.full(frames, math.pi))), chair_pos)}
     s.meshes = {"chair": chair}
     s.text = "A person pushes a chair across the room."
     return s
@@ -249,8 +226,8 @@ def hold_plate(frames: int = 90) -> Script:
     pos = body_frame(s, (0.0, -0.36, 1.0)) + np.stack([np.zeros(frames), np.zeros(frames),
                                                         0.03 * np.sin(t / frames * 4 * math.pi)], 1)
     for side, sign in (("Left", 1), ("Right", -1)):
-        s.hands[side] = pos + np.einsum("tij,j->ti", _rz(yaw), [sign * 0.13, 0, -0.01])
-    s.objects = {"plate": (_quat(_rz(yaw)), pos)}
+        s.hands[side] = pos + np.einsum("tij,j->ti", matrix_z(yaw), [sign * 0.13, 0, -0.01])
+    s.objects = {"plate": (from_matrix(matrix_z(yaw)), pos)}
     s.meshes = {"plate": plate}
     s.text = "A person stands holding a plate with both hands and turns around."
     return s
@@ -284,7 +261,7 @@ def default_fixtures() -> Path:
     import shutil
 
     from datagen.assets import shapes
-    from datagen.paths import cache_dir
+    from datagen.core.paths import cache_dir
 
     h = hashlib.sha256()
     for path in (Path(__file__), sk.REST_PATH, Path(sk.__file__), Path(humoto.__file__), Path(shapes.__file__)):

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from datagen.core.rotations import normalise, slerp
 from datagen.humans import skeleton as sk
 
 SOURCE_FPS = 30.0
@@ -72,9 +73,6 @@ def _poses(value, where: str, path: Path) -> np.ndarray:
         raise SequenceError(f"{path}: {where} contains a zero quaternion")
     return arr
 
-
-def _normalise(q: np.ndarray) -> np.ndarray:
-    return q / np.linalg.norm(q, axis=-1, keepdims=True)
 
 
 def find_mesh(objects_dir: Path, name: str) -> Path | None:
@@ -174,9 +172,9 @@ def load_sequence(seq_dir: str | Path, objects_dir: str | Path | None = None) ->
         if mesh is None:
             raise SequenceError(f"{path}: unknown object {n!r}: no {n}.obj under {objects_dir}")
         meshes[n] = mesh
-    return HumotoSequence(name=seq_dir.name, bones=bones, bone_quaternions=_normalise(arm[..., :4]),
+    return HumotoSequence(name=seq_dir.name, bones=bones, bone_quaternions=normalise(arm[..., :4]),
                           bone_positions=arm[..., 4:], objects=names,
-                          object_quaternions=_normalise(obj[..., :4]), object_positions=obj[..., 4:],
+                          object_quaternions=normalise(obj[..., :4]), object_positions=obj[..., 4:],
                           meshes=meshes, text=_text(seq_dir / f"{seq_dir.name}.yaml"),
                           source_frames=np.arange(len(frames), dtype=np.float64))
 
@@ -199,18 +197,6 @@ def sample_times(num_source: int, frames: int, mode: str = "whole", fps: float =
     times = (start + np.arange(frames) / fps) * source_fps
     return np.clip(times, 0.0, num_source - 1)
 
-
-def slerp(q0: np.ndarray, q1: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Spherical interpolation of unit quaternions (..., 4) with weights u broadcast on (...)."""
-    dot = np.sum(q0 * q1, axis=-1)
-    q1 = np.where(dot[..., None] < 0, -q1, q1)
-    dot = np.abs(dot).clip(-1.0, 1.0)
-    theta = np.arccos(dot)
-    small = theta < 1e-6
-    s = np.where(small, 1.0, np.sin(theta))
-    w0 = np.where(small, 1.0 - u, np.sin((1.0 - u) * theta) / s)
-    w1 = np.where(small, u, np.sin(u * theta) / s)
-    return _normalise(w0[..., None] * q0 + w1[..., None] * q1)
 
 
 def _interp(times: np.ndarray, pos: np.ndarray, quat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -19,7 +19,7 @@ import numpy as np
 import trimesh
 
 from datagen.assets import builder, shapes
-from datagen.paths import cache_dir
+from datagen.core.paths import cache_dir
 
 # (keywords, category, material preset, effective density kg/m^3)
 KINDS = (

@@ -7,7 +7,7 @@ and toe bones end.
 
 ``assets/humans/mixamo_rest.json`` is the rest skeleton our motion fixtures use: the heads of
 anny's default body in its rest (A) pose, standing on the floor (z = 0), facing -Y. It is
-written by ``write_rest_skeleton`` (needs anny) and shipped, so making fixtures never builds a
+written by ``anny_body.write_rest_skeleton`` (needs anny) and shipped, so making fixtures never builds a
 body model.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from datagen.paths import REPO_ROOT
+from datagen.core.paths import REPO_ROOT
 
 P = "mixamorig:"
 _SIDE = ("Left", "Right")
@@ -83,23 +83,3 @@ def forward_kinematics(root: np.ndarray, local: np.ndarray, heads: np.ndarray | 
             world[:, i] = world[:, parent] @ local[:, i]
             pos[:, i] = pos[:, parent] + world[:, parent] @ (heads[i] - heads[parent])
     return world, pos
-
-
-def write_rest_skeleton(path: str | Path = REST_PATH) -> Path:
-    """Write anny's default rest skeleton (heads of its 52 bones plus the 13 leaf ends) standing
-    on z = 0. Run once by a developer; the file is shipped."""
-    from datagen.humans.anny_body import anny_model, rest_pose
-
-    model = anny_model()
-    rest = rest_pose(model, {})
-    by_name = dict(zip(model.bone_labels, rest.heads))
-    tails = dict(zip(model.bone_labels, rest.tails))
-    for leaf in LEAVES:
-        by_name[leaf] = tails[PARENT[leaf]]
-    lift = -float(rest.vertices[:, 2].min())
-    heads = {b: [round(float(v), 5) for v in by_name[b] + np.array([0, 0, lift])] for b in BONES}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"about": "Mixamo-rig rest skeleton (anny default body, A pose, facing -Y, "
-                                         "feet on z=0), metres", "heads": heads}, indent=1) + "\n")
-    return path

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from datagen.humans.humoto import slerp
+from datagen.core.rotations import from_axis_angle, multiply, slerp, to_axis_angle
 
 NUM_VERTICES = 10475
 NUM_FACES = 20908
@@ -61,34 +61,8 @@ MODEL_KEYS = {
 }
 
 
-# -- rotations (numpy, axis-angle <-> unit quaternion w, x, y, z) -----------------------------------
-
-def aa_to_quat(aa: np.ndarray) -> np.ndarray:
-    aa = np.asarray(aa, dtype=np.float64)
-    angle = np.linalg.norm(aa, axis=-1, keepdims=True)
-    half = angle / 2
-    # sin(angle/2)/angle, with its limit 1/2 at 0
-    k = np.where(angle > 1e-8, np.sin(half) / np.maximum(angle, 1e-300), 0.5 - angle ** 2 / 48)
-    return np.concatenate([np.cos(half), aa * k], axis=-1)
 
 
-def quat_to_aa(q: np.ndarray) -> np.ndarray:
-    q = np.asarray(q, dtype=np.float64)
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
-    q = np.where(q[..., :1] < 0, -q, q)
-    s = np.linalg.norm(q[..., 1:], axis=-1, keepdims=True)
-    angle = 2 * np.arctan2(s, q[..., :1])
-    k = np.where(s > 1e-8, angle / np.maximum(s, 1e-300), 2 / q[..., :1])
-    return q[..., 1:] * k
-
-
-def quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    aw, ax, ay, az = np.moveaxis(a, -1, 0)
-    bw, bx, by, bz = np.moveaxis(b, -1, 0)
-    return np.stack([aw * bw - ax * bx - ay * by - az * bz,
-                     aw * bx + ax * bw + ay * bz - az * by,
-                     aw * by - ax * bz + ay * bw + az * bx,
-                     aw * bz + ax * by - ay * bx + az * bw], axis=-1)
 
 
 # -- motion ----------------------------------------------------------------------------------------
@@ -271,8 +245,8 @@ def sample_motion(motion: AmassMotion, source_frames: np.ndarray) -> AmassMotion
     u = t - i0
     trans = motion.trans[i0] * (1 - u[:, None]) + motion.trans[i1] * u[:, None]
     rot = motion.rotations()
-    q = slerp(aa_to_quat(rot[i0]), aa_to_quat(rot[i1]), np.broadcast_to(u[:, None], (len(t), NUM_JOINTS)))
-    poses = np.where((u == 0)[:, None, None], rot[i0], quat_to_aa(q)).reshape(len(t), -1)
+    q = slerp(from_axis_angle(rot[i0]), from_axis_angle(rot[i1]), np.broadcast_to(u[:, None], (len(t), NUM_JOINTS)))
+    poses = np.where((u == 0)[:, None, None], rot[i0], to_axis_angle(q)).reshape(len(t), -1)
     fields = {name: poses[:, a:b] for name, (a, b) in POSES_LAYOUT.items()}
     step = np.median(np.diff(t)) if len(t) > 1 else 0.0
     fps = motion.fps / step if step > 0 else motion.fps
@@ -307,9 +281,9 @@ def procedural_motion(frames: int, fps: float = 30.0, seed: int = 0) -> AmassMot
     rot[:, 37:40, 1] = -0.5 * curl[:, None]
     rot[:, 52:55, 1] = 0.5 * curl[:, None]
     yaw = rng.uniform(-np.pi, np.pi) + 0.05 * np.sin(step)
-    q_up = aa_to_quat(np.array([np.pi / 2, 0.0, 0.0]))  # model Y up -> world Z up
-    q_yaw = aa_to_quat(np.stack([np.zeros(frames), np.zeros(frames), yaw], axis=-1))
-    rot[:, 0] = quat_to_aa(quat_mul(q_yaw, np.broadcast_to(q_up, (frames, 4))))
+    q_up = from_axis_angle(np.array([np.pi / 2, 0.0, 0.0]))  # model Y up -> world Z up
+    q_yaw = from_axis_angle(np.stack([np.zeros(frames), np.zeros(frames), yaw], axis=-1))
+    rot[:, 0] = to_axis_angle(multiply(q_yaw, np.broadcast_to(q_up, (frames, 4))))
     start = rng.uniform(-0.5, 0.5, size=2)
     trans = np.zeros((frames, 3))
     trans[:, :2] = start + 0.01 * np.stack([np.sin(step), np.cos(step)], axis=-1)

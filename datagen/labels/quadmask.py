@@ -16,11 +16,19 @@ from datagen.labels.pixels import neighbour_count
 
 OBJECT, OVERLAP, AFFECTED, KEEP = 0, 63, 127, 255
 VALUES = (OBJECT, OVERLAP, AFFECTED, KEEP)
-# VOID's reader: <=31 -> 0, 32..95 -> 63, 96..191 -> 127, >191 -> 255
-_SNAP = np.empty(256, np.uint8)
-_SNAP[:32], _SNAP[32:96], _SNAP[96:192], _SNAP[192:] = OBJECT, OVERLAP, AFFECTED, KEEP
+# VOID's reader: <=31 -> 0, 32..95 -> 63, 96..191 -> 127, >191 -> 255 (a lookup table by uint8 value)
+SNAP_TABLE = np.empty(256, np.uint8)
+SNAP_TABLE[:32], SNAP_TABLE[32:96], SNAP_TABLE[96:192], SNAP_TABLE[192:] = OBJECT, OVERLAP, AFFECTED, KEEP
 # VOID's model conditions on a 3-channel image: object/overlap 0, affected 0.5, keep 1
 CONDITIONING = {OBJECT: 0.0, OVERLAP: 0.0, AFFECTED: 0.5, KEEP: 1.0}
+# ... unless the overlap is kept apart from the object (``keep_overlap``): then 63 conditions as 0.25
+KEPT_OVERLAP = 0.25
+
+
+def conditioning_table(keep_overlap: bool = False) -> np.ndarray:
+    """float32 (256,): the conditioning value of every uint8 mask value after snapping."""
+    values = {**CONDITIONING, **({OVERLAP: KEPT_OVERLAP} if keep_overlap else {})}
+    return np.array([values[int(v)] for v in SNAP_TABLE], np.float32)
 
 
 def dilate(mask: np.ndarray, pixels: int) -> np.ndarray:
@@ -56,7 +64,7 @@ def quadmask(removed: np.ndarray, affected: np.ndarray, dilation: int = 0,
 
 def snap(values: np.ndarray) -> np.ndarray:
     """VOID's reader: any uint8 mask (e.g. after lossy video) back to the four values."""
-    return _SNAP[np.asarray(values, dtype=np.uint8)]
+    return SNAP_TABLE[np.asarray(values, dtype=np.uint8)]
 
 
 def pixel_change(c: np.ndarray, b: np.ndarray, threshold: float = 15, gamma: float = 1.0,

@@ -7,9 +7,9 @@ Generator-side API: ``Member``, ``stage``, ``record``, ``derive_seed``, ``sample
 Driver-side API: ``run``, ``load_config``, ``main`` (imported lazily).
 See ``datagen/runner/generator.py`` for the contract and ``datagen/toy_shapes.py`` for a template.
 """
-from datagen.runner.sample_io import Member
-from datagen.runner.seeds import derive_seed, sample_rng
-from datagen.runner.timing import record, stage
+from datagen.dataset.sample_io import Member
+from datagen.core.seeds import derive_seed, sample_rng
+from datagen.core.timing import record, stage
 
 __all__ = ["Member", "stage", "record", "derive_seed", "sample_rng", "run", "load_config", "main"]
 
@@ -19,8 +19,12 @@ def __getattr__(name):
         from datagen.runner.driver import run
 
         return run
-    if name in ("load_config", "main"):
-        from datagen.runner import config
+    if name == "load_config":
+        from datagen.runner.config import load_config
 
-        return getattr(config, name)
+        return load_config
+    if name == "main":
+        from datagen.runner.cli import main
+
+        return main
     raise AttributeError(name)

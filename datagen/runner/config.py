@@ -1,16 +1,14 @@
-"""Hydra configuration of generator runs (``configs/datagen/``): loading, checking, hashing, and the
-``main()`` every generator script calls so that ``python datagen/<name>.py key=value ...`` and
-``ray submit ray_cluster.yaml datagen/<name>.py -- key=value ...`` behave the same."""
+"""Hydra configuration of generator runs (``configs/datagen/``): loading, checking and hashing.
+The command line that uses it is ``cli.py``."""
 from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from datagen.paths import REPO_ROOT
+from datagen.core.paths import REPO_ROOT
 
 CONFIG_DIR = REPO_ROOT / "configs" / "datagen"
 # Keys that do not change a single byte of the data: where it goes, how it is run, debugging hooks.
@@ -93,33 +91,3 @@ def task_config(plain: dict, threads: int) -> DictConfig:
     OmegaConf.set_struct(cfg, True)
     OmegaConf.set_readonly(cfg, True)
     return cfg
-
-
-def main(config_name: str) -> None:
-    """Entry point of ``datagen/<name>.py``: parse Hydra overrides from argv, run, exit non-zero on
-    failures (1) or a bad configuration (2)."""
-    import hydra
-
-    from datagen.runner.driver import report, run
-
-    code = 0
-
-    @hydra.main(version_base=None, config_path=str(CONFIG_DIR), config_name=config_name)
-    def _main(cfg: DictConfig) -> None:
-        nonlocal code
-        try:
-            result = run(cfg)
-        except ConfigError as e:
-            print(f"error: {e}", file=sys.stderr)
-            code = 2
-            return
-        code = report(result)
-        if code == 0 and cfg.runner.get("validate", True):
-            from datagen.validate import validate
-
-            passed, failed = validate(str(cfg.out), emit=lambda line: print(line, file=sys.stderr))
-            print(f"validated: {passed} passed, {failed} failed")
-            code = 1 if failed else 0
-
-    _main()
-    sys.exit(code)

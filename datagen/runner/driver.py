@@ -11,7 +11,7 @@ from datagen.runner.config import ConfigError, check_config, config_hash, to_pla
 from datagen.runner.execute import Progress, connect, run_local, run_ray
 from datagen.runner.generator import load_generator
 from datagen.runner.shards import ShardJob, plan_shards
-from datagen.runner.store import SHARD_RE, SUMMARY, TMP_MARK, Store, shard_name
+from datagen.dataset.store import SHARD_RE, SUMMARY, TMP_MARK, Store, shard_name
 from datagen.runner.summary import build_summary
 
 

@@ -1,6 +1,6 @@
 """The generator contract. A generator is a module, importable by a dotted name, that defines::
 
-    SCHEMA: dict[str, Member]                        # every member a sample has (datagen.runner.sample_io)
+    SCHEMA: dict[str, Member]                        # every member a sample has (datagen.dataset.sample_io)
     def make_sample(config, index: int, seed: int) -> dict[str, Any]    # one sample, from its seed only
     INVARIANTS: tuple[Callable[[dict, config], list[str]], ...]         # optional; error strings, [] if fine
     def check_config(config) -> None                 # optional; raise ValueError (one line) before any work
@@ -8,7 +8,7 @@
 ``config`` is the run's resolved Hydra config (read-only ``DictConfig``; ``config.render.threads`` is the
 number of CPUs the runner reserved for the task, so a renderer uses exactly that many threads).
 ``seed`` is ``derive_seed(config.seed, index)``; derive further streams from it with
-``datagen.runner.seeds.sample_rng(seed, purpose)``. ``make_sample`` may time its stages with
+``datagen.core.seeds.sample_rng(seed, purpose)``. ``make_sample`` may time its stages with
 ``datagen.runner.stage``. The runner knows nothing else about a generator.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from datagen.runner.sample_io import Member, check_schema
+from datagen.dataset.sample_io import Member, check_schema
 
 Invariant = Callable[[dict, Any], list]
 

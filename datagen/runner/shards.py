@@ -12,11 +12,11 @@ from typing import Callable
 
 from datagen.runner.config import task_config
 from datagen.runner.generator import Generator, load_generator
-from datagen.runner.sample_io import (DEFAULT_PRESET, HashingWriter, encode_sample, iter_tar, key_index,
+from datagen.dataset.sample_io import (DEFAULT_PRESET, HashingWriter, encode_sample, iter_tar, key_index,
                                       sample_key, tar_writer)
-from datagen.runner.seeds import derive_seed
-from datagen.runner.store import Store, shard_name
-from datagen.runner.timing import TimingTotals, collect
+from datagen.core.seeds import derive_seed
+from datagen.dataset.store import Store, shard_name
+from datagen.core.timing import TimingTotals, collect
 
 Report = Callable[[int, int, "int | None"], None]  # (shard, samples finished, index in progress)
 

@@ -7,10 +7,10 @@ import socket
 import subprocess
 import time
 
-from datagen.paths import REPO_ROOT
+from datagen.core.paths import REPO_ROOT
 from datagen.runner.generator import Generator
-from datagen.runner.sample_io import INFO, INFO_MEMBER
-from datagen.runner.timing import TimingTotals
+from datagen.dataset.sample_io import INFO, INFO_MEMBER
+from datagen.core.timing import TimingTotals
 
 FORMAT = "counterfactory-shards/1"
 PACKAGES = ("counterfactory", "numpy", "ray", "webdataset", "fsspec", "hydra-core", "omegaconf",

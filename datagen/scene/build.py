@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from datagen.assets import create_asset, open_asset_source
-from datagen.scene.kubric_compat import kb
+from datagen.kubric_compat import kb
 from datagen.scene.spec import SceneSpec
 
 FLOOR_THICKNESS = 0.1

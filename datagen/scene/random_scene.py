@@ -9,7 +9,8 @@ import math
 
 import numpy as np
 
-from datagen.scene.spec import (PARAMETRIC_MOTIONS, MATERIAL_PRESETS, CameraSpec, EnvironmentSpec,
+from datagen.core.rotations import random_quaternion
+from datagen.scene.spec import (MATERIAL_PRESETS, PARAMETRIC_MOTIONS, CameraSpec, EnvironmentSpec,
                                 LightSpec, MaterialSpec, ObjectSpec, RenderSpec, SceneSpec)
 
 # Objects that tumble well; furniture stays out of the demo.
@@ -26,15 +27,13 @@ PALETTE = ((0.85, 0.2, 0.15), (0.15, 0.45, 0.85), (0.95, 0.75, 0.1), (0.2, 0.65,
            (0.9, 0.5, 0.1), (0.55, 0.3, 0.7), (0.9, 0.9, 0.88), (0.15, 0.15, 0.17))
 
 
-def quaternion_about_z(angle: float) -> tuple[float, float, float, float]:
-    return (math.cos(angle / 2), 0.0, 0.0, math.sin(angle / 2))
 
 
-def random_quaternion(rng: np.random.Generator) -> tuple[float, float, float, float]:
-    q = rng.normal(size=4)
-    q /= np.linalg.norm(q)
-    return tuple(float(v) for v in (q if q[0] >= 0 else -q))
 
+def material(rng: np.random.Generator, preset: str | None = None) -> MaterialSpec:
+    """A random preset (glass excepted: it makes masks of things seen through it ambiguous)."""
+    k = int(rng.integers(len(PALETTE)))
+    return MaterialSpec(preset=preset or str(rng.choice(MATERIAL_PRESETS[:5])), color=PALETTE[k])
 
 def sky_and_sun(rng: np.random.Generator) -> tuple[EnvironmentSpec, LightSpec]:
     """A sky with the sun lamp placed where the sky's sun is, so light and backdrop agree."""

@@ -32,9 +32,10 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 
-from datagen.scene import blender45, looks
+from datagen.kubric_compat import blender45
+from datagen.scene import looks
 from datagen.scene.build import build_kubric_scene, srgb_to_linear
-from datagen.scene.kubric_compat import kb
+from datagen.kubric_compat import kb
 from datagen.scene.simulate import WorldStates
 from datagen.scene.spec import VISIBILITIES, SceneSpec
 

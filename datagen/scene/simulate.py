@@ -49,25 +49,13 @@ class WorldStates:
         return cls(names=list(d["names"]), collisions=list(d.get("collisions", [])), **arrays)
 
 
-def rotation_angle(q1: np.ndarray, q2: np.ndarray) -> np.ndarray:
-    """Angle in radians between orientations (any leading shape, last axis w, x, y, z).
-
-    Uses atan2 of the relative rotation's vector and scalar parts, which stays exact near zero
-    (arccos of a dot product reports ~1e-8 for identical quaternions)."""
-    q1, q2 = np.asarray(q1, dtype=np.float64), np.asarray(q2, dtype=np.float64)
-    w1, v1, w2, v2 = q1[..., :1], q1[..., 1:], q2[..., :1], q2[..., 1:]
-    # relative rotation conj(q1) * q2
-    w = w1[..., 0] * w2[..., 0] + np.sum(v1 * v2, axis=-1)
-    v = w1 * v2 - w2 * v1 - np.cross(v1, v2)
-    return 2.0 * np.arctan2(np.linalg.norm(v, axis=-1), np.abs(w))
-
 
 def simulate(spec: SceneSpec, exclude=(), source=None) -> WorldStates:
     """Simulate ``spec`` without the objects named in ``exclude`` (the counterfactual world).
 
     Frame 0 is the initial state; frame t is the state after t / fps seconds.
     """
-    from datagen.scene.kubric_compat import kb  # noqa: F401
+    from datagen.kubric_compat import kb  # noqa: F401
     from kubric.simulator.pybullet import PyBullet
 
     t0 = time.perf_counter()

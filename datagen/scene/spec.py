@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from datagen.core.rotations import rotate_z
+
 Vec3 = tuple[float, float, float]
 Quat = tuple[float, float, float, float]
 Color = tuple[float, float, float]
@@ -111,19 +113,15 @@ class CameraSpec:
             elif self.motion == "zoom":
                 focal = self.focal_length * (1.0 + s)
             elif self.motion == "pan":
-                target = p0 + _rotate_z(t0 - p0, s)
+                target = p0 + rotate_z(t0 - p0, s)
             elif self.motion == "orbit":
-                pos = t0 + _rotate_z(p0 - t0, s)
+                pos = t0 + rotate_z(p0 - t0, s)
             elif self.motion == "track" and self.path:
                 target = np.asarray(self.path[min(i, len(self.path) - 1)], float)
                 pos = p0 + (target - t0)
             out.append((pos, target, focal))
         return out
 
-
-def _rotate_z(v: np.ndarray, angle: float) -> np.ndarray:
-    c, s = math.cos(angle), math.sin(angle)
-    return np.array([c * v[0] - s * v[1], s * v[0] + c * v[1], v[2]])
 
 
 @dataclass
@@ -175,6 +173,13 @@ class RenderSpec:
     denoise: bool = False
     view_transform: str = "AgX"
     max_bounces: int = 6
+
+    @classmethod
+    def from_config(cls, render, seed: int, denoise: bool = False) -> "RenderSpec":
+        """A generator sample's render settings: the run's ``render`` section (size, samples, the
+        threads the runner reserved) and the sample's Cycles seed, the same in every pass."""
+        return cls(width=render.width, height=render.height, spp=render.spp, threads=int(render.threads or 0),
+                   seed=int(seed % (2 ** 31)), denoise=bool(denoise))
 
 
 @dataclass
@@ -232,6 +237,14 @@ class SceneSpec:
     @classmethod
     def from_json(cls, text: str) -> "SceneSpec":
         return cls.from_dict(json.loads(text))
+
+
+def spec_data(spec: SceneSpec) -> dict[str, Any]:
+    """The spec as data for a sample's metadata: Cycles' thread count changes no pixel, so it is not
+    recorded (0 = auto)."""
+    d = spec.to_dict()
+    d["render"]["threads"] = 0
+    return d
 
 
 _NESTED = {"MaterialSpec": MaterialSpec, "CameraSpec": CameraSpec, "EnvironmentSpec": EnvironmentSpec,

@@ -12,8 +12,7 @@ import math
 
 import numpy as np
 
-from datagen.families.common import color_name
-from datagen.labels.captions import FLOORS, MATERIALS, NOUNS, article, describe_motion, describe_object
+from datagen.scene.describe import FLOORS, MATERIALS, NOUNS, article, color_name, describe_motion, describe_object
 
 SKY = {"low": "low, warm sunlight {side} that rakes across the ground and stretches the shadows",
        "mid": "clear afternoon sunlight {side}", "high": "bright, high midday sun {side}"}

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from datagen.runner.timing import record
+from datagen.core.timing import record
 
 
 class Passes:

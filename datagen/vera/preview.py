@@ -5,7 +5,6 @@ contact sheet (PNG) and a GIF per sample, and the small Vera set ``make demo`` w
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +32,8 @@ def columns(sample: dict) -> list[np.ndarray]:
 def write_previews(dataset: str, out, limit: int = 8) -> list[Path]:
     """A contact sheet and a GIF per sample of a Vera dataset (the columns above), and the
     samples' instructions in ``instructions.txt``."""
-    from datagen.preview import write_previews as write
-    from datagen.runner.reader import open_dataset
+    from datagen.dataset.preview import write_previews as write
+    from datagen.dataset.reader import open_dataset
 
     out = Path(out)
     paths = write(dataset, out, limit)
@@ -47,32 +46,6 @@ def write_previews(dataset: str, out, limit: int = 8) -> list[Path]:
                      f"{m['residual']['residual_vs_render']['mean']:.3f} levels]\n{sample['edit_instruction']}\n")
     (out / "instructions.txt").write_text("\n".join(lines))
     return [*paths, out / "instructions.txt"]
-
-
-def vera_demo(out, num_samples: int = 3, width: int = 208, height: int = 120, frames: int = 9, spp: int = 4,
-              seed: int = 0, cpus: int = 2) -> list[Path]:
-    """``make demo``'s Vera part: a small dataset (one sample per family with the default
-    weights), validated, with previews in ``OUT/preview``."""
-    from datagen.runner import load_config, run
-    from datagen.validate import validate
-
-    out = Path(out)
-    t0 = time.perf_counter()
-    cfg = load_config("vera_layers", [f"out={out / 'data'}", f"num_samples={num_samples}",
-                                      f"samples_per_shard={num_samples}", f"seed={seed}", "runner.mode=local",
-                                      f"runner.cpus_per_task={cpus}", "runner.progress=false",
-                                      f"render.width={width}", f"render.height={height}",
-                                      f"render.frames={frames}", f"render.spp={spp}"])
-    if not run(cfg).ok:
-        raise RuntimeError(f"vera demo: generation failed (see {out / 'data'})")
-    failures: list[str] = []
-    passed, failed = validate(str(out / "data"), emit=failures.append)
-    if failed:
-        raise RuntimeError(f"vera demo: {failed} samples fail validation: {failures[:3]}")
-    paths = write_previews(str(out / "data"), out / "preview", limit=num_samples)
-    print(f"demo: vera layered set, {passed} samples validated, previews in {out / 'preview'} "
-          f"({time.perf_counter() - t0:.1f} s)")
-    return paths
 
 
 def main(argv=None) -> None:

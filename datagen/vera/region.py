@@ -11,18 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from datagen.families.common import geometry
+from datagen.core.rotations import rotate
+from datagen.scene.geometry import geometry
 from datagen.labels.layers import change_levels
 from datagen.labels.pixels import neighbour_count
 from datagen.vera.scenes import project
 
 GLOSSY_PRESETS = ("metal", "ceramic")
 
-
-def _rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Rotate vectors v (N, 3) by unit quaternion q (w, x, y, z)."""
-    w, u = q[0], q[1:]
-    return v + 2.0 * np.cross(u, np.cross(u, v) + w * v)
 
 
 def corners(source, spec, states, name: str, grow: float = 1.0) -> np.ndarray:
@@ -34,7 +30,7 @@ def corners(source, spec, states, name: str, grow: float = 1.0) -> np.ndarray:
     box = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)]) * half + centre
     box = box * o.scale
     p, q = states.trajectory(name)
-    return np.stack([_rotate(q[t], box) + p[t] for t in range(len(p))])
+    return np.stack([rotate(q[t], box) + p[t] for t in range(len(p))])
 
 
 def shadow_points(points: np.ndarray, lights) -> list[np.ndarray]:

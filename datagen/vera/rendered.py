@@ -23,7 +23,7 @@ from datagen.vera import tasks as T
 from datagen.vera.instructions import describe_rendered
 from datagen.vera.region import influence_boxes
 from datagen.vera.scenes import VeraScene, other_set, sample_multi, sample_single
-from datagen.void_counterfactuals import _data_spec as data_spec  # the spec as data, without thread count
+from datagen.scene.spec import spec_data as data_spec
 
 SAMPLERS = {"single_object": sample_single, "multi_object": sample_multi}
 

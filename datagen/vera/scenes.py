@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from datagen.families.common import geometry, material, yaw
-from datagen.scene.random_scene import FLOORS, orbit_camera, sky_and_sun
+from datagen.core.rotations import yaw
+from datagen.scene.geometry import geometry
+from datagen.scene.random_scene import FLOORS, material, orbit_camera, sky_and_sun
 from datagen.scene.simulate import WorldStates, simulate
 from datagen.scene.spec import CameraSpec, MaterialSpec, ObjectSpec, SceneSpec
 

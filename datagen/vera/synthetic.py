@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from datagen.families.common import geometry, material
-from datagen.scene.random_scene import random_quaternion, sky_and_sun
+from datagen.core.rotations import random_quaternion
+from datagen.scene.geometry import geometry
+from datagen.scene.random_scene import material, sky_and_sun
 from datagen.scene.spec import CameraSpec, ObjectSpec, SceneSpec
-from datagen.vera.footage import even as _even
+from datagen.vera.footage import even
 from datagen.vera.scenes import SUBJECTS
 
 FOREGROUNDS = ("rendered", "videomatte")
@@ -160,15 +161,15 @@ def make(rng, task: str, source, render, frames: int, fps: int, cfg, fold, passe
     """(clip, description, meta) of one synthetic sample; ``cfg`` is ``vera.synthetic``."""
     from datagen.vera import pick, tasks as T
     from datagen.vera.instructions import describe_background, describe_synthetic
-    from datagen.vera.rendered import data_spec
+    from datagen.scene.spec import spec_data as data_spec
 
     width, height = render.width, render.height
     fg_kind = pick(rng, dict(cfg.foreground), FOREGROUNDS)
     size = float(rng.uniform(*cfg.layer_size))
     if fg_kind == "rendered":
-        layer = rendered_layer(rng, source, render, frames, fps, _even(size * width), _even(size * height), passes)
+        layer = rendered_layer(rng, source, render, frames, fps, even(size * width), even(size * height), passes)
     else:
-        layer = matte_layer(rng, folders["videomatte"], frames, fps, _even(size * height))
+        layer = matte_layer(rng, folders["videomatte"], frames, fps, even(size * height))
     path = placement(rng, frames, width, height, layer.alpha.shape[2], layer.alpha.shape[1], layer.anchor_bottom)
     pre, alpha = place(layer, path, width, height)
     bg_kind = pick(rng, dict(cfg.background), BACKGROUNDS)

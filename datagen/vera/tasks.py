@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from datagen.core.sections import Section
 from datagen.labels.layers import as_float, composite, layers, residual, to_uint8
 
 TASKS = ("object_addition", "background_change", "matting")
@@ -35,13 +36,15 @@ RELATION = {
 
 
 @dataclass
-class FoldConfig:
-    fold: bool = True
-    threshold: float = 2.0  # grey levels: changes up to this are noise
-    min_neighbours: int = 2  # larger changes with fewer changed neighbours (of 8) are noise too
+class FoldConfig(Section):
+    """``vera.fold``: render noise folded into the plate (values in configs/datagen/vera_layers.yaml)."""
+    SECTION = ("vera_layers", "vera.fold")
+    enabled: bool
+    threshold: float  # grey levels: changes up to this are noise
+    min_neighbours: int  # larger changes with fewer changed neighbours (of 8) are noise too
 
     def kwargs(self) -> dict:
-        return {"fold": self.fold, "threshold": self.threshold, "min_neighbours": self.min_neighbours}
+        return {"fold": self.enabled, "threshold": self.threshold, "min_neighbours": self.min_neighbours}
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 
+from datagen.labels import quadmask as qm
 from training.models.wan import WanConfig, WanTransformer
 
 LATENT_CHANNELS = 16
@@ -48,29 +49,19 @@ def build_void_model(cfg: WanConfig, pretrained_path: str | None = None, init: s
     return model
 
 
-# Conditioning values of the snapped quadmask levels: object and overlap are "generate here" (0),
-# affected is "may change" (0.5), keep is 1. With keep_overlap, 63 gets 0.25 so the model can tell
-# the object's pixels that also change apart from the object alone.
-LEVELS = (0, 63, 127, 255)
-
+# The quadmask's levels, VOID's snapping and their conditioning values are defined once, in
+# datagen.labels.quadmask (object and overlap "generate here" 0, affected "may change" 0.5, keep 1;
+# with keep_overlap, 63 gets 0.25 so the model can tell object pixels that also change apart).
 
 def snap_quadmask(mask: torch.Tensor) -> torch.Tensor:
     """Snap 8-bit values to the four levels as VOID's readers do (<=31, 32..95, 96..191, >191)."""
-    m = mask.to(torch.int16)
-    out = torch.full_like(m, 255)
-    out[m <= 191] = 127
-    out[m <= 95] = 63
-    out[m <= 31] = 0
-    return out.to(torch.uint8)
+    return torch.from_numpy(qm.SNAP_TABLE)[mask.long()]
 
 
 def quadmask_to_condition(mask: torch.Tensor, keep_overlap: bool = False, channels: int | None = None) -> torch.Tensor:
-    """uint8 quadmask (..., H, W) -> float conditioning in [0, 1] (object/overlap 0, affected 0.5,
-    keep 1; overlap 0.25 with ``keep_overlap``); ``channels`` adds a trailing repeat axis (3 for the VAE)."""
-    snapped = snap_quadmask(mask)
-    values = torch.tensor([0.0, 0.25 if keep_overlap else 0.0, 0.5, 1.0])
-    index = torch.bucketize(snapped.to(torch.int16), torch.tensor(LEVELS, dtype=torch.int16))
-    cond = values[index]
+    """uint8 quadmask (..., H, W) -> float conditioning in [0, 1]; ``channels`` adds a trailing repeat
+    axis (3 for the VAE)."""
+    cond = torch.from_numpy(qm.conditioning_table(keep_overlap))[mask.long()]
     if channels:
         cond = cond.unsqueeze(-1).expand(*cond.shape, channels)
     return cond

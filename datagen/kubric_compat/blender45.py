@@ -29,7 +29,7 @@ from contextlib import redirect_stdout
 
 import numpy as np
 
-from datagen.scene.kubric_compat import kb  # noqa: F401  (TensorFlow stand-in before kubric)
+from datagen.kubric_compat import kb  # noqa: F401  (TensorFlow stand-in before kubric)
 from kubric import core
 from kubric.redirect_io import RedirectStream
 from kubric.renderer import blender as kb_blender

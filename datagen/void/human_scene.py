@@ -17,11 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
+from datagen.core.rotations import angular_velocity, rotate, rotation_angle
 from datagen.humans import objects as humoto_objects
 from datagen.humans import skeleton as sk
 from datagen.humans.body import body_mesh, sequence_for
 from datagen.scene.random_scene import PALETTE, sky_and_sun
-from datagen.scene.simulate import WorldStates, rotation_angle
+from datagen.scene.simulate import WorldStates
 from datagen.scene.spec import BodySpec, CameraSpec, LightSpec, MaterialSpec, ObjectSpec, RenderSpec, SceneSpec
 
 MODES = ("physics", "static")
@@ -40,28 +41,11 @@ class HumanScene:
     story: dict = field(default_factory=dict)
 
 
-def _rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Rotate vectors v (..., 3) by unit quaternions q (..., 4) (w, x, y, z)."""
-    w, u = q[..., :1], q[..., 1:]
-    t = 2.0 * np.cross(u, v)
-    return v + w * t + np.cross(u, t)
-
 
 def check_camera_motion(motion: str | None) -> None:
     if motion is not None and motion not in HUMAN_CAMERA_MOTIONS:
         raise ValueError(f"humoto.camera_motion={motion!r}; choose from {HUMAN_CAMERA_MOTIONS} (or null: random)")
 
-
-def angular_velocity(q: np.ndarray, fps: float) -> np.ndarray:
-    """World angular velocities (T, K, 3) rad/s of unit quaternion tracks (T, K, 4): 2 dq/dt q*."""
-    if len(q) < 2:
-        return np.zeros(q.shape[:-1] + (3,))
-    q = q.copy()
-    for t in range(1, len(q)):  # q and -q are one rotation: make the track continuous
-        q[t][np.sum(q[t] * q[t - 1], axis=-1) < 0] *= -1
-    dq = np.gradient(q, axis=0) * fps
-    w, v = q[..., :1], -q[..., 1:]  # the conjugate
-    return 2 * (dq[..., :1] * v + w * dq[..., 1:] + np.cross(dq[..., 1:], v))
 
 
 def read_physics_config(config: str) -> dict[str, dict[str, str]]:
@@ -190,7 +174,7 @@ def build_scene(rng: np.random.Generator, sequence: str, render: RenderSpec, fra
     library = humoto_objects.object_library(seq.meshes)
     com = {n: humoto_objects.centre_of_mass(seq.meshes[n]) for n in names}
     q = seq.object_quaternions.copy()  # the sequence is cached: never modify it in place
-    pos = np.stack([seq.object_positions[:, k] + _rotate(q[:, k], com[n]) for k, n in enumerate(names)], 1) \
+    pos = np.stack([seq.object_positions[:, k] + rotate(q[:, k], com[n]) for k, n in enumerate(names)], 1) \
         if names else np.zeros((frames, 0, 3))
     # an object whose recording never leaves its frame-0 pose by more than the tolerances was not
     # moved: what it shows is capture noise, which would otherwise count as motion nobody caused
@@ -207,7 +191,7 @@ def build_scene(rng: np.random.Generator, sequence: str, render: RenderSpec, fra
     first = {}
     for k, n in enumerate(names):
         v = humoto_objects.load_mesh(seq.meshes[n]).vertices
-        first[n] = seq.object_positions[0, k] + _rotate(np.broadcast_to(q[0, k], (len(v), 4)), v)
+        first[n] = seq.object_positions[0, k] + rotate(np.broadcast_to(q[0, k], (len(v), 4)), v)
     configured = read_modes(physics_config, seq.name)
     unknown = set(configured) - set(names)
     if unknown:

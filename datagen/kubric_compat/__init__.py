@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from datagen.scene import tf_gfile
+from datagen.kubric_compat import tf_gfile
 
 TF_STAND_IN = tf_gfile.install()
 

@@ -1,18 +1,19 @@
-"""Captions of rendered clips, written from the scene description and the simulated motion.
-
-The words come from the spec (asset, colour, material, floor, sky, camera motion) and from the
-trajectories (what falls, rolls, slides, topples or stays put), so a caption never describes
-something the clip does not show.
-"""
+"""Words for what a clip shows, from the scene description and the simulated motion: object names
+(asset, colour, material), motion (what falls, rolls, slides, topples or stays put), camera and
+setting. VOID's captions (``datagen.void.captions``) and Vera's instructions are built from them, so
+neither describes something the clip does not show."""
 from __future__ import annotations
 
 import math
 
 import numpy as np
 
-from datagen.families.common import color_name
-from datagen.scene.simulate import WorldStates, rotation_angle
+from datagen.core.rotations import rotation_angle
+from datagen.scene.random_scene import PALETTE
+from datagen.scene.simulate import WorldStates
 from datagen.scene.spec import SceneSpec
+
+COLOR_NAMES = ("red", "blue", "yellow", "green", "orange", "purple", "white", "black")
 
 NOUNS = {"box": "box", "cube": "cube", "sphere": "sphere", "ball": "toy ball", "mug": "mug",
          "bowl": "bowl", "plate": "plate", "bottle": "bottle", "vase": "vase", "book": "book",
@@ -94,13 +95,7 @@ def describe_setting(spec: SceneSpec) -> str:
     return f"{floor} {light}"
 
 
-def caption(spec: SceneSpec, states: WorldStates) -> str:
-    """One paragraph describing the clip ``states`` came from (objects absent from it are not named)."""
-    names = [o.name for o in spec.objects if o.name in states.names]
-    sentences = [f"{describe_camera(spec)} {describe_setting(spec)}."]
-    if not names:
-        sentences.append("The floor is empty.")
-    for name in names:
-        thing = describe_object(spec, name)
-        sentences.append(f"{article(thing).capitalize()} {describe_motion(spec, states, name)}.")
-    return " ".join(sentences)
+def color_name(color) -> str:
+    """The name of the palette colour nearest to an sRGB colour."""
+    d = [sum((a - b) ** 2 for a, b in zip(color, p)) for p in PALETTE]
+    return COLOR_NAMES[int(np.argmin(d))]

@@ -7,8 +7,11 @@ import math
 
 import numpy as np
 
-from datagen.families.common import FamilyScene, bystander, geometry, material, settle, stage, yaw
+from datagen.core.rotations import yaw
+from datagen.scene.geometry import geometry
+from datagen.scene.random_scene import material
 from datagen.scene.spec import ObjectSpec
+from datagen.void.families.common import FamilyScene, bystander, settle, stage
 
 MOVERS = ("ball", "sphere", "cylinder", "cube", "box")
 OBSTACLES = ("box", "chair", "cube", "book", "vase", "shelf")

@@ -1,5 +1,5 @@
-"""Sample I/O: the one schema definition shared by the runner (writer), ``datagen.validate`` and the
-trainers' reader (``datagen.runner.reader``).
+"""Sample I/O: the one schema definition shared by the runner (writer), ``datagen.runner.validate`` and the
+trainers' reader (``datagen.dataset.reader``).
 
 A *sample* is a dict ``member name -> value``. A generator declares each member once with a
 :class:`Member`; its ``kind`` fixes the in-memory type and the on-disk encoding (``docs/data_format.md``):
@@ -59,7 +59,7 @@ class SampleError(ValueError):
 @dataclass(frozen=True)
 class Member:
     """One member of a sample: its kind (see the module table) and constraints checked on write and in
-    ``datagen.validate``. ``dtype``/``ndim`` constrain arrays (a mask's ``dtype`` defaults to uint8);
+    ``datagen.runner.validate``. ``dtype``/``ndim`` constrain arrays (a mask's ``dtype`` defaults to uint8);
     ``crf`` is a video's x264 quality (0 best .. 51 worst; ``io.video_crf`` overrides it for a run);
     ``compress`` gzips an array; ``doc`` is one line for ``dataset.json``."""
     kind: str
@@ -324,12 +324,25 @@ def tar_writer(fileobj: BinaryIO):
     return wds.TarWriter(fileobj, encoder=False, user="", group="", mode=0o444, mtime=0)
 
 
+class UnsafeTarError(tarfile.TarError):
+    """A tar member whose name points outside the tar (absolute, or with a ``..`` part)."""
+
+
+def check_member_name(name: str) -> None:
+    parts = name.replace("\\", "/").split("/")
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or ".." in parts:
+        raise UnsafeTarError(f"unsafe tar member name {name!r} (absolute or '..')")
+
+
 def iter_tar(fileobj: BinaryIO) -> Iterator[tuple[str, dict[str, bytes]]]:
     """``(key, {"name.ext": bytes})`` for each sample of a tar stream, grouping consecutive files by
-    key. Raises ``tarfile.TarError``/``EOFError``/``OSError`` on truncated or corrupt tars."""
+    key. Raises ``tarfile.TarError``/``EOFError``/``OSError`` on truncated or corrupt tars, and
+    ``UnsafeTarError`` for a member with an absolute or ``..`` name (an untrusted tar must not name
+    files outside wherever its samples are exported)."""
     key, files = None, {}
     with tarfile.open(fileobj=fileobj, mode="r|") as tar:
         for info in tar:
+            check_member_name(info.name)
             if not info.isreg():
                 continue
             k, name, ext = split_fname(info.name)

@@ -6,8 +6,11 @@ import math
 
 import numpy as np
 
-from datagen.families.common import FamilyScene, geometry, material, settle, stage, yaw
+from datagen.core.rotations import yaw
+from datagen.scene.geometry import geometry
+from datagen.scene.random_scene import material
 from datagen.scene.spec import ObjectSpec
+from datagen.void.families.common import FamilyScene, settle, stage
 
 
 def sample(rng: np.random.Generator, source, render, frames: int, fps: int, count=(4, 7)) -> FamilyScene:

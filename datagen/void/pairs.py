@@ -19,32 +19,39 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from datagen.core.sections import Section
 from datagen.labels import quadmask as qm
-from datagen.scene.simulate import WorldStates, rotation_angle, simulate
+from datagen.core.rotations import rotation_angle
+from datagen.scene.simulate import WorldStates, simulate
 from datagen.scene.spec import SceneSpec
 
 MASK_RULES = ("simulation", "pixel", "both")
 
 
+IDENTICAL_TOLERANCE = 1e-5  # unaffected objects must agree this closely in both worlds (an invariant)
+TARGET_LAYERS = ("segmentation", "depth", "forward_flow")  # label layers rendered for B
+
+
 @dataclass
-class CounterfactualConfig:
-    position_tolerance: float = 1e-3  # metres: a kept object moved more than this is affected
-    rotation_tolerance: float = 1e-2  # radians
-    identical_tolerance: float = 1e-5  # unaffected objects must agree this closely (invariant)
-    mask_rule: str = "simulation"  # simulation | pixel (VOID's |C-B| >= threshold) | both
-    pixel_threshold: float = 15
-    pixel_gamma: float = 1.0  # compare 255 (x/255)^gamma (VOID's HUMOTO rule: 2.2 with threshold 8)
-    pixel_min_neighbours: int = 0  # > 0: drop changed pixels with fewer changed neighbours (render noise)
-    effects: bool = True  # mark the removed objects' shadows and reflections as affected
-    effect_threshold: int = 6
-    clear_first_frame: bool = True
-    dilation: int = 0
-    target_layers: tuple[str, ...] = ("segmentation", "depth", "forward_flow")
-    render_effects_pass: bool = False
+class MaskConfig(Section):
+    """``void.mask`` (with ``humoto.mask`` over it for human removal): how the quadmask is derived. The
+    values and their meaning are in configs/datagen/void_counterfactuals.yaml."""
+    SECTION = ("void_counterfactuals", "void.mask")
+    rule: str  # simulation | pixel (VOID's |C-B| >= threshold) | both
+    pixel_threshold: float
+    pixel_gamma: float  # compare 255 (x/255)^gamma (VOID's HUMOTO rule: 2.2 with threshold 8)
+    pixel_min_neighbours: int  # > 0: drop changed pixels with fewer changed neighbours (render noise)
+    effects: bool  # mark the removed objects' shadows and reflections as affected
+    effect_threshold: int
+    render_effects_pass: bool
+    clear_first_frame: bool
+    dilation: int
+    position_tolerance: float  # metres: a kept object moved more than this is affected
+    rotation_tolerance: float  # radians
 
     def __post_init__(self):
-        if self.mask_rule not in MASK_RULES:
-            raise ValueError(f"mask_rule {self.mask_rule!r}; choose from {MASK_RULES}")
+        if self.rule not in MASK_RULES:
+            raise ValueError(f"void.mask.rule={self.rule!r}; choose from {MASK_RULES}")
 
 
 ENVIRONMENT = ("floor", "wall_back", "wall_side", "?")
@@ -88,7 +95,7 @@ def influence(removed, *event_lists) -> dict[str, float]:
     return {k: v for k, v in since.items() if k not in removed}
 
 
-def compare_worlds(factual: WorldStates, counterfactual: WorldStates, cfg: CounterfactualConfig,
+def compare_worlds(factual: WorldStates, counterfactual: WorldStates, cfg: MaskConfig,
                    removed=(), influenced: dict[str, float] | None = None) -> tuple[WorldComparison, WorldStates]:
     """Compare both worlds, and clean the counterfactual of solver noise.
 
@@ -117,7 +124,7 @@ def compare_worlds(factual: WorldStates, counterfactual: WorldStates, cfg: Count
         moved = pos_err[name] > cfg.position_tolerance or rot_err[name] > cfg.rotation_tolerance
         if name in influenced and moved:
             affected.append(name)
-            differs = np.flatnonzero((dp > cfg.identical_tolerance) | (dr > cfg.identical_tolerance))
+            differs = np.flatnonzero((dp > IDENTICAL_TOLERANCE) | (dr > IDENTICAL_TOLERANCE))
             first[name] = int(differs[0]) if len(differs) else None
             continue
         first[name] = None
@@ -147,12 +154,12 @@ class Pair:
     render_cost: float = 0.0  # in full renders of the clip
 
 
-def make_pair(spec: SceneSpec, removed: list[str], cfg: CounterfactualConfig | None = None,
+def make_pair(spec: SceneSpec, removed: list[str], cfg: MaskConfig | None = None,
               source=None, factual: WorldStates | None = None, counterfactual: WorldStates | None = None,
               influenced: dict[str, float] | None = None) -> Pair:
     """Simulate both worlds (unless given: a person's recorded world is not simulated), render
     A, C and B (from divergence), and derive the quadmask."""
-    cfg = cfg or CounterfactualConfig()
+    cfg = cfg or MaskConfig.defaults()
     timings: dict[str, float] = {}
     t = time.perf_counter()
     factual = factual if factual is not None else simulate(spec, source=source)
@@ -164,7 +171,7 @@ def make_pair(spec: SceneSpec, removed: list[str], cfg: CounterfactualConfig | N
     from datagen.scene.render import SceneRenderer  # Blender only where pixels are made
 
     T = spec.frames
-    label_layers = tuple(dict.fromkeys(("segmentation", *cfg.target_layers)))
+    label_layers = tuple(dict.fromkeys(("segmentation", *TARGET_LAYERS)))
     hidden = {name: "hidden" for name in removed}
     t = time.perf_counter()
     with SceneRenderer(spec, source=source) as renderer:
@@ -199,7 +206,7 @@ def make_pair(spec: SceneSpec, removed: list[str], cfg: CounterfactualConfig | N
     removed_mask = np.isin(a["segmentation"], removed_ids)
     masks = {"removed": removed_mask}
     affected_mask = np.zeros_like(removed_mask)
-    if cfg.mask_rule in ("simulation", "both"):
+    if cfg.rule in ("simulation", "both"):
         # an affected object's pixels (in either world) from the frame its trajectories part
         moved = np.zeros_like(removed_mask)
         for name in comparison.affected:
@@ -207,7 +214,7 @@ def make_pair(spec: SceneSpec, removed: list[str], cfg: CounterfactualConfig | N
             moved[f:] |= (c["segmentation"][f:] == ids[name]) | (b["segmentation"][f:] == ids[name])
         masks["affected_objects"] = moved
         affected_mask |= moved
-    if cfg.mask_rule in ("pixel", "both"):
+    if cfg.rule in ("pixel", "both"):
         masks["pixel_change"] = qm.pixel_change(c["rgb"], b["rgb"], cfg.pixel_threshold, cfg.pixel_gamma,
                                                  cfg.pixel_min_neighbours)
         affected_mask |= masks["pixel_change"]

@@ -11,8 +11,8 @@ import dataclasses
 
 import numpy as np
 
-from datagen.families import blocker, chain, launch, support
-from datagen.families.common import FamilyScene, bystander
+from datagen.void.families import blocker, chain, launch, support
+from datagen.void.families.common import FamilyScene, bystander
 
 FAMILIES = {"launch": launch.sample, "support": support.sample, "chain": chain.sample,
             "blocker": blocker.sample}
@@ -39,7 +39,7 @@ def sample_pair_scene(rng: np.random.Generator, source, render, frames: int, fps
                       families: dict[str, float], negative_rate: float, cf_config,
                       max_attempts: int = 8, physics_rate: int = 240):
     """(FamilyScene, factual WorldStates, WorldComparison) whose physics tells the story."""
-    from datagen.counterfactual import compare_worlds
+    from datagen.void.pairs import compare_worlds
     from datagen.scene.simulate import simulate
 
     names = sorted(k for k, w in families.items() if w > 0)

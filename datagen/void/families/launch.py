@@ -6,9 +6,11 @@ import math
 
 import numpy as np
 
-from datagen.families.common import (SMALL, FamilyScene, free_spot, geometry, material, settle, stage,
-                                     yaw)
+from datagen.core.rotations import yaw
+from datagen.scene.geometry import geometry
+from datagen.scene.random_scene import material
 from datagen.scene.spec import ObjectSpec
+from datagen.void.families.common import SMALL, FamilyScene, free_spot, settle, stage
 
 TARGETS = ("cube", "box", "cylinder", "bottle", "vase", "mug", "cone", "book")
 PROJECTILES = ("sphere", "ball", "cube", "cylinder", "capsule", "torus", "mug", "bowl")

@@ -14,9 +14,10 @@ from typing import Callable
 
 import numpy as np
 
-from datagen.audit import Section, _failures, _hist, _pct, plt, section_failures, section_overview
-from datagen.runner.sample_io import decode_bytes
-from datagen.runner.store import SUMMARY, Store
+from datagen.audit.report import (Section, hist, pct, plt, recorded_failures, section_failures, section_overview,
+                                  sheet_figures)
+from datagen.dataset.sample_io import decode_bytes
+from datagen.dataset.store import SUMMARY, Store
 
 GENERATOR = "datagen.vera_layers"
 
@@ -40,9 +41,9 @@ def composite_residual(sample: dict) -> np.ndarray:
 
 def collect_vera(url: str, limit: int | None = None, grid: int = 4, max_frames: int = 6) -> VeraAudit:
     """Read up to ``limit`` clips of a Vera dataset (all if None); contact sheets of the first ``grid``."""
-    from datagen.preview import contact_sheet
-    from datagen.runner.reader import open_dataset
-    from datagen.vera_layers import preview_columns
+    from datagen.core.pictures import contact_sheet
+    from datagen.dataset.reader import open_dataset
+    from datagen.vera.preview import columns as preview_columns
 
     summary = Store(url).read_json(SUMMARY)
     if summary.get("generator") != GENERATOR:
@@ -76,7 +77,7 @@ def collect_vera(url: str, limit: int | None = None, grid: int = 4, max_frames: 
         })
         if len(sheets) < grid:
             sheets.append((key, contact_sheet(preview_columns(sample), max_frames=max_frames)))
-    return VeraAudit(url=str(url), summary=summary, rows=rows, sheets=sheets, failures=_failures(url, summary),
+    return VeraAudit(url=str(url), summary=summary, rows=rows, sheets=sheets, failures=recorded_failures(url, summary),
                      alpha_hist=hist)
 
 
@@ -90,20 +91,20 @@ def section_alpha(a: VeraAudit) -> Section:
     ax0.set_ylabel("share of all pixels (log)")
     ax0.set_title("alpha values, all clips")
     semi_vals = np.repeat(np.arange(1, 255), a.alpha_hist[1:255]) if semi else []
-    _hist(ax1, [100 * r["alpha_semi"] for r in a.rows], "semi-transparent share per clip", "% of clip pixels")
+    hist(ax1, [100 * r["alpha_semi"] for r in a.rows], "semi-transparent share per clip", "% of clip pixels")
     ax1.set_ylabel("clips")
     fig.tight_layout()
-    rows = [{"key": r["key"], "task": r["task"], "alpha 0": _pct(r["alpha_zero"]), "0 < alpha < 1": _pct(r["alpha_semi"]),
-             "alpha 1": _pct(r["alpha_one"]), "subject area": _pct(r["subject_area"])} for r in a.rows]
-    notes = [f"semi-transparent pixels (0 < alpha < 255): {_pct(semi / total)} of all pixels"
+    rows = [{"key": r["key"], "task": r["task"], "alpha 0": pct(r["alpha_zero"]), "0 < alpha < 1": pct(r["alpha_semi"]),
+             "alpha 1": pct(r["alpha_one"]), "subject area": pct(r["subject_area"])} for r in a.rows]
+    notes = [f"semi-transparent pixels (0 < alpha < 255): {pct(semi / total)} of all pixels"
              + (f", median value {int(np.median(semi_vals))}" if semi else "")]
     return Section("Alpha mattes", figures=[fig], tables=[("Per clip", rows)], notes=notes)
 
 
 def section_residuals(a: VeraAudit) -> Section:
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.4))
-    _hist(ax0, [r["residual_mean"] for r in a.rows], "mean |a*edit + (1-a)*input - composite|", "grey levels")
-    _hist(ax1, [r["residual_p99"] for r in a.rows], "99th percentile", "grey levels")
+    hist(ax0, [r["residual_mean"] for r in a.rows], "mean |a*edit + (1-a)*input - composite|", "grey levels")
+    hist(ax1, [r["residual_p99"] for r in a.rows], "99th percentile", "grey levels")
     for ax in (ax0, ax1):
         ax.set_ylabel("clips")
     fig.tight_layout()
@@ -125,10 +126,10 @@ def section_balance(a: VeraAudit) -> Section:
         ax.bar(labels, [c[k] for k in labels], color="tab:green", edgecolor="k")
         ax.set_title(name)
         ax.tick_params(axis="x", rotation=20)
-        tables.append((name, [{name: k, "clips": c[k], "share": _pct(c[k] / max(len(a.rows), 1))} for k in labels]))
+        tables.append((name, [{name: k, "clips": c[k], "share": pct(c[k] / max(len(a.rows), 1))} for k in labels]))
     pairs = Counter((r["family"], r["task"]) for r in a.rows)
     tables.append(("family x task", [{"family": f, "task": t, "clips": n} for (f, t), n in sorted(pairs.items())]))
-    _hist(axes[2], [r["instruction_words"] for r in a.rows], "edit instruction length", "words")
+    hist(axes[2], [r["instruction_words"] for r in a.rows], "edit instruction length", "words")
     axes[2].set_ylabel("clips")
     axes[0].set_ylabel("clips")
     fig.tight_layout()
@@ -138,18 +139,9 @@ def section_balance(a: VeraAudit) -> Section:
 
 
 def section_samples(a: VeraAudit) -> Section:
-    figs = []
-    for key, sheet in a.sheets:
-        h, w = sheet.shape[:2]
-        scale = min(10 / w * 100, 8 / h * 100, 3.0)
-        fig, ax = plt.subplots(figsize=(max(w * scale / 100, 4), max(h * scale / 100, 2)))
-        ax.imshow(sheet, interpolation="nearest")
-        ax.set_axis_off()
-        row = next((r for r in a.rows if r["key"] == key), {})
-        ax.set_title(f"{key}  {row.get('family', '')} / {row.get('task', '')}: "
-                     "input | edit over checkerboard | alpha | composite", fontsize=9)
-        fig.tight_layout()
-        figs.append(fig)
+    rows = {r["key"]: r for r in a.rows}
+    figs = sheet_figures(a.sheets, lambda key: f"{key}  {rows.get(key, {}).get('family', '')} / "
+                         f"{rows.get(key, {}).get('task', '')}: input | edit over checkerboard | alpha | composite")
     texts = [{"key": r["key"], "edit_instruction": r["instruction"]} for r in a.rows[:len(a.sheets)]]
     return Section("Sample grids", figures=figs, tables=[("Edit instructions", texts)])
 

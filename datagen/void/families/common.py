@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from datagen.scene.random_scene import PALETTE, orbit_camera, random_quaternion, sky_and_sun  # noqa: F401
-from datagen.scene.spec import MATERIAL_PRESETS, MaterialSpec, ObjectSpec, RenderSpec, SceneSpec
+from datagen.core.rotations import yaw
+from datagen.scene.geometry import geometry
+from datagen.scene.random_scene import material, orbit_camera, sky_and_sun
+from datagen.scene.spec import ObjectSpec, RenderSpec, SceneSpec
 
-COLOR_NAMES = ("red", "blue", "yellow", "green", "orange", "purple", "white", "black")
 SMALL = ("cube", "sphere", "cylinder", "cone", "capsule", "mug", "bowl", "bottle", "vase", "book",
          "box", "ball", "torus", "plate")
 
@@ -27,46 +28,9 @@ class FamilyScene:
     story: dict = field(default_factory=dict)  # family, negative, roles, what should happen
 
 
-@dataclass
-class Geometry:
-    """An asset's centred bounds (metres, unscaled), from its manifest entry."""
-    lower: np.ndarray
-    upper: np.ndarray
-
-    @property
-    def size(self) -> np.ndarray:
-        return self.upper - self.lower
-
-    def rest_z(self, scale: float, surface: float = 0.0) -> float:
-        """Height of the centre when the unrotated object stands on a surface at ``surface``."""
-        return surface - float(self.lower[2]) * scale
-
-    def top(self, z: float, scale: float) -> float:
-        return z + float(self.upper[2]) * scale
-
-    def radius(self, scale: float) -> float:
-        """Horizontal half-diagonal: a safe clearance radius."""
-        return float(np.linalg.norm(np.maximum(-self.lower[:2], self.upper[:2]))) * scale
 
 
-def geometry(source, asset_id: str) -> Geometry:
-    lower, upper = source._assets[asset_id]["kwargs"]["bounds"]
-    return Geometry(np.asarray(lower, float), np.asarray(upper, float))
 
-
-def material(rng: np.random.Generator, preset: str | None = None) -> MaterialSpec:
-    """A random preset (glass excepted: it makes masks of things seen through it ambiguous)."""
-    k = int(rng.integers(len(PALETTE)))
-    return MaterialSpec(preset=preset or str(rng.choice(MATERIAL_PRESETS[:5])), color=PALETTE[k])
-
-
-def color_name(color) -> str:
-    d = [sum((a - b) ** 2 for a, b in zip(color, p)) for p in PALETTE]
-    return COLOR_NAMES[int(np.argmin(d))]
-
-
-def yaw(angle: float) -> tuple[float, float, float, float]:
-    return (math.cos(angle / 2), 0.0, 0.0, math.sin(angle / 2))
 
 
 def free_spot(rng, occupied: list[tuple[float, float, float]], radius: float, ring=(0.6, 1.6),

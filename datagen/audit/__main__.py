@@ -1,0 +1,4 @@
+"""``python -m datagen.audit``."""
+from datagen.audit import main
+
+main()

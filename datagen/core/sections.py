@@ -1,0 +1,59 @@
+"""Config sections as dataclasses, with one source of default values: the YAML files in
+``configs/datagen/``.
+
+A dataclass that mirrors a section has the YAML keys' exact names and no defaults of its own. It is built
+from the run's resolved section (``from_section``: a missing or unknown key is a one-line error, so a
+renamed key cannot drift silently) or, in library code and tests, from the YAML's own values
+(``defaults(**changes)``), so a default is written once, next to its comment in the YAML.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any, ClassVar
+
+from datagen.core.paths import REPO_ROOT
+
+CONFIG_DIR = REPO_ROOT / "configs" / "datagen"
+
+
+class SectionError(ValueError):
+    """A config section that does not match its dataclass; the message is one line naming the key."""
+
+
+@functools.lru_cache(maxsize=16)
+def _yaml_section(config: str, key: str) -> dict:
+    from omegaconf import OmegaConf
+
+    node = OmegaConf.select(OmegaConf.load(CONFIG_DIR / f"{config}.yaml"), key)
+    if node is None:
+        raise SectionError(f"configs/datagen/{config}.yaml has no section {key}")
+    return OmegaConf.to_container(node, resolve=True)
+
+
+class Section:
+    """Mixin for a dataclass mirroring ``SECTION = (config name, dotted key)``."""
+    SECTION: ClassVar[tuple[str, str]]
+
+    @classmethod
+    def from_section(cls, section: Any):
+        """The dataclass of a resolved section (DictConfig or dict); SectionError names a bad key."""
+        if hasattr(section, "items") and not isinstance(section, dict):
+            from omegaconf import OmegaConf
+
+            section = OmegaConf.to_container(section, resolve=True)
+        names = [f.name for f in dataclasses.fields(cls)]
+        key = cls.SECTION[1]
+        unknown = sorted(set(section) - set(names))
+        if unknown:
+            raise SectionError(f"{key}.{unknown[0]} is not an option; {key} has {names}")
+        missing = [n for n in names if n not in section]
+        if missing:
+            raise SectionError(f"{key}.{missing[0]} is missing (see configs/datagen/{cls.SECTION[0]}.yaml)")
+        return cls(**{n: section[n] for n in names})
+
+    @classmethod
+    def defaults(cls, **changes):
+        """The YAML's default values, with ``changes`` (by field name) on top."""
+        config, key = cls.SECTION
+        return cls.from_section({**_yaml_section(config, key), **changes})

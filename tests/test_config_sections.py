@@ -1,0 +1,58 @@
+"""Config sections: one source of default values (the YAML), dataclasses with the YAML keys' exact names,
+and a run's data identity (``config_hash``) unchanged by code moves."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from datagen.core.sections import SectionError, _yaml_section
+from datagen.runner.config import config_hash, load_config, to_plain
+from datagen.scene.spec import RenderSpec
+from datagen.vera.tasks import FoldConfig
+from datagen.void.pairs import MaskConfig
+
+SECTIONS = [MaskConfig, FoldConfig]
+
+
+@pytest.mark.parametrize("cls", SECTIONS, ids=lambda c: c.__name__)
+def test_dataclass_fields_are_the_yaml_keys(cls):
+    config, key = cls.SECTION
+    assert [f.name for f in dataclasses.fields(cls)] == list(_yaml_section(config, key))
+    assert all(f.default is dataclasses.MISSING for f in dataclasses.fields(cls)), "defaults live in the YAML"
+
+
+@pytest.mark.parametrize("cls", SECTIONS, ids=lambda c: c.__name__)
+def test_defaults_come_from_the_composed_run_config(cls):
+    config, key = cls.SECTION
+    composed = load_config(config, ["out=/tmp/x"])
+    from omegaconf import OmegaConf
+
+    assert cls.from_section(OmegaConf.select(composed, key)) == cls.defaults()
+
+
+def test_a_renamed_or_missing_key_is_a_one_line_error():
+    good = dataclasses.asdict(MaskConfig.defaults())
+    with pytest.raises(SectionError, match=r"void.mask.mask_rule is not an option"):
+        MaskConfig.from_section({**good, "mask_rule": "pixel"})
+    del good["dilation"]
+    with pytest.raises(SectionError, match=r"void.mask.dilation is missing"):
+        MaskConfig.from_section(good)
+    assert MaskConfig.defaults(dilation=3).dilation == 3
+
+
+def test_render_spec_defaults_are_the_base_render_section():
+    base = _yaml_section("base", "render")
+    spec = RenderSpec()
+    assert (spec.width, spec.height, spec.spp) == (base["width"], base["height"], base["spp"])
+
+
+# Recorded from the default configs before the layout change (issue 14): a dataset written then must
+# resume and validate now, so its data config must hash the same.
+HASHES = {("void_counterfactuals",): "df2e68449f8700a9", ("void_counterfactuals", "source=humoto"): "e40ec1ee715b4831",
+          ("vera_layers",): "190156439a05f59f", ("toy_shapes",): "405509f0e0225bf7"}
+
+
+@pytest.mark.parametrize("name", sorted(HASHES), ids="-".join)
+def test_default_data_configs_hash_as_before(name):
+    assert config_hash(to_plain(load_config(name[0], ["out=/tmp/x", *name[1:]]))) == HASHES[name]
