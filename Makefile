@@ -14,6 +14,7 @@ test: setup
 	$(PY) -m pytest -q tests
 
 demo: setup
+	$(PY) -m datagen.assets build
 	$(PY) -m datagen.demo --out demo_out
 
 bench: setup

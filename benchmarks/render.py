@@ -1,20 +1,23 @@
-"""Seconds per frame: Blender's render call alone vs our full pass pipeline.
+"""Seconds per frame: Blender's render call alone vs our full pass pipeline, and what realism costs.
 
-    python benchmarks/render.py [--width 832 --height 480 --spp 16 --frames 3 --threads 0]
+    python benchmarks/render.py [--width 832 --height 480 --spp 16 --frames 3 --threads 0] [--library procedural|auto]
 
 Prints, for one random physics scene:
   blender_call  bpy.ops.render.render on the beauty layer only (no label layer, no EXR, no readback)
   full_pass     SceneRenderer.render(rgb + segmentation + depth + flow): beauty + 1-spp label layer,
                 EXR and PNG written and read back into arrays
   label_pass    SceneRenderer.render(segmentation + depth + flow): the label layer only
-and the overhead ratio full_pass / blender_call. Numbers vary by machine; nothing here is asserted.
+and the overhead ratio full_pass / blender_call. With ``--library both`` (the default) it measures the
+same scene seed twice: procedural objects under the procedural sky, and real textured objects under a
+real HDRI (``assets.library=auto``, every weight on real assets), and prints the cost factor of realism.
+Numbers vary by machine; nothing here is asserted.
 """
 from __future__ import annotations
 
 import argparse
 import time
 
-from datagen.assets import open_asset_source
+from datagen.assets.library import AssetsConfig, open_scene_library
 from datagen.scene.random_scene import random_physics_scene
 from datagen.scene.simulate import simulate
 from datagen.scene.spec import RenderSpec
@@ -28,12 +31,22 @@ def main() -> None:
     p.add_argument("--frames", type=int, default=3)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--library", choices=("procedural", "auto", "both"), default="both")
     a = p.parse_args()
+    results = {}
+    for library in (("procedural", "auto") if a.library == "both" else (a.library,)):
+        results[library] = measure(a, library)
+    if len(results) == 2:
+        f = results["auto"]["blender_call"] / results["procedural"]["blender_call"]
+        print(f"realism       {f:8.2f} x  (real textured objects + HDRI vs procedural objects + sky, same spp)")
 
-    source = open_asset_source(None)
+
+def measure(a, library: str) -> dict:
+    real = {"objects": {"real": 1.0, "procedural": 0.0}, "environments": {"hdri": 1.0, "sky": 0.0}}
+    source = open_scene_library(AssetsConfig.defaults(library=library, **(real if library == "auto" else {})))
     spec = random_physics_scene(a.seed, source.all_asset_ids, frames=a.frames,
                                 render=RenderSpec(width=a.width, height=a.height, spp=a.spp,
-                                                  threads=a.threads))
+                                                  threads=a.threads), source=source)
     states = simulate(spec, source=source)
     from datagen.scene.render import SceneRenderer, bpy  # Blender import after physics
     with SceneRenderer(spec, source=source) as renderer:
@@ -58,13 +71,16 @@ def main() -> None:
         renderer.render(layers=layers[1:])
         label_pass = (time.perf_counter() - t) / a.frames
 
-    print(f"scene: {len(spec.objects)} objects, {a.width}x{a.height}, {a.spp} spp, {a.frames} frames, "
+    env = spec.environment
+    print(f"[{library}] scene: {len(spec.objects)} objects ({', '.join(o.asset_id for o in spec.objects)}), "
+          f"{env.hdri or 'procedural sky'}, floor {env.floor}; {a.width}x{a.height}, {a.spp} spp, {a.frames} frames, "
           f"threads={a.threads or 'auto'}")
     print(f"blender_call  {blender_call:8.2f} s/frame")
     print(f"full_pass     {full_pass:8.2f} s/frame")
     print(f"label_pass    {label_pass:8.2f} s/frame")
     print(f"overhead      {full_pass / blender_call:8.2f} x  (full_pass / blender_call)")
     print(f"label/full    {label_pass / full_pass:8.2f}")
+    return {"blender_call": blender_call, "full_pass": full_pass, "label_pass": label_pass}
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import numpy as np
 
 
 def physics_scene_demo(out: Path, seed: int, width: int, height: int, frames: int, spp: int) -> list[Path]:
-    from datagen.assets import open_asset_source
+    from datagen.assets.library import AssetsConfig, open_scene_library
     from datagen.core.pictures import frame_grid, hstack, id_colors, save_gif, save_png, vstack
     from datagen.scene.random_scene import random_physics_scene
     from datagen.scene.simulate import simulate
@@ -29,12 +29,12 @@ def physics_scene_demo(out: Path, seed: int, width: int, height: int, frames: in
 
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    source = open_asset_source(None)
+    source = open_scene_library(AssetsConfig.defaults())  # real objects and HDRIs wherever installed
     spec = random_physics_scene(seed, asset_ids=source.all_asset_ids, frames=frames, fps=12,
-                                render=RenderSpec(width=width, height=height, spp=spp, seed=seed))
+                                render=RenderSpec(width=width, height=height, spp=spp, seed=seed), source=source)
     print(f"demo: scene with {len(spec.objects)} objects "
           f"({', '.join(o.asset_id for o in spec.objects)}), camera {spec.camera.motion}, "
-          f"floor {spec.environment.floor}")
+          f"{spec.environment.hdri or 'procedural sky'}, floor {spec.environment.floor}")
     states = simulate(spec, source=source)
     print(f"demo: simulated {frames} frames in {states.seconds:.2f} s, "
           f"{len(states.collisions)} contact onsets")

@@ -24,12 +24,11 @@ if __name__ == "__main__" and not __package__:  # run as a path: import the proj
 
 import numpy as np
 
-from datagen.assets.source import cached_asset_source
 from datagen.runner import Member, sample_rng, stage
 
 # x264 quality of the three videos: the layers must still add up after decoding (3 grey levels mean),
-# and low-spp render noise costs x264 ~3 levels at its default CRF 18; io.video_crf overrides.
-CRF = 10
+# and low-spp render noise under HDR light costs x264 ~3 levels even at CRF 10; io.video_crf overrides.
+CRF = 7
 
 SCHEMA = {
     "edit_instruction": Member("text", doc="the edit, in long cinematic words (what, material, motion, light, "
@@ -84,7 +83,15 @@ def _weights(weights, allowed) -> dict:
     return {n: max(0.0, float(weights.get(n, 0) or 0)) for n in allowed}
 
 
+def check_config(config) -> None:
+    """One-line errors for the assets section; builds the installed asset sources once, in the driver."""
+    from datagen.assets.library import AssetsConfig, open_scene_library
+
+    open_scene_library(AssetsConfig.from_section(config.assets))
+
+
 def make_sample(config, index: int, seed: int) -> dict:
+    from datagen.assets.library import AssetsConfig, credits, open_scene_library
     from datagen.scene.spec import RenderSpec
     from datagen.vera import rendered, synthetic
     from datagen.vera.instructions import instruction
@@ -96,7 +103,7 @@ def make_sample(config, index: int, seed: int) -> dict:
     fold = FoldConfig.from_section(v.fold)
     render = RenderSpec.from_config(r, seed, v.denoise)
     with stage("setup"):
-        source = cached_asset_source(v.assets)
+        source = open_scene_library(AssetsConfig.from_section(config.assets))
         folders = _folders(v.synthetic) if family == "synthetic" else {}
     passes = Passes(source, r.width, r.height, r.frames)
     rng = sample_rng(seed, "scene")
@@ -114,7 +121,7 @@ def make_sample(config, index: int, seed: int) -> dict:
                                          "min_neighbours": fold.min_neighbours},
         "render": {"width": r.width, "height": r.height, "frames": r.frames, "fps": r.fps, "spp": r.spp,
                    "cycles_seed": render.seed},
-        **passes.bill(), **extra,
+        **passes.bill(), **extra, "assets": credits(source, passes.asset_ids),
     }
     if v.meta_timings:  # off by default: wall-clock seconds make samples non-reproducible
         meta["timings"] = passes.seconds
@@ -214,6 +221,13 @@ def _instruction(sample, config) -> list[str]:
 
 INVARIANTS = (_sizes, _alpha_range, _composite, _unchanged_outside, _mask, _meta, _instruction)
 
+
+
+def credits(encoded) -> list[dict]:
+    """The third-party assets (objects, HDRIs, surfaces) a sample uses, from its metadata."""
+    import json
+
+    return json.loads(encoded["meta.json"]).get("assets", [])
 
 if __name__ == "__main__":
     from datagen.runner import main

@@ -98,6 +98,7 @@ def check_config(config) -> None:
     if config.source not in SOURCES:
         raise ValueError(f"source={config.source!r}; choose from {SOURCES}")
     _cf_config(config)  # mask rule and tolerances
+    _library(config)  # the assets section; builds the installed sources once, here, not in every worker
     if config.source != "humoto":
         return
     from datagen.humans.humoto import check_resample
@@ -126,24 +127,35 @@ def check_config(config) -> None:
     _humoto_sequences(h.root, tuple(h.sequences) if h.sequences else None)
 
 
+def _library(config):
+    from datagen.assets.library import AssetsConfig, open_scene_library
+
+    return open_scene_library(AssetsConfig.from_section(config.assets))
+
+
 def _kubric_scene(config, seed, render, cf):
+    from datagen.scene.random_scene import keep_asset_looks
     from datagen.void.families import sample_pair_scene
 
-    source = cached_asset_source(config.void.assets)
+    source = _library(config)
     r = config.render
     scene, factual, _ = sample_pair_scene(
         sample_rng(seed, "scene"), source, render, r.frames, r.fps, dict(config.void.families),
         float(config.void.negative_rate), cf, max_attempts=int(config.void.max_attempts),
         physics_rate=int(config.void.physics_rate))
-    return scene.spec, scene.removed, scene.story, source, dict(factual=factual)
+    spec = keep_asset_looks(scene.spec, source)
+    return spec, scene.removed, scene.story, source, dict(factual=factual)
 
 
 def _humoto_scene(config, index, seed, render, cf):
     """A HUMOTO sequence (in turn by sample index) with the person to remove; the counterfactual is
     the objects alone under physics, the factual their recorded motion."""
-    from datagen.void.human_scene import build_scene
-    from datagen.scene.simulate import simulate
+    import dataclasses
 
+    from datagen.scene.simulate import simulate
+    from datagen.void.human_scene import build_scene
+
+    library = _library(config)
     h, r = config.humoto, config.render
     root, names = _humoto_sequences(h.root, tuple(h.sequences) if h.sequences else None)
     name = names[index % len(names)]
@@ -151,7 +163,13 @@ def _humoto_scene(config, index, seed, render, cf):
                         int(config.void.physics_rate), objects_dir=h.objects, body_model=h.body,
                         resample=h.resample, physics_config=h.physics_config, walls=h.walls,
                         camera_motion=h.camera_motion, smplx_model=h.smplx.model, smplx_motion=h.smplx.motion,
-                        still_position=cf.position_tolerance, still_rotation=cf.rotation_tolerance)
+                        still_position=cf.position_tolerance, still_rotation=cf.rotation_tolerance,
+                        scene_library=library)
+    if library.manifest_path:  # the HUMOTO objects with the library's environments and surfaces
+        from datagen.assets.library import AssetsConfig, scene_manifest
+
+        merged = scene_manifest(scene.spec.assets, AssetsConfig.from_section(config.assets).licences)
+        scene.spec = dataclasses.replace(scene.spec, assets=str(merged))
     source = cached_asset_source(scene.spec.assets)
     counterfactual = simulate(scene.spec, source=source)
     removed = [b.name for b in scene.spec.bodies]
@@ -161,10 +179,10 @@ def _humoto_scene(config, index, seed, render, cf):
 
 
 def make_sample(config, index: int, seed: int) -> dict:
-    from datagen.scene.spec import spec_data
-    from datagen.void.pairs import make_pair
+    from datagen.assets.library import credits, spec_asset_ids
+    from datagen.scene.spec import RenderSpec, spec_data
     from datagen.void.captions import caption
-    from datagen.scene.spec import RenderSpec
+    from datagen.void.pairs import make_pair
 
     if config.source not in SOURCES:
         raise ValueError(f"source={config.source!r}; choose from {SOURCES}")
@@ -198,6 +216,7 @@ def make_sample(config, index: int, seed: int) -> dict:
         "comparison": pair.comparison.to_dict(),
         "camera_motion": spec.camera.motion,
         "scene": spec_data(spec),
+        "assets": credits(source, spec_asset_ids(spec)),
         "factual": pair.factual.to_dict(),
         "counterfactual": pair.counterfactual.to_dict(),
         "mask_config": _mask_config(config),
@@ -226,6 +245,13 @@ def make_sample(config, index: int, seed: int) -> dict:
 
 
 
+
+
+def credits(encoded) -> list[dict]:
+    """The third-party assets (objects, HDRIs, surfaces) a sample uses, from its metadata."""
+    import json
+
+    return json.loads(encoded["meta.json"]).get("assets", [])
 
 if __name__ == "__main__":
     from datagen.runner import main

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build .venv from nothing; a no-op when it is already complete (stamp file).
 # Order matters: the local CPU torch first (so nothing pulls CUDA torch), then bpy (pins numpy<2),
-# then kubric without its declared dependencies (TensorFlow, Beam, numpy 2), then this project.
+# then kubric without its declared dependencies (TensorFlow, Beam, numpy 2), then this project, then the
+# real-asset sources.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -33,5 +34,8 @@ $PIP "torch==2.13.0"
 $PIP "bpy==4.5.*" "numpy<2"
 $PIP --no-deps "kubric-nightly==2023.12.27"
 $PIP -e ".[dev]"
+# Real assets from the registries (Debian, npm, PyPI): Sweet Home 3D furniture, Poly Haven HDRIs and a
+# floor texture; each source is skipped with a warning when it cannot be fetched (docs/assets.md)
+VENV="$VENV" bash scripts/fetch_assets.sh
 echo "$HASH" > "$STAMP"
 echo "setup: done ($VENV)"

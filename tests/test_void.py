@@ -70,7 +70,12 @@ def test_negative_pair_changes_nothing_but_its_own_effects(samples):
     assert not (changed & (sample["effects"] == 0)).any()
     # the target is the input with the bystander (and its shadow) gone: elsewhere identical frames
     keep = sample["quadmask"] == qm.KEEP
-    assert (sample["input_video"][keep] == sample["target_video"][keep]).mean() > 0.999
+    assert (sample["input_video"][keep] == sample["target_video"][keep]).mean() > 0.99
+    # what does differ there is render noise (an HDR environment makes light paths touch the bystander
+    # from everywhere): its 3x3 mean stays below the effect threshold, the footprint rule's own test
+    change = qm.box3(sample["input_video"].astype(np.float32) - sample["target_video"].astype(np.float32))
+    coherent = np.abs(change).max(-1) >= meta["mask_config"]["effect_threshold"]
+    assert (coherent & keep).mean() / keep.mean() < 1e-3
 
 
 def test_invariants_catch_wrong_labels(samples):

@@ -1,4 +1,5 @@
-"""``python -m datagen.assets build [--out DIR] [--force]``: build the library and summarise it."""
+"""``python -m datagen.assets build [--out DIR] [--force] [--sources DIR] [--licences any|cc0] [--list]``:
+build the procedural library and every installed real source (cached), and print what there is."""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +7,7 @@ import json
 import os
 import sys
 import time
+from collections import Counter
 
 from datagen.assets.builder import build_library, default_library_dir
 
@@ -23,22 +25,45 @@ def summary_lines(manifest: dict) -> list[str]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m datagen.assets",
-                                     description="counterfactory's offline Kubric asset library")
+                                     description="counterfactory's offline asset libraries")
     sub = parser.add_subparsers(dest="command", required=True)
-    build = sub.add_parser("build", help="build the library (once; cached) and list it")
-    build.add_argument("--out", help="library folder (default: the cache, keyed by the recipe)")
-    build.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    build = sub.add_parser("build", help="build the procedural library and every installed source (cached)")
+    build.add_argument("--out", help="procedural library folder (default: the cache, keyed by the recipe)")
+    build.add_argument("--force", action="store_true", help="rebuild the procedural library even if up to date")
+    build.add_argument("--sources", help="where the fetched sources are (default: $COUNTERFACTORY_CACHE/sources)")
+    build.add_argument("--licences", choices=("any", "cc0"), default="any",
+                       help="which assets the joined scene manifest keeps")
+    build.add_argument("--list", action="store_true", help="also list the procedural objects one by one")
     args = parser.parse_args(argv)
+
+    from datagen.assets.library import build_sources, scene_manifest
 
     out = args.out if args.out else default_library_dir()
     start = time.perf_counter()
     path = build_library(out, force=args.force)
-    took = time.perf_counter() - start
     manifest = json.loads(path.read_text())
     try:
-        print(f"asset library: {path}  ({len(manifest['assets'])} assets, {took:.1f} s)")
-        for line in summary_lines(manifest):
-            print("  " + line)
+        if args.out:  # one procedural library into a folder of the user's: list it and stop
+            print(f"asset library: {path}  ({len(manifest['assets'])} assets, {time.perf_counter() - start:.1f} s)")
+            for line in summary_lines(manifest):
+                print("  " + line)
+            return 0
+        print(f"procedural   object   {len(manifest['assets']):4d}  [{len(manifest['assets'])} Apache-2.0 "
+              f"(generated)]  {path}")
+        if args.list:
+            for line in summary_lines(manifest):
+                print("  " + line)
+        reports = build_sources(args.sources, progress=None)
+        for r in reports:
+            print(f"{r.line()}  {r.manifest}")
+        joined = scene_manifest(None, args.licences, args.sources)
+        assets = json.loads(joined.read_text())["assets"]
+        kinds = Counter(e["metadata"]["kind"] for e in assets.values())
+        licences = Counter(e["metadata"]["licence"] for e in assets.values())
+        print(f"scene library ({args.licences}): {kinds['object']} objects, {kinds['hdri']} HDRIs, "
+              f"{kinds['surface']} surfaces; licences: "
+              + ", ".join(f"{n} {k}" for k, n in licences.most_common()) + f"  ({time.perf_counter() - start:.1f} s)")
+        print(f"  {joined}")
         sys.stdout.flush()
     except BrokenPipeError:  # e.g. piped into `head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

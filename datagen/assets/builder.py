@@ -53,14 +53,14 @@ _KEY_PACKAGES = ("numpy", "trimesh", "manifold3d", "pybullet", "scipy")
 
 # -- number formatting (fixed, so files are reproducible) -----------------------------------------
 
-def _num(x: float, digits: int = 7) -> float:
+def num(x: float, digits: int = 7) -> float:
     """Round to ``digits`` significant digits for JSON; -0.0 becomes 0.0."""
     x = float(f"{float(x):.{digits}g}")
     return x + 0.0
 
 
-def _nums(a, digits: int = 7):
-    return [_nums(v, digits) for v in a] if np.ndim(a) else _num(a, digits)
+def nums(a, digits: int = 7):
+    return [nums(v, digits) for v in a] if np.ndim(a) else num(a, digits)
 
 
 def _fmt(x: float) -> str:
@@ -172,7 +172,7 @@ def _obj_text(name: str, vertices, faces) -> str:
     return "\n".join([f"o {name}", *_obj_lines(vertices, faces)]) + "\n"
 
 
-def _collision_text(hulls: list[trimesh.Trimesh]) -> str:
+def collision_text(hulls: list[trimesh.Trimesh]) -> str:
     """One ``o`` group per convex part: PyBullet makes each group one child of a compound shape."""
     lines = [f"# {len(hulls)} convex part(s); each o-group is one convex hull"]
     offset = 0
@@ -183,7 +183,8 @@ def _collision_text(hulls: list[trimesh.Trimesh]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _urdf_text(asset_id: str, mass: float, inertia: np.ndarray, friction: float) -> str:
+def urdf_text(asset_id: str, mass: float, inertia: np.ndarray, friction: float,
+              visual: str = "visual_geometry.obj") -> str:
     i = inertia
     return f"""<?xml version="1.0"?>
 <robot name="{asset_id}">
@@ -199,7 +200,7 @@ def _urdf_text(asset_id: str, mass: float, inertia: np.ndarray, friction: float)
     <visual>
       <origin xyz="0 0 0" rpy="0 0 0"/>
       <geometry>
-        <mesh filename="visual_geometry.obj"/>
+        <mesh filename="{visual}"/>
       </geometry>
     </visual>
     <collision>
@@ -213,11 +214,11 @@ def _urdf_text(asset_id: str, mass: float, inertia: np.ndarray, friction: float)
 """
 
 
-def _json_bytes(obj) -> bytes:
+def json_bytes(obj) -> bytes:
     return (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode()
 
 
-def _targz_bytes(files: dict[str, bytes]) -> bytes:
+def targz_bytes(files: dict[str, bytes]) -> bytes:
     """A reproducible .tar.gz: sorted members, zero times/owners, no name or time in the gzip header."""
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tar:
@@ -254,12 +255,12 @@ def build_asset(recipe: shapes.Recipe) -> tuple[dict, bytes]:
     mass, inertia = float(mesh.mass), np.array(mesh.moment_inertia)
     inertia[np.abs(inertia) < 1e-9 * np.abs(inertia).max()] = 0.0  # products that are only noise
     friction, restitution = recipe.physics
-    bounds = _nums(mesh.bounds)
+    bounds = nums(mesh.bounds)
     kwargs = {
         "bounds": bounds,
-        "mass": _num(mass),
-        "friction": _num(friction),
-        "restitution": _num(restitution),
+        "mass": num(mass),
+        "friction": num(friction),
+        "restitution": num(restitution),
         "render_filename": "{asset_dir}/visual_geometry.obj",
         "render_import_kwargs": {"axis_forward": "Y", "axis_up": "Z"},
         "simulation_filename": "{asset_dir}/object.urdf",
@@ -268,11 +269,11 @@ def build_asset(recipe: shapes.Recipe) -> tuple[dict, bytes]:
         "category": recipe.category,
         "description": recipe.description,
         "material_preset": recipe.material,
-        "density": _num(recipe.density),
-        "mass": _num(mass),
-        "volume": _num(mesh.volume),
-        "surface_area": _num(mesh.area),
-        "nominal_size": _nums(mesh.extents, 4),
+        "density": num(recipe.density),
+        "mass": num(mass),
+        "volume": num(mesh.volume),
+        "surface_area": num(mesh.area),
+        "nominal_size": nums(mesh.extents, 4),
         "nr_faces": int(len(mesh.faces)),
         "nr_vertices": int(len(mesh.vertices)),
         "is_convex": convex,
@@ -282,18 +283,18 @@ def build_asset(recipe: shapes.Recipe) -> tuple[dict, bytes]:
     entry = {"id": aid, "asset_type": "FileBasedObject", "license": LICENSE, "kwargs": kwargs,
              "metadata": metadata}
     data = {**entry,
-            "center_mass": _nums(mesh.center_mass, 4),
-            "inertia": _nums(inertia),
+            "center_mass": nums(mesh.center_mass, 4),
+            "inertia": nums(inertia),
             "paths": {"visual_geometry": "visual_geometry.obj",
                       "collision_geometry": "collision_geometry.obj", "urdf": "object.urdf"}}
     files = {
-        "data.json": _json_bytes(data),
+        "data.json": json_bytes(data),
         "visual_geometry.obj": (f"# counterfactory asset {aid}: {recipe.description}\n"
                                 + _obj_text(aid, mesh.vertices, mesh.faces)).encode(),
-        "collision_geometry.obj": _collision_text(hulls).encode(),
-        "object.urdf": _urdf_text(aid, mass, inertia, friction).encode(),
+        "collision_geometry.obj": collision_text(hulls).encode(),
+        "object.urdf": urdf_text(aid, mass, inertia, friction).encode(),
     }
-    return entry, _targz_bytes(files)
+    return entry, targz_bytes(files)
 
 
 # -- the library ----------------------------------------------------------------------------------
@@ -344,7 +345,7 @@ def _ours_or_empty(out: Path) -> bool:
 
 
 @contextlib.contextmanager
-def _dir_lock(directory: Path):
+def dir_lock(directory: Path):
     """Serialise builders sharing ``directory`` (flock on the folder itself: no lock file left)."""
     fd = os.open(directory, os.O_RDONLY)
     try:
@@ -363,7 +364,7 @@ def _write_library(folder: Path, ids: list[str]) -> None:
         assets[aid] = entry
     manifest = {"name": LIBRARY_NAME, "version": str(BUILDER_VERSION), "recipe": recipe_key(),
                 "generator": GENERATOR, "assets": assets}
-    (folder / MANIFEST).write_bytes(_json_bytes(manifest))
+    (folder / MANIFEST).write_bytes(json_bytes(manifest))
 
 
 def _install(tmp: Path, out: Path, ids: list[str], force: bool) -> None:
@@ -397,7 +398,7 @@ def build_library(out_dir: str | os.PathLike, force: bool = False, asset_ids=Non
         raise FileExistsError(f"{out} exists and is not an asset library built here; "
                               "choose an empty or new folder")
     out.parent.mkdir(parents=True, exist_ok=True)
-    with _dir_lock(out.parent):
+    with dir_lock(out.parent):
         if not force and _is_current(out, ids):
             return out / MANIFEST  # built by someone else while we waited
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))

@@ -25,7 +25,8 @@ class SectionError(ValueError):
 def _yaml_section(config: str, key: str) -> dict:
     from omegaconf import OmegaConf
 
-    node = OmegaConf.select(OmegaConf.load(CONFIG_DIR / f"{config}.yaml"), key)
+    loaded = OmegaConf.load(CONFIG_DIR / f"{config}.yaml")
+    node = loaded if key == "" else OmegaConf.select(loaded, key)
     if node is None:
         raise SectionError(f"configs/datagen/{config}.yaml has no section {key}")
     return OmegaConf.to_container(node, resolve=True)

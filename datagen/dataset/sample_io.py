@@ -45,7 +45,9 @@ DEFAULT_CRF = 18
 DEFAULT_PRESET = "medium"
 
 # x264 output depends on its thread count; one thread keeps shards byte-identical on every machine.
-_X264_ARGS = ["-c:v", "libx264", "-threads", "1", "-pix_fmt", "yuv420p",
+# ``-tune psnr`` turns off x264's psychovisual tuning (which spends bits on grain-like detail instead
+# of fidelity): videos here are training targets whose layers must add up after decoding.
+_X264_ARGS = ["-c:v", "libx264", "-threads", "1", "-tune", "psnr", "-pix_fmt", "yuv420p",
               "-vf", "scale=out_color_matrix=bt709:out_range=tv", "-sws_flags", "accurate_rnd+full_chroma_int",
               "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv",
               "-fflags", "+bitexact", "-flags:v", "+bitexact", "-map_metadata", "-1", "-movflags", "+faststart"]

@@ -85,15 +85,29 @@ def pixel_change(c: np.ndarray, b: np.ndarray, threshold: float = 15, gamma: flo
     return diff
 
 
+def box3(frames: np.ndarray) -> np.ndarray:
+    """The 3x3 mean of (..., H, W, C) frames, zero outside the frame, float32."""
+    x = np.asarray(frames, np.float32)
+    h, w = x.shape[-3:-1]
+    p = np.pad(x, [(0, 0)] * (x.ndim - 3) + [(1, 1), (1, 1), (0, 0)])
+    return sum(p[..., dy:dy + h, dx:dx + w, :] for dy in range(3) for dx in range(3)) / 9.0
+
+
 def effect_footprint(with_effects: np.ndarray, without: np.ndarray, threshold: int = 6,
                      min_neighbours: int = 3) -> np.ndarray:
     """Pixels where the removed objects' effects (shadow, reflection, bleeding) show.
 
     ``with_effects`` and ``without`` are renders with the same seed, so pixels the object does
-    not influence are identical; differences above ``threshold`` (max over RGB) that have at
-    least ``min_neighbours`` such neighbours (of 8) are kept, which drops isolated noise.
+    not influence are identical; where it changes the light only a little (soft occlusion of an
+    HDR environment) low-sample path tracing turns that change into scattered noise. A pixel is in
+    the footprint when the 3x3 mean change (max over RGB) reaches ``threshold`` — noise averages out,
+    a shadow does not — and at least ``min_neighbours`` of its 8 neighbours do too.
     """
-    return pixel_change(with_effects, without, threshold, min_neighbours=min_neighbours)
+    change = np.asarray(with_effects, np.float32) - np.asarray(without, np.float32)
+    diff = np.abs(box3(change)).max(axis=-1) >= threshold
+    if min_neighbours > 0:
+        diff &= neighbour_count(diff) >= min_neighbours
+    return diff
 
 
 def colorize(mask: np.ndarray) -> np.ndarray:

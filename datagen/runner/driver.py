@@ -12,7 +12,7 @@ from datagen.runner.execute import Progress, connect, run_local, run_ray
 from datagen.runner.generator import load_generator
 from datagen.runner.shards import ShardJob, plan_shards
 from datagen.dataset.store import SHARD_RE, SUMMARY, TMP_MARK, Store, shard_name
-from datagen.runner.summary import build_summary
+from datagen.runner.summary import ATTRIBUTION, attribution, build_summary
 
 
 @dataclass
@@ -90,6 +90,8 @@ def run(cfg: DictConfig | dict) -> RunResult:
     summary = build_summary(status="failed" if failed else "complete", plain=plain, config_hash=chash, gen=gen,
                             plan=plan, stats=stats, task_failures=task_failures, run_info=run_info)
     store.write_json(SUMMARY, summary)
+    if gen.credits is not None:
+        store.write_bytes(ATTRIBUTION, attribution(summary).encode())
     return RunResult(out=plain["out"], summary=summary, made=[j.shard for j in jobs],
                      skipped=sorted(done))
 

@@ -4,12 +4,16 @@
     def make_sample(config, index: int, seed: int) -> dict[str, Any]    # one sample, from its seed only
     INVARIANTS: tuple[Callable[[dict, config], list[str]], ...]         # optional; error strings, [] if fine
     def check_config(config) -> None                 # optional; raise ValueError (one line) before any work
+    def credits(encoded) -> list[dict]               # optional; the third-party assets a sample uses
 
 ``config`` is the run's resolved Hydra config (read-only ``DictConfig``; ``config.render.threads`` is the
 number of CPUs the runner reserved for the task, so a renderer uses exactly that many threads).
 ``seed`` is ``derive_seed(config.seed, index)``; derive further streams from it with
 ``datagen.core.seeds.sample_rng(seed, purpose)``. ``make_sample`` may time its stages with
-``datagen.runner.stage``. The runner knows nothing else about a generator.
+``datagen.runner.stage``. ``credits`` gets a sample's encoded members (``{"name.ext": bytes}``) and
+returns ``[{"id", "licence", "creator", ...}]``: the runner gathers them into ``dataset.json``
+(``assets``, ``licences``) and an ``ATTRIBUTION.md`` beside the shards. The runner knows nothing else
+about a generator.
 """
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ class Generator:
     make_sample: Callable[[Any, int, int], dict]
     invariants: tuple[Invariant, ...]
     check_config: Callable[[Any], None] | None = None
+    credits: Callable[[Mapping[str, bytes]], list] | None = None
 
 
 def load_generator(name: str) -> Generator:
@@ -52,4 +57,7 @@ def load_generator(name: str) -> Generator:
     check = getattr(module, "check_config", None)
     if check is not None and not callable(check):
         raise ValueError(f"generator {name}: check_config must be a callable (config) -> None")
-    return Generator(name, dict(schema), make_sample, invariants, check)
+    credits = getattr(module, "credits", None)
+    if credits is not None and not callable(credits):
+        raise ValueError(f"generator {name}: credits must be a callable (encoded sample) -> list[dict]")
+    return Generator(name, dict(schema), make_sample, invariants, check, credits)

@@ -79,7 +79,7 @@ def make_shard(job: ShardJob, report: Report | None = None, deaths: dict[int, in
     store.remove(job.stats_name)  # from here on the shard is not done until its new stats exist
     store.fs.makedirs(store.root, exist_ok=True)
 
-    totals, failures, member_bytes, num_reused = TimingTotals(), [], {}, 0
+    totals, failures, member_bytes, num_reused, credits = TimingTotals(), [], {}, 0, {}
     tmp = store.tmp_path(job.tar_name)
     try:
         with store.fs.open(tmp, "wb") as raw:
@@ -100,6 +100,9 @@ def make_shard(job: ShardJob, report: Report | None = None, deaths: dict[int, in
                         if failure:
                             failures.append(failure)
                             continue
+                    if gen.credits is not None:
+                        for c in gen.credits({k: v for k, v in encoded.items() if not k.startswith("__")}):
+                            credits.setdefault(c["id"], c)
                     t = time.perf_counter()
                     tar.write(encoded)
                     totals.add("write", time.perf_counter() - t)
@@ -124,6 +127,7 @@ def make_shard(job: ShardJob, report: Report | None = None, deaths: dict[int, in
         "num_written": job.num_samples - len(failures), "num_reused": num_reused, "failed": failures,
         "bytes": sink.size, "sha256": sink.sha256.hexdigest(), "member_bytes": dict(sorted(member_bytes.items())),
         "timings": totals.to_json(), "wall_s": round(time.time() - started, 3),
+        "credits": [credits[k] for k in sorted(credits)],
         "host": socket.gethostname(), "pid": os.getpid(), "cpus": job.cpus,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

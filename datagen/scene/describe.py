@@ -5,6 +5,7 @@ neither describes something the clip does not show."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -24,17 +25,32 @@ MATERIALS = {"rubber": "rubber", "metal": "metal", "plastic": "plastic", "wood":
 ROUND = {"sphere", "ball", "cylinder", "capsule", "torus", "bottle"}
 FLOORS = {"checker": "a checkered floor", "tiles": "a tiled floor", "wood": "a wooden floor",
           "concrete": "a concrete floor", "marble": "a polished marble floor", "mirror": "a mirror-like floor",
-          "plain": "a plain floor"}
+          "plain": "a plain floor", "photo": "a tiled floor"}
+# Where an HDRI puts the scene (by the map's name); others are "lit by its surroundings".
+HDRI_PLACES = {"city": "on a city rooftop", "courtyard": "in a sunny courtyard", "forest": "in a forest clearing",
+               "interior": "in a hotel room", "night": "at night", "studio": "in a photo studio",
+               "sunrise": "at sunrise", "sunset": "at sunset", "apartment": "in an apartment", "bridge": "by a bridge",
+               "dawn": "at dawn", "esplanade": "on an esplanade", "hall": "in a hall", "lab": "in a laboratory",
+               "lobby": "in a lobby", "park": "in a park", "sky": "under an open sky", "venice": "in Venice at dusk",
+               "warehouse": "in a warehouse", "workshop": "in a workshop",
+               "autumn_field_puresky": "in an autumn field under a clear sky"}
 
 
 def article(phrase: str) -> str:
     return ("an " if phrase[0] in "aeiou" else "a ") + phrase
 
 
+def object_phrase(asset_id: str, preset: str, color) -> str:
+    """"red wooden box"; a real asset that keeps its own look is just its name ("teddy bear")."""
+    noun = NOUNS.get(asset_id, re.sub(r"_\d+$", "", asset_id).replace("_", " "))
+    if preset == "asset":
+        return noun
+    return f"{color_name(color)} {MATERIALS[preset]} {noun}"
+
+
 def describe_object(spec: SceneSpec, name: str) -> str:
     o = spec.objects[spec.index(name)]
-    noun = NOUNS.get(o.asset_id, o.asset_id.replace("_", " "))
-    return f"{color_name(o.material.color)} {MATERIALS[o.material.preset]} {noun}"
+    return object_phrase(o.asset_id, o.material.preset, o.material.color)
 
 
 def describe_motion(spec: SceneSpec, states: WorldStates, name: str) -> str:
@@ -89,7 +105,8 @@ def describe_setting(spec: SceneSpec) -> str:
         light = "under a bright midday sky" if sun > 50 else "in low sunlight that casts long shadows" \
             if sun < 32 else "under a clear afternoon sky"
     elif env.background == "hdri":
-        light = "lit by its surroundings"
+        place = (env.hdri or "").split("_", 2)[-1] if env.hdri else ""
+        light = HDRI_PLACES.get(place, "lit by its surroundings")
     else:
         light = "against a plain backdrop"
     return f"{floor} {light}"

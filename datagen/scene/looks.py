@@ -10,6 +10,10 @@ import math
 from datagen.scene.build import srgb_to_linear
 from datagen.scene.spec import EnvironmentSpec, MaterialSpec
 
+# the HDRI lighting maps are 1024 px wide: an importance map that resolves their small bright sources
+# (lamps, windows) samples them without fireflies
+HDRI_MAP_RESOLUTION = 512
+
 # preset -> Principled BSDF inputs (Blender 4.x socket names)
 PRESETS: dict[str, dict[str, float]] = {
     "rubber": {"Roughness": 0.85, "Specular IOR Level": 0.25},
@@ -86,8 +90,9 @@ def style_material(mat, spec: MaterialSpec) -> None:
         _bump(tree, noise.outputs["Fac"], 0.08, bsdf)
 
 
-def floor_material(bpy, env: EnvironmentSpec):
-    """A node material for the floor from ``env.floor`` and its two colours."""
+def floor_material(bpy, env: EnvironmentSpec, image: str | None = None):
+    """A node material for the floor from ``env.floor`` and its two colours (``photo``: the surface
+    image ``image``, one tile every ``env.floor_scale`` metres)."""
     mat = bpy.data.materials.new("floor_" + env.floor)
     mat.use_nodes = True
     tree, bsdf = mat.node_tree, _bsdf(mat)
@@ -155,6 +160,13 @@ def floor_material(bpy, env: EnvironmentSpec):
         tree.links.new(_object_coords(tree, 0.08 * scale, world=True), wave.inputs["Vector"])
         tree.links.new(_two_tone(tree, wave.outputs["Fac"], a, b), bsdf.inputs["Base Color"])
         bsdf.inputs["Roughness"].default_value = 0.08
+    elif env.floor == "photo":
+        tex = tree.nodes.new("ShaderNodeTexImage")
+        tex.image = bpy.data.images.load(image, check_existing=True)
+        tex.extension = "REPEAT"
+        tree.links.new(_object_coords(tree, 1.0 / env.floor_scale, world=True), tex.inputs["Vector"])
+        tree.links.new(tex.outputs["Color"], bsdf.inputs["Base Color"])
+        bsdf.inputs["Roughness"].default_value = 0.35
     elif env.floor == "mirror":
         bsdf.inputs["Metallic"].default_value = 1.0
         bsdf.inputs["Roughness"].default_value = 0.02
@@ -172,17 +184,20 @@ def wall_material(bpy, env: EnvironmentSpec):
     return mat
 
 
-def light_world(bpy, renderer, env: EnvironmentSpec) -> None:
-    """Sky, HDRI or flat colour for both camera rays and lighting (Kubric's two world branches)."""
+def light_world(bpy, renderer, env: EnvironmentSpec, hdri_files: tuple[str, str] | None = None) -> None:
+    """Sky, HDRI or flat colour for both camera rays and lighting (Kubric's two world branches).
+    ``hdri_files``: (map that lights the scene, map the camera sees) of an HDRI asset; ``env.hdri_path``
+    alone uses one file for both."""
     # Cycles rebuilds the world's importance map for every render (every frame and view layer);
     # at its automatic size that costs ~1 s a frame. A small map samples a smooth sky just as well.
     world = renderer.blender_scene.world
     world.cycles.sampling_method = "MANUAL"
-    world.cycles.sample_map_resolution = 256 if env.background == "hdri" else 128
+    world.cycles.sample_map_resolution = HDRI_MAP_RESOLUTION if env.background == "hdri" else 128
     if env.background == "hdri":
         rotation = (0.0, 0.0, env.hdri_rotation)
-        renderer._set_ambient_light_hdri(env.hdri_path, rotation, env.strength)
-        renderer._set_background_hdri(env.hdri_path, rotation)
+        lighting, backdrop = hdri_files or (env.hdri_path, env.hdri_path)
+        renderer._set_ambient_light_hdri(lighting, rotation, env.strength)
+        renderer._set_background_hdri(backdrop, rotation)
         renderer.bg_node.inputs["Strength"].default_value = env.strength
         return
     tree = renderer.blender_scene.world.node_tree

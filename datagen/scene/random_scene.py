@@ -5,6 +5,7 @@ a seed: every random choice comes from one ``numpy.random.Generator`` seeded by 
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -25,9 +26,8 @@ FLOORS = {  # texture -> two sRGB colours
 }
 PALETTE = ((0.85, 0.2, 0.15), (0.15, 0.45, 0.85), (0.95, 0.75, 0.1), (0.2, 0.65, 0.3),
            (0.9, 0.5, 0.1), (0.55, 0.3, 0.7), (0.9, 0.9, 0.88), (0.15, 0.15, 0.17))
-
-
-
+# HDRI exposure: the map's mean radiance (sun included) is scaled to this, so every map lights alike
+HDRI_EXPOSURE = 0.75
 
 
 def material(rng: np.random.Generator, preset: str | None = None) -> MaterialSpec:
@@ -35,8 +35,101 @@ def material(rng: np.random.Generator, preset: str | None = None) -> MaterialSpe
     k = int(rng.integers(len(PALETTE)))
     return MaterialSpec(preset=preset or str(rng.choice(MATERIAL_PRESETS[:5])), color=PALETTE[k])
 
-def sky_and_sun(rng: np.random.Generator) -> tuple[EnvironmentSpec, LightSpec]:
-    """A sky with the sun lamp placed where the sky's sun is, so light and backdrop agree."""
+
+# -- the scene library's pools (datagen.assets.library): real objects, HDRIs, surfaces ----------------
+def _mix(source, key: str) -> dict[str, float]:
+    """The weights a generator set on its library (``assets.<key>``); {} for a plain asset source."""
+    return dict((getattr(source, "mix", None) or {}).get(key) or {})
+
+
+def library_ids(source, kind: str, role: str | None = None) -> list[str]:
+    """Sorted ids of ``kind`` (object | hdri | surface) in ``source`` that are not procedural (and, for
+    objects, can play ``role``: small | large | tall | round | any)."""
+    if source is None:
+        return []
+    cache = source.__dict__.setdefault("_cf_pools", {})
+    key = (kind, role)
+    if key not in cache:
+        cache[key] = sorted(a for a, e in source._assets.items()
+                            if (md := e.get("metadata") or {}).get("kind", "object") == kind
+                            and md.get("origin", "procedural") != "procedural"
+                            and (role in (None, "any") or role in md.get("roles", ())))
+    return cache[key]
+
+
+def _weighted(rng, options: dict[str, float]) -> str:
+    names = sorted(k for k, w in options.items() if w > 0)
+    w = np.array([options[k] for k in names], float)
+    return str(rng.choice(names, p=w / w.sum()))
+
+
+def pick_asset(rng: np.random.Generator, source, pool, role: str = "small") -> str:
+    """An asset for a part in a scene: one of the procedural ``pool`` or a real object of ``role``, by
+    the library's ``objects`` weights (real | procedural). Without real candidates (or weight) this is
+    exactly ``rng.choice(pool)``, so a procedural-only library samples what it always did."""
+    real = library_ids(source, "object", role)
+    mix = _mix(source, "objects")
+    if not real or mix.get("real", 0) <= 0:
+        return str(rng.choice(pool))
+    if mix.get("procedural", 0) > 0 and _weighted(rng, mix) == "procedural":
+        return str(rng.choice(pool))
+    return str(rng.choice(real))
+
+
+def keep_asset_looks(spec: SceneSpec, source) -> SceneSpec:
+    """A spec drawn from a scene library: it names the library (``assets``, unless it names one
+    already) and its real assets that bring their own materials (textures) keep them (material
+    preset ``asset``)."""
+    if source is None:
+        return spec
+    if spec.assets is None and getattr(source, "manifest_path", None):
+        spec = dataclasses.replace(spec, assets=source.manifest_path)
+    objects = []
+    for o in spec.objects:
+        md = (source._assets.get(o.asset_id) or {}).get("metadata") or {}
+        if md.get("keep_materials") and o.material.preset != "asset":
+            o = dataclasses.replace(o, material=MaterialSpec(preset="asset", color=o.material.color))
+        objects.append(o)
+    return dataclasses.replace(spec, objects=objects)
+
+
+def linear_to_srgb(c) -> tuple[float, float, float]:
+    c = np.clip(np.asarray(c, np.float64), 0.0, 1.0)
+    return tuple(float(v) for v in np.where(c <= 0.0031308, 12.92 * c, 1.055 * c ** (1 / 2.4) - 0.055))
+
+
+def hdri_and_sun(rng: np.random.Generator, source, env: EnvironmentSpec) -> tuple[EnvironmentSpec, LightSpec]:
+    """An HDRI of the library at a random rotation and exposure, and the sun lamp that replaces the sun
+    taken out of its lighting map: same direction (turned with the map), irradiance and size, so
+    shadows agree with what the backdrop shows (a sun below the horizon gives a dark lamp just above
+    it). ``sun_elevation``/``sun_rotation`` then describe that sun, as they do the procedural sky's."""
+    from datagen.core.rotations import rotate_z
+
+    hdri = str(rng.choice(library_ids(source, "hdri")))
+    md = source._assets[hdri]["metadata"]
+    rotation = float(rng.uniform(0, 2 * math.pi))
+    strength = float(rng.uniform(0.8, 1.2)) * HDRI_EXPOSURE / max(float(md["sun"]["mean_radiance"]), 0.02)
+    sun = md["sun"]
+    direction = rotate_z(np.asarray(sun["direction"], float), -rotation)
+    rgb = np.asarray(sun["irradiance_rgb"], float) * strength
+    lit = direction[2] >= 0.02 and rgb.max() > 0
+    elevation = max(float(math.asin(np.clip(direction[2], -1, 1))), 0.05)
+    azimuth = math.atan2(direction[0], -direction[1])  # as the sky's sun_rotation
+    env = dataclasses.replace(env, background="hdri", hdri=hdri, hdri_rotation=rotation, strength=strength,
+                              sun_elevation=elevation, sun_rotation=azimuth)
+    toward = np.array([math.cos(elevation) * math.sin(azimuth), -math.cos(elevation) * math.cos(azimuth),
+                       math.sin(elevation)])
+    colour = linear_to_srgb(rgb / rgb.max()) if rgb.max() > 0 else (1.0, 1.0, 1.0)
+    return env, LightSpec(kind="sun", position=tuple((toward * 10).tolist()), look_at=(0.0, 0.0, 0.0), color=colour,
+                          intensity=float(rgb @ (0.2126, 0.7152, 0.0722)) if lit else 0.0,
+                          size=float(sun["angle_degrees"]))
+
+
+def sky_and_sun(rng: np.random.Generator, source=None) -> tuple[EnvironmentSpec, LightSpec]:
+    """The environment and its key light: a procedural sky with the sun lamp where the sky's sun is, or,
+    by the library's ``environments`` weights (hdri | sky), an HDRI with its sun; a floor, procedural or,
+    by the ``floors`` weights (photo | procedural), a photographic surface. The sky's draws come first
+    and are the same either way, so a library without HDRIs or surfaces samples what it always did."""
     elevation = float(rng.uniform(math.radians(25), math.radians(65)))
     rotation = float(rng.uniform(0, 2 * math.pi))
     floor = str(rng.choice(sorted(FLOORS)))
@@ -47,6 +140,16 @@ def sky_and_sun(rng: np.random.Generator) -> tuple[EnvironmentSpec, LightSpec]:
                            -math.cos(elevation) * math.cos(rotation), math.sin(elevation)])
     sun = LightSpec(kind="sun", position=tuple((toward_sun * 10).tolist()), look_at=(0, 0, 0),
                     intensity=float(rng.uniform(2.5, 4.0)), size=float(rng.uniform(1.0, 4.0)))
+    environments = _mix(source, "environments")
+    if library_ids(source, "hdri") and environments.get("hdri", 0) > 0 and _weighted(rng, environments) == "hdri":
+        env, sun = hdri_and_sun(rng, source, env)
+    floors = _mix(source, "floors")
+    surfaces = library_ids(source, "surface")
+    if surfaces and floors.get("photo", 0) > 0 and _weighted(rng, floors) == "photo":
+        surface = str(rng.choice(surfaces))
+        size = float((source._assets[surface].get("metadata") or {}).get("size_m", 2.0))
+        env = dataclasses.replace(env, floor="photo", floor_texture=surface,
+                                  floor_scale=size * float(rng.uniform(0.8, 1.25)))
     return env, sun
 
 
@@ -63,13 +166,16 @@ def orbit_camera(rng: np.random.Generator, distance=(3.0, 4.5), height=(1.2, 2.5
 
 
 def random_physics_scene(seed: int, asset_ids=None, num_objects: tuple[int, int] = (4, 7),
-                         render: RenderSpec | None = None, frames: int = 49, fps: int = 16) -> SceneSpec:
+                         render: RenderSpec | None = None, frames: int = 49, fps: int = 16,
+                         source=None) -> SceneSpec:
+    """``source``: a scene library (``datagen.assets.library.open_scene_library``) to draw real objects, HDRIs
+    and surfaces from by its weights; the spec then names it (``assets``)."""
     rng = np.random.default_rng(seed)
     pool = [a for a in TOSSABLE if asset_ids is None or a in asset_ids] or sorted(asset_ids)
-    env, sun = sky_and_sun(rng)
+    env, sun = sky_and_sun(rng, source)
     objects = []
     for i in range(int(rng.integers(num_objects[0], num_objects[1] + 1))):
-        asset = str(rng.choice(pool))
+        asset = pick_asset(rng, source, pool)
         angle = 2 * math.pi * i / num_objects[1] + rng.uniform(-0.3, 0.3)
         radius = rng.uniform(0.2, 0.7)
         position = (radius * math.cos(angle), radius * math.sin(angle), 0.3 + 0.35 * i)
@@ -82,5 +188,6 @@ def random_physics_scene(seed: int, asset_ids=None, num_objects: tuple[int, int]
             velocity=tuple(float(v) for v in (rng.uniform(-0.8, 0.8), rng.uniform(-0.8, 0.8), 0.0)),
             angular_velocity=tuple(float(v) for v in rng.uniform(-3, 3, size=3))))
     camera = orbit_camera(rng, distance=(2.0, 2.8), height=(0.9, 1.6))
-    return SceneSpec(objects=objects, camera=camera, lights=[sun], environment=env,
+    spec = SceneSpec(objects=objects, camera=camera, lights=[sun], environment=env,
                      render=render or RenderSpec(), frames=frames, fps=fps, seed=seed)
+    return keep_asset_looks(spec, source)

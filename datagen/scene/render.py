@@ -49,7 +49,9 @@ from kubric.safeimport.bpy import bpy  # noqa: E402
 LAYERS = ("rgb", "segmentation", "depth", "forward_flow", "backward_flow", "object_coordinates")
 LABEL_LAYERS = LAYERS[1:]
 BEAUTY_LAYERS = ("rgb", "rgba")
-BACKGROUND_Z = 1e9  # Blender writes 1e10 where a ray hits nothing
+BACKGROUND_Z = 1e9
+HDRI_CLAMP_INDIRECT = 2.0
+HDRI_CLAMP_DIRECT = 8.0  # Blender writes 1e10 where a ray hits nothing
 
 
 class SceneRenderer:
@@ -97,6 +99,11 @@ class SceneRenderer:
         scene.cycles.transmission_bounces = r.max_bounces
         scene.cycles.caustics_reflective = False
         scene.cycles.caustics_refractive = False
+        if self.spec.environment.background == "hdri":
+            # HDR maps hold small, very bright sources (lamps, windows, the sun's halo) that a few samples
+            # per pixel turn into fireflies; clamping indirect light removes them at a slight energy loss
+            scene.cycles.sample_clamp_indirect = HDRI_CLAMP_INDIRECT
+            scene.cycles.sample_clamp_direct = HDRI_CLAMP_DIRECT
         scene.view_settings.view_transform = r.view_transform
         scene.view_settings.look = "None"
         scene.render.image_settings.file_format = "PNG"
@@ -140,25 +147,39 @@ class SceneRenderer:
             self.scene.add(obj)
             if light.kind == "sun":
                 obj.linked_objects[self.blender].data.angle = np.radians(light.size)
-        looks.light_world(bpy, self.blender, self.spec.environment)
+        env = self.spec.environment
+        files = None
+        if env.background == "hdri" and env.hdri:
+            path, meta = self._texture(env.hdri)
+            files = (path, str(Path(path).parent / meta.get("backdrop", Path(path).name)))
+        looks.light_world(bpy, self.blender, env, files)
 
     def _dress(self) -> None:
         """Materials, shading and visibility defaults for objects, floor and walls."""
         env = self.spec.environment
+        floor_image = self._texture(env.floor_texture)[0] if env.floor == "photo" else None
         for name, asset in self.kubric.environment.items():
-            mat = looks.floor_material(bpy, env) if name == "floor" else looks.wall_material(bpy, env)
+            mat = looks.floor_material(bpy, env, floor_image) if name == "floor" else looks.wall_material(bpy, env)
             obj = asset.linked_objects[self.blender]
             obj.data.materials.clear()
             obj.data.materials.append(mat)
         for o in self.spec.objects:
             asset = self.kubric.objects[o.name]
-            asset.material = kb.PrincipledBSDFMaterial(
-                name=f"mat_{o.name}", color=kb.Color(*srgb_to_linear(o.material.color), 1.0))
-            self.scene.add(asset.material)
-            looks.style_material(asset.material.linked_objects[self.blender], o.material)
+            if o.material.preset != "asset":  # "asset": keep the materials imported with the mesh
+                asset.material = kb.PrincipledBSDFMaterial(
+                    name=f"mat_{o.name}", color=kb.Color(*srgb_to_linear(o.material.color), 1.0))
+                self.scene.add(asset.material)
+                looks.style_material(asset.material.linked_objects[self.blender], o.material)
             mesh = asset.linked_objects[self.blender].data
             mesh.shade_smooth()
             mesh.set_sharp_from_angle(angle=o.smooth_angle)
+
+    def _texture(self, asset_id: str) -> tuple[str, dict]:
+        """(image file, metadata) of a Texture asset (an HDRI or a surface) of the scene's library."""
+        from datagen.assets import asset_entry, create_asset
+
+        texture = create_asset(self.kubric.source, asset_id)
+        return str(texture.filename), asset_entry(self.kubric.source, asset_id).get("metadata", {})
 
     def _add_body(self, body) -> "bpy.types.Object":
         """A person as one mesh whose vertices follow the motion through one shape key per

@@ -21,10 +21,10 @@ Vec3 = tuple[float, float, float]
 Quat = tuple[float, float, float, float]
 Color = tuple[float, float, float]
 
-MATERIAL_PRESETS = ("rubber", "metal", "plastic", "wood", "ceramic", "glass")
+MATERIAL_PRESETS = ("rubber", "metal", "plastic", "wood", "ceramic", "glass", "asset")  # asset: keep its own
 PARAMETRIC_MOTIONS = ("static", "dolly", "zoom", "pan", "orbit")  # need only ``amount``
 CAMERA_MOTIONS = PARAMETRIC_MOTIONS + ("track",)  # track follows ``path``
-FLOOR_TEXTURES = ("plain", "checker", "tiles", "wood", "concrete", "marble", "mirror")
+FLOOR_TEXTURES = ("plain", "checker", "tiles", "wood", "concrete", "marble", "mirror", "photo")
 VISIBILITIES = ("visible", "hidden", "shadow_only")
 
 
@@ -141,13 +141,15 @@ class EnvironmentSpec:
     strength: float = 1.0
     sun_elevation: float = math.radians(45.0)  # sky only
     sun_rotation: float = math.radians(30.0)  # sky only
-    hdri_path: str | None = None
-    hdri_rotation: float = 0.0
+    hdri_path: str | None = None  # an image file (lights and backdrop), or:
+    hdri: str | None = None  # an HDRI asset of the scene's library (its own backdrop and sun)
+    hdri_rotation: float = 0.0  # radians about Z
     color: Color = (0.6, 0.7, 0.8)
     floor: str | None = "checker"  # a FLOOR_TEXTURES entry, or None for no floor
     floor_colors: tuple[Color, Color] = ((0.75, 0.75, 0.72), (0.35, 0.36, 0.38))
     floor_scale: float = 1.0
     floor_size: float = 30.0
+    floor_texture: str | None = None  # floor="photo": a surface asset of the scene's library
     floor_friction: float = 0.6
     floor_restitution: float = 0.3
     walls: int = 0  # 0 none, 1 back wall, 2 back and side wall (a corner)
@@ -159,8 +161,10 @@ class EnvironmentSpec:
     def __post_init__(self):
         if self.floor is not None and self.floor not in FLOOR_TEXTURES:
             raise ValueError(f"unknown floor {self.floor!r}; choose from {FLOOR_TEXTURES}")
-        if self.background == "hdri" and not self.hdri_path:
-            raise ValueError("background='hdri' needs hdri_path")
+        if self.background == "hdri" and not (self.hdri_path or self.hdri):
+            raise ValueError("background='hdri' needs hdri (an asset id) or hdri_path")
+        if self.floor == "photo" and not self.floor_texture:
+            raise ValueError("floor='photo' needs floor_texture (a surface asset id)")
 
 
 @dataclass

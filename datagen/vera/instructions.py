@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from datagen.scene.describe import FLOORS, MATERIALS, NOUNS, article, color_name, describe_motion, describe_object
+from datagen.scene.describe import FLOORS, article, describe_motion, describe_object, object_phrase
 
 SKY = {"low": "low, warm sunlight {side} that rakes across the ground and stretches the shadows",
        "mid": "clear afternoon sunlight {side}", "high": "bright, high midday sun {side}"}
@@ -89,8 +89,8 @@ def subject_height(mask: np.ndarray) -> float:
     return float(np.median(heights)) if heights else 0.0
 
 
-def object_phrase(o) -> str:
-    return f"{color_name(o.material.color)} {MATERIALS[o.material.preset]} {NOUNS.get(o.asset_id, o.asset_id)}"
+def prop_phrase(o) -> str:
+    return object_phrase(o.asset_id, o.material.preset, o.material.color)
 
 
 def setting_words(spec) -> dict:
@@ -123,14 +123,14 @@ def describe_rendered(spec, states, subjects, mask, task: str, family: str, occl
     if occluder:
         effects.append("occlusion")
     d = {"task": task, "family": family, "subjects": subs, "effects": effects,
-         "occluder": object_phrase(spec.objects[spec.index(occluder)]) if occluder else None,
-         "props": [object_phrase(o) for o in props if o.name != occluder],
+         "occluder": prop_phrase(spec.objects[spec.index(occluder)]) if occluder else None,
+         "props": [prop_phrase(o) for o in props if o.name != occluder],
          **setting_words(spec), **sun_words(spec.environment, spec.lights[0], spec.camera),
          **camera_words(spec.camera, subject_height(mask))}
     if other is not None:
         b_props = [o for o in other.objects if o.name not in subjects]
         d["new"] = {**setting_words(other), **sun_words(other.environment, other.lights[0], other.camera),
-                    "props": [object_phrase(o) for o in b_props]}
+                    "props": [prop_phrase(o) for o in b_props]}
     return d
 
 
@@ -147,8 +147,7 @@ def describe_synthetic(layer_words: dict, kind: str, path: dict, width: int, hei
     elif growth < -0.08:
         moves.append("shrinks slightly as if moving away")
     if kind == "rendered":
-        phrase = f"{color_name(layer_words['color'])} {MATERIALS[layer_words['material']]} " \
-                 f"{NOUNS.get(layer_words['object'], layer_words['object'])}"
+        phrase = object_phrase(layer_words['object'], layer_words['material'], layer_words['color'])
         material = layer_words["material"]
     else:
         phrase, material = layer_words["phrase"], None
@@ -169,7 +168,7 @@ def describe_background(spec=None, clip: dict | None = None) -> dict:
     if spec is None:
         return {"phrase": "the background footage", "props": [], "camera": None, "light": None}
     s, sun = setting_words(spec), sun_words(spec.environment, spec.lights[0], spec.camera)
-    return {"phrase": f"{s['floor']} {s['sky']}", "props": [object_phrase(o) for o in spec.objects],
+    return {"phrase": f"{s['floor']} {s['sky']}", "props": [prop_phrase(o) for o in spec.objects],
             "camera": camera_words(spec.camera, 0.3)["camera"], "light": sun["light"]}
 
 

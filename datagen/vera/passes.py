@@ -15,6 +15,7 @@ class Passes:
     def __init__(self, source, width: int, height: int, frames: int):
         self.source, self.width, self.height, self.frames = source, width, height, frames
         self.log: list[dict] = []
+        self.asset_ids: set[str] = set()  # every asset of every spec rendered (for the credits)
         self.seconds: dict[str, float] = {}
 
     def _time(self, name: str, seconds: float) -> None:
@@ -24,8 +25,10 @@ class Passes:
     @contextmanager
     def scene(self, spec, states):
         """A SceneRenderer for ``spec`` with ``states`` keyed; render passes with ``.render``."""
+        from datagen.assets.library import spec_asset_ids
         from datagen.scene.render import SceneRenderer  # Blender only where pixels are made
 
+        self.asset_ids.update(a for a in spec_asset_ids(spec) if a)
         t = time.perf_counter()
         with SceneRenderer(spec, source=self.source) as renderer:
             renderer.set_states(states)

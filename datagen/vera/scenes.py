@@ -22,7 +22,7 @@ import numpy as np
 
 from datagen.core.rotations import yaw
 from datagen.scene.geometry import geometry
-from datagen.scene.random_scene import FLOORS, material, orbit_camera, sky_and_sun
+from datagen.scene.random_scene import FLOORS, keep_asset_looks, material, orbit_camera, pick_asset, sky_and_sun
 from datagen.scene.simulate import WorldStates, simulate
 from datagen.scene.spec import CameraSpec, MaterialSpec, ObjectSpec, SceneSpec
 
@@ -89,7 +89,7 @@ def subject(rng, source, name: str, motion: str, preset: str | None = None, arou
             speed=(0.5, 1.3)) -> ObjectSpec:
     """A subject starting near ``around`` with a motion: slide / roll along the floor, drop from a
     height, or toss (an arc with spin)."""
-    asset = str(rng.choice(ROLLERS if motion == "roll" else SUBJECTS))
+    asset = pick_asset(rng, source, ROLLERS, "round") if motion == "roll" else pick_asset(rng, source, SUBJECTS)
     g, scale = geometry(source, asset), float(rng.uniform(1.0, 1.5))
     heading = float(rng.uniform(0, 2 * math.pi))
     direction = np.array([math.cos(heading), math.sin(heading)])
@@ -125,7 +125,7 @@ def props_around(rng, source, count: int, avoid: np.ndarray, prefix: str = "prop
     out, taken = [], [(float(x), float(y), 0.0) for x, y in avoid]
     centre = avoid.mean(axis=0) if len(avoid) else np.zeros(2)
     for k in range(count):
-        asset = str(rng.choice(assets))
+        asset = pick_asset(rng, source, assets, "any")
         g = geometry(source, asset)
         scale = float(rng.uniform(0.9, 1.3)) if asset not in ("table", "shelf", "chair") else 1.0
         r = g.radius(scale)
@@ -173,7 +173,7 @@ def occluder(rng, source, camera: CameraSpec, path: np.ndarray, frames: int, avo
     dist = float(np.linalg.norm(ray))
     side = np.array([-ray[1], ray[0]]) / max(dist, 1e-9)
     for _ in range(tries):
-        asset = str(rng.choice(OCCLUDERS))
+        asset = pick_asset(rng, source, OCCLUDERS, "tall")
         g = geometry(source, asset)
         scale = 1.0 if asset in ("chair", "shelf") else float(rng.uniform(1.3, 2.0))
         r, top = g.radius(scale), float(g.size[2]) * scale
@@ -236,7 +236,7 @@ def _subject_paths(rng, source, render, frames, fps, count, preset_metal: float,
 
 
 def sample_single(rng, source, render, frames: int, fps: int, props=(1, 3)) -> VeraScene:
-    env, sun = sky_and_sun(rng)
+    env, sun = sky_and_sun(rng, source)
     spec, states, motions = _subject_paths(rng, source, render, frames, fps, 1, 0.2, env, sun)
     names = [o.name for o in spec.objects]
     path = states.positions
@@ -245,12 +245,13 @@ def sample_single(rng, source, render, frames: int, fps: int, props=(1, 3)) -> V
     extra = props_around(rng, source, int(rng.integers(props[0], props[1] + 1)), path_xy(source, spec, states, names))
     spec = dataclasses.replace(spec, camera=camera, objects=[*spec.objects, *extra])
     spec, states, dropped = _settle_props(spec, source, names)
+    spec = keep_asset_looks(spec, source)
     return VeraScene(spec, names, [o.name for o in spec.objects if o.name not in names], states,
                      {"motions": dict(zip(names, motions)), "dropped_props": dropped, "occluder": None})
 
 
 def sample_multi(rng, source, render, frames: int, fps: int, props=(2, 4)) -> VeraScene:
-    env, sun = sky_and_sun(rng)
+    env, sun = sky_and_sun(rng, source)
     floor = str(rng.choice(sorted(GLOSSY_FLOORS), p=[0.35, 0.45, 0.2]))
     env = dataclasses.replace(env, floor=floor, floor_colors=GLOSSY_FLOORS[floor])
     count = 2 if rng.random() < 0.4 else 1
@@ -277,7 +278,7 @@ def sample_multi(rng, source, render, frames: int, fps: int, props=(2, 4)) -> Ve
 def other_set(rng, source, scene: VeraScene, props=(1, 3)) -> VeraScene:
     """The same subjects (replayed, not re-simulated) and camera in a new set: another sky, sun,
     floor and props. Its ``states`` hold the subjects only (props are static)."""
-    env, sun = sky_and_sun(rng)
+    env, sun = sky_and_sun(rng, source)
     if scene.spec.environment.floor == env.floor:
         others = sorted(set(FLOORS) - {env.floor})
         floor = str(rng.choice(others))
@@ -285,18 +286,19 @@ def other_set(rng, source, scene: VeraScene, props=(1, 3)) -> VeraScene:
     subjects = [o for o in scene.spec.objects if o.name in scene.subjects]
     extra = props_around(rng, source, int(rng.integers(props[0], props[1] + 1)),
                          path_xy(source, scene.spec, scene.states, scene.subjects), prefix="set_b")
-    spec = dataclasses.replace(scene.spec, objects=[*subjects, *extra], lights=[sun], environment=env)
+    spec = keep_asset_looks(dataclasses.replace(scene.spec, objects=[*subjects, *extra], lights=[sun], environment=env),
+                            source)
     return VeraScene(spec, list(scene.subjects), [o.name for o in extra], restrict(scene.states, scene.subjects),
                      {**scene.story, "set": "B"})
 
 
 def background_set(rng, source, render, frames: int, fps: int, props=(2, 5)) -> SceneSpec:
     """A set with props and a moving camera and nothing inserted: a rendered background video."""
-    env, sun = sky_and_sun(rng)
+    env, sun = sky_and_sun(rng, source)
     centre = np.array([[0.0, 0.0]])
     objects = props_around(rng, source, int(rng.integers(props[0], props[1] + 1)), centre, ring=(0.2, 1.6),
                            clearance=0.1)
     camera = orbit_camera(rng, distance=(1.8, 3.0), height=(0.6, 1.6), look_at=(0.0, 0.0, 0.15),
                           motion=str(rng.choice(MOVING_CAMERAS)))
-    return SceneSpec(objects=objects, camera=camera, lights=[sun], environment=env, render=render,
-                     frames=frames, fps=fps)
+    return keep_asset_looks(SceneSpec(objects=objects, camera=camera, lights=[sun], environment=env, render=render,
+                                      frames=frames, fps=fps), source)

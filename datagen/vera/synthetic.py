@@ -24,7 +24,7 @@ import numpy as np
 
 from datagen.core.rotations import random_quaternion
 from datagen.scene.geometry import geometry
-from datagen.scene.random_scene import material, sky_and_sun
+from datagen.scene.random_scene import keep_asset_looks, material, pick_asset, sky_and_sun
 from datagen.scene.spec import CameraSpec, ObjectSpec, SceneSpec
 from datagen.vera.footage import even
 from datagen.vera.scenes import SUBJECTS
@@ -47,9 +47,9 @@ class Layer:
 
 def foreground_spec(rng, source, render, frames: int, fps: int, width: int, height: int) -> SceneSpec:
     """One object spinning in place (no gravity, no floor) under a sky, framed to fill the frame."""
-    env, sun = sky_and_sun(rng)
+    env, sun = sky_and_sun(rng, source)
     env = dataclasses.replace(env, floor=None)
-    asset = str(rng.choice(SUBJECTS))
+    asset = pick_asset(rng, source, SUBJECTS)
     g = geometry(source, asset)
     spin_axis = rng.normal(size=3)
     spin_axis /= np.linalg.norm(spin_axis)
@@ -63,9 +63,9 @@ def foreground_spec(rng, source, render, frames: int, fps: int, width: int, heig
     position = (distance * math.cos(elevation) * math.cos(azimuth), distance * math.cos(elevation) * math.sin(azimuth),
                 distance * math.sin(elevation))
     camera = CameraSpec(position=position, look_at=(0.0, 0.0, 0.0), focal_length=focal)
-    return SceneSpec(objects=[obj], camera=camera, lights=[sun], environment=env,
-                     render=dataclasses.replace(render, width=width, height=height), frames=frames, fps=fps,
-                     gravity=(0.0, 0.0, 0.0))
+    return keep_asset_looks(SceneSpec(objects=[obj], camera=camera, lights=[sun], environment=env,
+                                      render=dataclasses.replace(render, width=width, height=height), frames=frames,
+                                      fps=fps, gravity=(0.0, 0.0, 0.0)), source)
 
 
 def rendered_layer(rng, source, render, frames: int, fps: int, width: int, height: int, passes) -> Layer:

@@ -160,7 +160,8 @@ def build_scene(rng: np.random.Generator, sequence: str, render: RenderSpec, fra
                 resample: str = "whole", physics_config: str | None = None, walls: bool | None = None,
                 camera_motion: str | None = None, smplx_model: str | None = None,
                 smplx_motion: str | None = None, still_position: float = 1e-3,
-                still_rotation: float = 1e-2) -> HumanScene:
+                still_rotation: float = 1e-2, scene_library=None) -> HumanScene:
+    """``scene_library``: the asset source the environment (HDRI, floor) is drawn from (None: the sky)."""
     body = BodySpec(name="person", model=body_model, sequence=str(sequence), objects_dir=objects_dir,
                     smplx_model=smplx_model, smplx_motion=smplx_motion, resample=resample,
                     phenotype={"gender": float(rng.uniform(0, 1)), "muscle": float(rng.uniform(0.3, 0.7)),
@@ -204,7 +205,7 @@ def build_scene(rng: np.random.Generator, sequence: str, render: RenderSpec, fra
         objs.append(ObjectSpec(name=n, asset_id=n, material=MaterialSpec(preset=preset, color=colour),
                                position=tuple(float(x) for x in pos[0, k]),
                                quaternion=tuple(float(x) for x in q[0, k]), static=modes[n] == "static"))
-    env, sun = sky_and_sun(rng)
+    env, sun = sky_and_sun(rng, scene_library)
     mesh = body_mesh(body, frames, fps)
     hips = seq.heads()[:, 0]
     points = np.concatenate([mesh.vertices[::max(1, frames // 8)].reshape(-1, 3)[::7],

@@ -9,7 +9,7 @@ import numpy as np
 
 from datagen.core.rotations import yaw
 from datagen.scene.geometry import geometry
-from datagen.scene.random_scene import material
+from datagen.scene.random_scene import material, pick_asset
 from datagen.scene.spec import ObjectSpec
 from datagen.void.families.common import FamilyScene, bystander, settle, stage
 
@@ -20,7 +20,7 @@ OBSTACLES = ("box", "chair", "cube", "book", "vase", "shelf")
 def sample(rng: np.random.Generator, source, render, frames: int, fps: int, extra=(1, 3)) -> FamilyScene:
     heading = float(rng.uniform(0, 2 * math.pi))
     ux, uy = math.cos(heading), math.sin(heading)
-    obstacle_id = str(rng.choice(OBSTACLES))
+    obstacle_id = pick_asset(rng, source, OBSTACLES, "tall")
     og, o_scale = geometry(source, obstacle_id), float(rng.uniform(1.0, 1.3))
     mover_id = str(rng.choice(MOVERS))
     mg, m_scale = geometry(source, mover_id), float(rng.uniform(0.9, 1.2))
@@ -36,7 +36,7 @@ def sample(rng: np.random.Generator, source, render, frames: int, fps: int, extr
                    velocity=(speed * ux, speed * uy, 0.0)),
     ]
     roles = {"obstacle": "removed", "mover": "kept"}
-    spec = stage(rng, objects, render, frames, fps, look_at=(start * ux / 2, start * uy / 2, 0.15))
+    spec = stage(rng, objects, render, frames, fps, source=source, look_at=(start * ux / 2, start * uy / 2, 0.15))
     for k in range(int(rng.integers(extra[0], extra[1] + 1))):
         other = bystander(rng, source, spec, f"other_{k}")
         if other is not None and abs((other.position[0] * -uy) + (other.position[1] * ux)) > 0.5:

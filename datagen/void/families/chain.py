@@ -44,7 +44,7 @@ def sample(rng: np.random.Generator, source, render, frames: int, fps: int, coun
     else:
         removed = f"domino_{int(rng.integers(1, n - 1))}"
     roles[removed] = "removed"
-    spec = stage(rng, objects, render, frames, fps, look_at=(0.0, 0.0, 0.1))
+    spec = stage(rng, objects, render, frames, fps, source=source, look_at=(0.0, 0.0, 0.1))
     spec = settle(spec, [o.name for o in objects if o.name != "pusher"], source)
     return FamilyScene(spec, [removed], {"family": "chain", "variant": variant, "roles": roles,
                                          "expect": "the dominoes after the removed one stay standing"})

@@ -14,7 +14,7 @@ import numpy as np
 
 from datagen.core.rotations import yaw
 from datagen.scene.geometry import geometry
-from datagen.scene.random_scene import material, orbit_camera, sky_and_sun
+from datagen.scene.random_scene import material, orbit_camera, pick_asset, sky_and_sun
 from datagen.scene.spec import ObjectSpec, RenderSpec, SceneSpec
 
 SMALL = ("cube", "sphere", "cylinder", "cone", "capsule", "mug", "bowl", "bottle", "vase", "book",
@@ -66,9 +66,9 @@ def settle(spec: SceneSpec, names: list[str], source, seconds: float = 0.6) -> S
 
 
 def stage(rng: np.random.Generator, objects: list[ObjectSpec], render: RenderSpec, frames: int,
-          fps: int, look_at=None, distance=None, seed: int = 0) -> SceneSpec:
-    """Floor, sky, sun and a camera framing the objects."""
-    env, sun = sky_and_sun(rng)
+          fps: int, look_at=None, distance=None, seed: int = 0, source=None) -> SceneSpec:
+    """Floor, sky or HDRI, sun and a camera framing the objects."""
+    env, sun = sky_and_sun(rng, source)
     xy = np.array([o.position[:2] for o in objects]) if objects else np.zeros((1, 2))
     centre = xy.mean(axis=0)
     spread = float(np.max(np.linalg.norm(xy - centre, axis=1))) if len(xy) else 0.0
@@ -84,7 +84,7 @@ def bystander(rng, source, spec: SceneSpec, name: str) -> ObjectSpec | None:
     removed object of a negative pair."""
     occupied = [(o.position[0], o.position[1], geometry(source, o.asset_id).radius(o.scale) + 0.15)
                 for o in spec.objects]
-    asset = str(rng.choice(SMALL))
+    asset = pick_asset(rng, source, SMALL, "small")
     g = geometry(source, asset)
     scale = float(rng.uniform(0.9, 1.2))
     spot = free_spot(rng, occupied, g.radius(scale), ring=(0.9, 1.8), clearance=0.5)

@@ -8,7 +8,7 @@ import numpy as np
 
 from datagen.core.rotations import yaw
 from datagen.scene.geometry import geometry
-from datagen.scene.random_scene import material
+from datagen.scene.random_scene import material, pick_asset
 from datagen.scene.spec import ObjectSpec
 from datagen.void.families.common import SMALL, FamilyScene, free_spot, settle, stage
 
@@ -20,7 +20,7 @@ def sample(rng: np.random.Generator, source, render, frames: int, fps: int, num_
            hit_speed=(3.0, 9.0), miss_speed=(3.0, 7.0)) -> FamilyScene:
     n = int(rng.integers(num_objects[0], num_objects[1] + 1))
     n_removed = 2 if n >= 4 else 1
-    target_id = str(rng.choice(TARGETS))
+    target_id = pick_asset(rng, source, TARGETS, "small")
     tg, t_scale = geometry(source, target_id), float(rng.uniform(1.1, 1.5))
     target = ObjectSpec("target", target_id, material(rng), t_scale,
                         position=(0.0, 0.0, tg.rest_z(t_scale) + 0.002),
@@ -29,7 +29,7 @@ def sample(rng: np.random.Generator, source, render, frames: int, fps: int, num_
     roles = {"target": "target"}
     for i in range(1, n):
         removed = i <= n_removed
-        asset = str(rng.choice(PROJECTILES if removed else SMALL))
+        asset = pick_asset(rng, source, PROJECTILES if removed else SMALL, "small")
         g, scale = geometry(source, asset), float(rng.uniform(0.9, 1.2))
         speed = float(rng.uniform(*(hit_speed if removed else miss_speed)))
         # close enough to arrive within the first half of the clip, however short it is
@@ -53,7 +53,7 @@ def sample(rng: np.random.Generator, source, render, frames: int, fps: int, num_
                                   quaternion=yaw(float(rng.uniform(0, 2 * math.pi))),
                                   velocity=(float(direction[0] * speed), float(direction[1] * speed), 0.0)))
         occupied.append((spot[0], spot[1], g.radius(scale)))
-    spec = stage(rng, objects, render, frames, fps, look_at=(0.0, 0.0, 0.15))
+    spec = stage(rng, objects, render, frames, fps, source=source, look_at=(0.0, 0.0, 0.15))
     spec = settle(spec, ["target"], source)
     removed = [o.name for o in objects if roles[o.name] == "removed"]
     return FamilyScene(spec, removed, {"family": "launch", "roles": roles,

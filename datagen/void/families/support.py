@@ -9,7 +9,7 @@ import numpy as np
 
 from datagen.core.rotations import yaw
 from datagen.scene.geometry import geometry
-from datagen.scene.random_scene import material
+from datagen.scene.random_scene import material, pick_asset
 from datagen.scene.spec import ObjectSpec
 from datagen.void.families.common import FamilyScene, bystander, settle, stage
 
@@ -39,21 +39,21 @@ def sample(rng: np.random.Generator, source, render, frames: int, fps: int, extr
         c, s = math.cos(turn), math.sin(turn)
         for i in range(int(rng.integers(1, 4))):
             u, v = rng.uniform(-half[0], half[0]), rng.uniform(-half[1], half[1])
-            place(f"item_{i}", str(rng.choice(ON_TABLE)), float(rng.uniform(0.9, 1.1)), top,
+            place(f"item_{i}", pick_asset(rng, source, ON_TABLE, "small"), float(rng.uniform(0.9, 1.1)), top,
                   xy=(c * u - s * v, s * u + c * v))
             if len(objects) > 2 and _overlaps(objects, source):
                 objects.pop(), roles.pop(f"item_{i}")
     elif variant == "box":
         top = place("support", str(rng.choice(("box", "book", "cube"))), float(rng.uniform(1.0, 1.3)), 0.0,
                     role="removed")
-        place("item_0", str(rng.choice(ON_BOX)), float(rng.uniform(0.8, 1.0)), top)
+        place("item_0", pick_asset(rng, source, ON_BOX, "small"), float(rng.uniform(0.8, 1.0)), top)
     else:  # a stack: remove the bottom
         surface, count = 0.0, int(rng.integers(2, 4))
         for i in range(count):
             surface = place("support" if i == 0 else f"item_{i - 1}", str(rng.choice(STACKABLE)),
                             float(rng.uniform(1.0, 1.2)) * (0.95 ** i), surface,
                             role="removed" if i == 0 else "kept")
-    spec = stage(rng, objects, render, frames, fps,
+    spec = stage(rng, objects, render, frames, fps, source=source,
                  look_at=(0.0, 0.0, 0.45 if variant == "table" else 0.15),
                  distance=(2.6, 3.4) if variant == "table" else None)
     for k in range(int(rng.integers(extra[0], extra[1] + 1))):
