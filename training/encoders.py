@@ -50,6 +50,13 @@ class VideoVAE:
         z = self.vae.encode(video.to(self.device, self.dtype)).latent_dist.mean.float()
         return (z - self.mean) / self.std
 
+    @torch.no_grad()
+    def decode(self, latent: torch.Tensor) -> torch.Tensor:
+        """Normalised latents (B, z, F, h, w) -> video float in [-1, 1], (B, 3, 4(F-1)+1, 8h, 8w), float32.
+        Un-normalised as Wan's pipelines do (``latent / (1 / std) + mean``, the same float ops)."""
+        z = latent.to(self.device, torch.float32) / (1.0 / self.std) + self.mean
+        return self.vae.decode(z.to(self.dtype), return_dict=False)[0].float().clamp(-1, 1)
+
 
 def load_vae(cfg, size: str, device: torch.device, dtype: torch.dtype) -> VideoVAE:
     """The Wan VAE from ``vae.path`` (a diffusers ``AutoencoderKLWan`` directory); a random tiny one
@@ -83,7 +90,10 @@ class TextEncoder:
 
     @torch.no_grad()
     def encode(self, prompts: list[str]) -> torch.Tensor:
-        tok = self.tokenizer(list(prompts), padding="max_length", max_length=self.max_length, truncation=True,
+        from training.sampling import prompt_clean
+
+        tok = self.tokenizer([prompt_clean(p) for p in prompts], padding="max_length", max_length=self.max_length,
+                             truncation=True,
                              add_special_tokens=True, return_tensors="pt")
         ids, mask = tok.input_ids.to(self.device), tok.attention_mask.to(self.device)
         hidden = self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state.float()

@@ -94,7 +94,7 @@ def train(cfg: DictConfig) -> list[dict]:
     rt = init_runtime(cfg.trainer.device, cfg.trainer.dtype)
     out = Path(cfg.trainer.out)
     precomputed = check_dataset(str(cfg.data.path), cfg.model.name)
-    encoders = () if precomputed else _encoders(cfg, rt)  # before the model: bad paths fail fast
+    encoders = () if precomputed else load_encoders(cfg, rt)  # before the model: bad paths fail fast
     task, model, optimizer, scheduler, ema, use_fsdp = build(cfg, rt)
     stream = SampleStream(str(cfg.data.path), None if precomputed else task.members, rt.rank, rt.world,
                           int(cfg.seed), bool(cfg.data.shuffle))
@@ -153,7 +153,8 @@ def train(cfg: DictConfig) -> list[dict]:
     return logged
 
 
-def _encoders(cfg: DictConfig, rt: Runtime):
+def load_encoders(cfg: DictConfig, rt: Runtime):
+    """The frozen VAE and text encoder of ``cfg`` (local paths; tiny random ones for model.size=tiny)."""
     size = str(cfg.model.size)
     vae = load_vae(cfg.vae, size, rt.device, resolve_dtype(cfg.vae.dtype, rt.device))
     text = load_text_encoder(cfg.text, size, wan_config(cfg.model).text_dim, rt.device,

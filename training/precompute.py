@@ -29,7 +29,7 @@ def precompute(cfg: DictConfig) -> dict:
     from datagen.dataset.sample_io import decode_sample, encode_npy, iter_tar, tar_writer
     from datagen.dataset.store import SUMMARY, Store
     from training.data import LATENT_GENERATOR, check_dataset, collate
-    from training.loop import _encoders
+    from training.loop import load_encoders
     from training.parallel import barrier, init_runtime
     from training.tasks import make_task
 
@@ -37,7 +37,7 @@ def precompute(cfg: DictConfig) -> dict:
     task = make_task(cfg.model)
     if check_dataset(str(cfg.data.path), task.name):
         raise ValueError(f"data.path={cfg.data.path}: already latents")
-    encoders = _encoders(cfg, rt)
+    encoders = load_encoders(cfg, rt)
     store = Store(str(cfg.precompute.out))
     urls = shard_urls(str(cfg.data.path))
     done = store.listing()

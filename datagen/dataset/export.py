@@ -57,14 +57,13 @@ def _ffmpeg() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def encode_mask_mp4(mask: np.ndarray, fps: float) -> bytes:
-    """Lossless mp4 of a uint8 (T,H,W) mask: libx264rgb at -qp 0 in rgb24 (value in all three channels).
-    Any mp4 reader that converts to rgb24 (ffmpeg, imageio, decord, mediapy) gets the values back exactly."""
-    mask = np.asarray(mask)
-    if mask.dtype != np.uint8 or mask.ndim != 3:
-        raise ValueError(f"mask must be uint8 (T,H,W), got {mask.dtype} {mask.shape}")
-    t, h, w = mask.shape
-    rgb = np.ascontiguousarray(np.repeat(mask[..., None], 3, axis=-1))
+def encode_rgb_lossless(video: np.ndarray, fps: float) -> bytes:
+    """Lossless mp4 of a uint8 (T,H,W,3) video: libx264rgb at -qp 0 in rgb24. Any mp4 reader that converts
+    to rgb24 (ffmpeg, imageio, decord, mediapy) gets the pixels back exactly."""
+    video = np.asarray(video)
+    if video.dtype != np.uint8 or video.ndim != 4 or video.shape[-1] != 3:
+        raise ValueError(f"video must be uint8 (T,H,W,3), got {video.dtype} {video.shape}")
+    t, h, w, _ = video.shape
     fd, path = tempfile.mkstemp(suffix=".mp4")
     os.close(fd)
     try:
@@ -73,12 +72,20 @@ def encode_mask_mp4(mask: np.ndarray, fps: float) -> bytes:
                "-c:v", "libx264rgb", "-qp", "0", "-preset", "veryslow", "-pix_fmt", "rgb24",
                "-x264-params", "threads=1", "-fflags", "+bitexact", "-flags:v", "+bitexact",
                "-movflags", "+faststart", path]
-        proc = subprocess.run(cmd, input=rgb.tobytes(), capture_output=True)
+        proc = subprocess.run(cmd, input=np.ascontiguousarray(video).tobytes(), capture_output=True)
         if proc.returncode != 0:
-            raise SampleError(f"ffmpeg failed to encode a {t}x{h}x{w} mask: {proc.stderr.decode()[-300:].strip()}")
+            raise SampleError(f"ffmpeg failed to encode a {t}x{h}x{w} video: {proc.stderr.decode()[-300:].strip()}")
         return Path(path).read_bytes()
     finally:
         os.unlink(path)
+
+
+def encode_mask_mp4(mask: np.ndarray, fps: float) -> bytes:
+    """Lossless mp4 of a uint8 (T,H,W) mask (the value in all three channels of ``encode_rgb_lossless``)."""
+    mask = np.asarray(mask)
+    if mask.dtype != np.uint8 or mask.ndim != 3:
+        raise ValueError(f"mask must be uint8 (T,H,W), got {mask.dtype} {mask.shape}")
+    return encode_rgb_lossless(np.repeat(mask[..., None], 3, axis=-1), fps)
 
 
 def read_mask_mp4(path: str | Path) -> np.ndarray:

@@ -1,0 +1,26 @@
+"""Run a trained Vera or VOID model on clips: ``python training/infer.py model=vera|void infer.input=PATH
+infer.out=DIR [infer.checkpoint=RUN] ...`` (``configs/training/infer.yaml``, ``docs/inference.md``).
+
+Per clip, ``infer.out/<name>/`` gets the outputs as mp4 (``result.mp4`` is lossless), a side-by-side
+``preview.mp4`` and ``preview.png``, and ``settings.json`` (sampler, seed, checkpoint, timings, and for
+VOID the morphing report and whether pass 2 ran).
+"""
+from __future__ import annotations
+
+import hydra
+from omegaconf import DictConfig
+
+from training.config import CONFIG_DIR, run_command
+
+
+@hydra.main(version_base=None, config_path=str(CONFIG_DIR), config_name="infer")
+def main(cfg: DictConfig) -> None:
+    def go():
+        from training.infer_run import infer
+
+        infer(cfg)
+    run_command(go)
+
+
+if __name__ == "__main__":
+    main()
