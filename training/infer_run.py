@@ -12,6 +12,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from training.inference import Runner, Settings, VoidOptions, load_weights, read_clips
+from training.morphing import DEFAULT_THRESHOLD
 
 
 def build_runner(cfg: DictConfig) -> tuple[Runner, dict]:
@@ -48,7 +49,8 @@ def void_options(cfg: DictConfig, runner: Runner) -> VoidOptions:
         load_weights(pass2_model, str(v.pass2_checkpoint), cfg.infer.ema)
         pass2_model = pass2_model.to(runner.device, runner.dtype).eval()
     return VoidOptions(pass2=str(v.pass2), flow=str(v.flow), keep_region=bool(v.keep_region),
-                       keep_dilation=int(v.keep_dilation), morph_threshold=float(v.morph_threshold),
+                       keep_dilation=int(v.keep_dilation),
+                       morph_threshold=DEFAULT_THRESHOLD if v.morph_threshold is None else float(v.morph_threshold),
                        pass2_model=pass2_model)
 
 

@@ -25,6 +25,7 @@ import torch
 
 from training import sampling as S
 from training.data import Fit, clip_frames, plan_fit, video_tensor
+from training.morphing import DEFAULT_THRESHOLD
 
 VOID_LAYOUT = ("input_video.mp4", "quadmask_0.mp4")
 WAN_NEGATIVE = ("Bright tones, overexposed, static, blurred details, subtitles, style, works, paintings, images, "
@@ -191,7 +192,7 @@ class VoidOptions:
     flow: str = "dis"  # dis | stored (the render flow our shards store)
     keep_region: bool = False
     keep_dilation: int = 8
-    morph_threshold: float = 0.06
+    morph_threshold: float = DEFAULT_THRESHOLD
     pass2_model: torch.nn.Module | None = None  # None: the pass-1 model
 
     def __post_init__(self):
