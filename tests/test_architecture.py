@@ -22,7 +22,7 @@ LAYERS: list[set[str]] = [
     {"scene"},                                    # spec, build, simulate, render, looks, random helpers, words
     {"void", "vera", "runner"},                   # VOID pairs · Vera layers · generator-agnostic runner
     {"void_counterfactuals", "vera_layers", "toy_shapes"},  # generators (module paths are in every dataset)
-    {"audit", "validate", "preview", "export"},   # reports and the dataset commands
+    {"audit", "validate", "preview", "export", "bench"},  # reports, benchmark splits and the dataset commands
     {"demo"},                                     # make demo: everything above, end to end
 ]
 LAYER = {name: i for i, names in enumerate(LAYERS) for name in names}

@@ -110,6 +110,12 @@ def train(cfg: DictConfig) -> list[dict]:
         (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     batches = Batches(stream, task, cfg, precomputed, encoders)
     metrics = MetricsLog(out, rt.is_main, bool(cfg.trainer.tensorboard), resume_step=step)
+    validate_every = int(cfg.trainer.get("validate_every") or 0)
+    validator = None
+    if validate_every:
+        from training.validation import Validator
+
+        validator = Validator(cfg, task, rt, encoders or load_encoders(cfg, rt), out)
     autocast = torch.autocast(rt.device.type, dtype=rt.param_dtype) \
         if not use_fsdp and rt.param_dtype != torch.float32 else contextlib.nullcontext()
     peak = peak_flops(rt.device, cfg.trainer.peak_flops)
@@ -145,6 +151,9 @@ def train(cfg: DictConfig) -> list[dict]:
             logged.append({"step": step, **values})
             bar.set_postfix(loss=f"{values['loss']:.4f}")
             window_start, window_samples, window_tokens = time.perf_counter(), 0, 0
+        if validator is not None and (step % validate_every == 0 or step == max_steps):
+            values = validator.run(model, step, metrics)
+            logged.append({"step": step, **values})
         if step % int(cfg.trainer.checkpoint_every) == 0 or step == max_steps:
             ckpt.save(out, step, model, optimizer, scheduler, ema, stream.state_dict(), rt,
                       keep=int(cfg.trainer.keep_checkpoints), extra={"model": cfg.model.name})

@@ -14,6 +14,7 @@ CONFIG_DIR = REPO_ROOT / "configs" / "datagen"
 # Keys that do not change a single byte of the data: where it goes, how it is run, debugging hooks.
 NON_DATA_KEYS = ("out", "runner", "debug")
 RUNNER_MODES = ("ray", "local")
+BENCH_SEEDS = 1_000_000_000  # datagen.bench's reserved run seeds start here
 
 
 class ConfigError(ValueError):
@@ -50,6 +51,9 @@ def check_config(plain: dict) -> None:
     need_int("num_samples", plain.get("num_samples"), 1)
     need_int("samples_per_shard", plain.get("samples_per_shard"), 1)
     need_int("seed", plain.get("seed"), 0)
+    if plain["seed"] >= BENCH_SEEDS and not (plain.get("runner") or {}).get("bench"):
+        raise ConfigError(f"seed={plain['seed']}: seeds >= {BENCH_SEEDS} are reserved for benchmark splits "
+                          "(python -m datagen.bench), so held-out data never shares a seed with training data")
     render = plain.get("render") or {}
     for key in ("width", "height", "frames", "spp"):
         need_int(f"render.{key}", render.get(key), 1)

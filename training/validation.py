@@ -1,0 +1,80 @@
+"""Validation during training: every ``trainer.validate_every`` steps, sample ``trainer.validate.clips``
+held-out clips with the inference sampler, score them against their ground truth (``training/scores.py``)
+and log it: ``OUT/validation.jsonl`` (one line per validation), TensorBoard scalars ``val/<score>`` and a
+frame strip per clip, and the sampled videos as ``OUT/validation/step-XXXXXXX/<key>.mp4``.
+
+Every rank runs the same clips in lockstep (FSDP needs all ranks in every forward); rank 0 writes.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from training import scores as S
+from training.inference import Runner, Settings, read_clips
+
+
+class Validator:
+    def __init__(self, cfg, task, rt, encoders, out: Path):
+        v = cfg.trainer.validate
+        path = str(v.path or cfg.data.path)
+        self.clips = list(read_clips(path, cfg.model.name, limit=int(v.clips)))
+        if not self.clips:
+            raise ValueError(f"trainer.validate.path={path}: no clips")
+        if any(not c.truth for c in self.clips):
+            raise ValueError(f"trainer.validate.path={path}: validation needs clips with ground truth (our shards)")
+        self.cfg, self.task, self.rt, self.out = cfg, task, rt, Path(out)
+        self.vae, self.text = encoders
+        self.settings = Settings(sampler=str(v.sampler), steps=int(v.steps), shift=float(v.shift),
+                                 guidance=float(v.guidance), negative_prompt="", seed=int(v.seed))
+        self.fps = float(v.get("fps") or 12)
+
+    @torch.no_grad()
+    def run(self, model, step: int, metrics) -> dict:
+        was_training = model.training
+        model.eval()
+        dtype = next(model.parameters()).dtype
+        runner = Runner(self.task, model, self.vae, self.text, self.settings, self.rt.device, dtype, self.cfg.data)
+        rows, videos = [], {}
+        for clip in self.clips:
+            t, fit = runner.fit(clip)
+            if self.task.name == "vera":
+                result = runner.vera(clip)
+                truth = {k: runner.pixels(clip.truth[k], t, fit) for k in ("composite",)}
+                alpha = clip.truth["edit_alpha"][:t, fit.top:fit.top + fit.crop_hw[0], fit.left:fit.left + fit.crop_hw[1]]
+                rows.append(S.vera_scores(result["final"], result["source"], truth["composite"], alpha, result["alpha"]))
+                videos[clip.name] = result["final"]
+            else:
+                video, used = runner.void_pass(clip)
+                truth = runner.pixels(clip.truth["target_video"], t, fit)
+                rows.append(S.void_scores(video, truth, used["quadmask"]))
+                videos[clip.name] = video
+        means = {f"val/{k}": v for k, v in S.mean_scores(rows).items() if v is not None}
+        if self.rt.is_main:
+            self._write(step, means, videos, metrics)
+        if was_training:
+            model.train()
+        return means
+
+    def _write(self, step: int, means: dict, videos: dict, metrics) -> None:
+        from datagen.core.pictures import frame_grid
+        from datagen.dataset.sample_io import encode_mp4
+
+        folder = self.out / "validation" / f"step-{step:07d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for key, video in videos.items():
+            (folder / f"{key}.mp4").write_bytes(encode_mp4(video, self.fps))
+        line = {"step": step, **{k: ("inf" if isinstance(v, float) and np.isinf(v) else v) for k, v in means.items()}}
+        with open(self.out / "validation.jsonl", "a") as f:
+            f.write(json.dumps(line) + "\n")
+        tb = getattr(metrics, "tb", None)
+        if tb is not None:
+            for k, v in means.items():
+                if np.isfinite(v):
+                    tb.add_scalar(k, v, step)
+            for key, video in videos.items():
+                tb.add_image(f"val/{key}", frame_grid(video, cols=4, max_frames=4), step, dataformats="HWC")
+            tb.flush()
