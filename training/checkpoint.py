@@ -57,7 +57,12 @@ def find_resume(resume, out: str | Path) -> Path | None:
 
 
 def _rng_state() -> dict:
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    """RNG states as tensors and plain lists, so a rank file loads with ``torch.load(weights_only=True)``."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss = random.getstate()
+    state = {"torch": torch.get_rng_state(),
+             "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)],
+             "python": [int(version), list(internal), gauss]}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -65,8 +70,10 @@ def _rng_state() -> dict:
 
 def _set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.int64).astype(np.uint32), pos, has_gauss, cached))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
 
@@ -115,7 +122,8 @@ def load(path: Path, model, optimizer, scheduler, ema, runtime: Runtime) -> tupl
     if ema is not None:
         ema.load_state_dict(state["ema"])
     own = path / f"rank-{runtime.rank:05d}.pt"
-    local = torch.load(own if own.is_file() else path / "rank-00000.pt", weights_only=False)
+    # tensors and plain data only: a checkpoint someone shared cannot run code when it is loaded
+    local = torch.load(own if own.is_file() else path / "rank-00000.pt", weights_only=True)
     scheduler.load_state_dict(local["scheduler"])
     if info["world"] == runtime.world:
         _set_rng_state(local["rng"])

@@ -66,9 +66,16 @@ def epoch_shards(urls: list[str], seed: int, epoch: int, rank: int = 0, world: i
 
 
 def read_shard(url: str) -> Iterator[tuple[str, dict[str, bytes]]]:
-    """``(key, {"name.ext": bytes})`` of every sample of one shard, streamed."""
-    with fsspec.open(url, "rb") as f:
-        yield from iter_tar(f)
+    """``(key, {"name.ext": bytes})`` of every sample of one shard, streamed; a truncated, corrupt or
+    unsafe tar is a one-line ``DataError`` naming the shard."""
+    import tarfile
+    import zlib
+
+    try:
+        with fsspec.open(url, "rb") as f:
+            yield from iter_tar(f)
+    except (tarfile.TarError, EOFError, zlib.error) as e:
+        raise DataError(f"{url}: corrupt or truncated shard ({type(e).__name__}: {e})".splitlines()[0]) from None
 
 
 def _select(files: dict, members) -> dict:

@@ -336,13 +336,27 @@ def check_member_name(name: str) -> None:
         raise UnsafeTarError(f"unsafe tar member name {name!r} (absolute or '..')")
 
 
+class _TailReader:
+    """A read-only file wrapper remembering the last bytes read (to check a tar's end marker)."""
+
+    def __init__(self, fileobj):
+        self.fileobj, self.tail = fileobj, b""
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.fileobj.read(n)
+        self.tail = (self.tail + data)[-1024:]
+        return data
+
+
 def iter_tar(fileobj: BinaryIO) -> Iterator[tuple[str, dict[str, bytes]]]:
     """``(key, {"name.ext": bytes})`` for each sample of a tar stream, grouping consecutive files by
-    key. Raises ``tarfile.TarError``/``EOFError``/``OSError`` on truncated or corrupt tars, and
-    ``UnsafeTarError`` for a member with an absolute or ``..`` name (an untrusted tar must not name
-    files outside wherever its samples are exported)."""
+    key. Raises ``tarfile.TarError``/``EOFError``/``OSError`` on truncated or corrupt tars (a tar cut at
+    a member boundary too: it lacks the end-of-archive blocks), and ``UnsafeTarError`` for a member with
+    an absolute or ``..`` name (an untrusted tar must not name files outside wherever its samples are
+    exported)."""
     key, files = None, {}
-    with tarfile.open(fileobj=fileobj, mode="r|") as tar:
+    reader = _TailReader(fileobj)
+    with tarfile.open(fileobj=reader, mode="r|") as tar:
         for info in tar:
             check_member_name(info.name)
             if not info.isreg():
@@ -356,5 +370,9 @@ def iter_tar(fileobj: BinaryIO) -> Iterator[tuple[str, dict[str, bytes]]]:
                     yield key, files
                 key, files = k, {}
             files[f"{name}.{ext}"] = data
+    while reader.read(1 << 16):
+        pass
+    if len(reader.tail) < 1024 or any(reader.tail):
+        raise tarfile.ReadError("truncated: no end-of-archive blocks")
     if key is not None:
         yield key, files

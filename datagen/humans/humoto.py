@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from datagen.core import safe_pickle
 from datagen.core.rotations import normalise, slerp
 from datagen.humans import skeleton as sk
 
@@ -131,7 +132,9 @@ def load_sequence(seq_dir: str | Path, objects_dir: str | Path | None = None) ->
         raise FileNotFoundError(f"HUMOTO sequence file not found: {path}")
     with open(path, "rb") as f:
         try:
-            data = pickle.load(f)
+            data = safe_pickle.load(f)  # a downloaded file: plain data only, never code
+        except safe_pickle.UnsafePickleError as e:
+            raise SequenceError(f"{path}: {e}") from None
         except Exception as e:
             raise SequenceError(f"{path}: not a readable pickle ({type(e).__name__})") from None
     if not isinstance(data, dict) or "armature" not in data or "objects" not in data:

@@ -566,15 +566,44 @@ def find_model_file(model_path: str | Path, gender: str = "neutral") -> Path:
                             "licence-restricted: download them from https://smpl-x.is.tue.mpg.de)")
 
 
-def _check_model_npz(path: Path) -> None:
-    with np.load(path, allow_pickle=True) as data:
-        missing = [k for k in MODEL_KEYS if k not in data.files]
-        if missing:
-            raise ValueError(f"{path}: not an SMPL-X model file, missing keys {missing}")
-        for key in ("v_template", "f", "J_regressor", "weights", "kintree_table"):
-            shape = data[key].shape
-            if shape != MODEL_KEYS[key]:
-                raise ValueError(f"{path}: {key} has shape {shape}; SMPL-X's is {MODEL_KEYS[key]}")
+def safe_model_npz(path: Path) -> Path:
+    """A copy of a user's SMPL-X ``.npz`` holding only its numeric arrays (read without pickle), checked
+    against SMPL-X's keys and shapes, cached by content: the ``smplx`` package loads model files with
+    ``allow_pickle=True``, so it only ever sees this copy."""
+    import hashlib
+    import os
+    import tempfile
+
+    from datagen.core.paths import cache_dir
+
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    out = cache_dir("smplx_safe") / f"{digest}.npz"
+    if out.is_file():
+        return out
+    try:
+        data = np.load(path, allow_pickle=False)
+    except Exception as e:
+        raise ValueError(f"{path}: not a readable .npz file ({e})") from None
+    arrays = {}
+    with data:
+        for key in data.files:
+            try:
+                arrays[key] = data[key]
+            except ValueError:  # an object array: would need pickle; SMPL-X does not need it
+                if key in MODEL_KEYS:
+                    raise ValueError(f"{path}: {key} cannot be read without pickle") from None
+    missing = [k for k in MODEL_KEYS if k not in arrays]
+    if missing:
+        raise ValueError(f"{path}: not an SMPL-X model file, missing keys {missing}")
+    for key in ("v_template", "f", "J_regressor", "weights", "kintree_table"):
+        shape = arrays[key].shape
+        if shape != MODEL_KEYS[key]:
+            raise ValueError(f"{path}: {key} has shape {shape}; SMPL-X's is {MODEL_KEYS[key]}")
+    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=out.parent)
+    os.close(fd)
+    np.savez(tmp, **arrays)
+    os.replace(tmp, out)
+    return out
 
 
 class SmplxBody:
@@ -590,16 +619,15 @@ class SmplxBody:
             raise ValueError(f"gender={gender!r}; choose from {GENDERS}")
         self.path = find_model_file(model_path, gender)
         ext = self.path.suffix.lstrip(".").lower()
-        if ext not in ("npz", "pkl"):
-            raise ValueError(f"{self.path}: expected an SMPL-X .npz or .pkl model file")
-        if ext == "npz":
-            _check_model_npz(self.path)
+        if ext != "npz":
+            raise ValueError(f"{self.path}: SMPL-X .pkl model files can run code when loaded; use the .npz release")
+        load_path = safe_model_npz(self.path)
         self.gender = gender.lower()
         self.device = torch.device(device)
         self.batch_size = int(batch_size)
         # smplx prints a warning for 10-shape/10-expression (v1.0 layout) files; keep stdout clean
         with contextlib.redirect_stdout(io.StringIO()):
-            model = smplx.SMPLX(str(self.path), ext=ext, gender=self.gender, num_betas=num_betas,
+            model = smplx.SMPLX(str(load_path), ext=ext, gender=self.gender, num_betas=num_betas,
                                 num_expression_coeffs=NUM_EXPRESSION, use_pca=False,
                                 flat_hand_mean=flat_hand_mean, use_face_contour=False,
                                 batch_size=self.batch_size, dtype=torch.float32)
