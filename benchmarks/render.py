@@ -32,7 +32,20 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--library", choices=("procedural", "auto", "both"), default="both")
+    p.add_argument("--device", choices=("cpu", "cuda", "optix"), default="cpu",
+                   help="a GPU device also measures the CPU and prints the CPU/GPU ratio")
     a = p.parse_args()
+    if a.device != "cpu":
+        from datagen.scene.devices import DeviceError, check
+
+        try:
+            print(f"{a.device}: {', '.join(check(a.device))}")
+        except DeviceError as e:
+            raise SystemExit(f"error: {e}") from None
+        gpu = measure(a, "procedural", a.device)
+        cpu = measure(a, "procedural", "cpu")
+        print(f"cpu/{a.device}      {cpu['blender_call'] / gpu['blender_call']:8.2f} x  (blender_call, same scene and spp)")
+        return
     results = {}
     for library in (("procedural", "auto") if a.library == "both" else (a.library,)):
         results[library] = measure(a, library)
@@ -41,12 +54,12 @@ def main() -> None:
         print(f"realism       {f:8.2f} x  (real textured objects + HDRI vs procedural objects + sky, same spp)")
 
 
-def measure(a, library: str) -> dict:
+def measure(a, library: str, device: str = "cpu") -> dict:
     real = {"objects": {"real": 1.0, "procedural": 0.0}, "environments": {"hdri": 1.0, "sky": 0.0}}
     source = open_scene_library(AssetsConfig.defaults(library=library, **(real if library == "auto" else {})))
     spec = random_physics_scene(a.seed, source.all_asset_ids, frames=a.frames,
                                 render=RenderSpec(width=a.width, height=a.height, spp=a.spp,
-                                                  threads=a.threads), source=source)
+                                                  threads=a.threads, device=device), source=source)
     states = simulate(spec, source=source)
     from datagen.scene.render import SceneRenderer, bpy  # Blender import after physics
     with SceneRenderer(spec, source=source) as renderer:

@@ -22,6 +22,7 @@ import math
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 if __name__ == "__main__" and not __package__:  # run as a path: import the project, not datagen/'s files
@@ -132,15 +133,29 @@ def _debug_hooks(debug, index: int) -> None:
         raise RuntimeError(f"debug.fail_indices: sample {index} fails on purpose")
     if index in (debug.get("crash_indices") or ()):
         os.kill(os.getpid(), signal.SIGKILL)
-    if debug.get("crash_once_index") == index:
-        marker = debug.get("crash_marker")
-        if not marker:
-            raise ValueError("debug.crash_once_index needs debug.crash_marker")
-        try:
-            os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-        except FileExistsError:
-            return  # crashed once already
+    if debug.get("enospc_once_index") == index and _first_time(debug, "enospc_once_index"):
+        import errno
+
+        raise OSError(errno.ENOSPC, "No space left on device (debug.enospc_once_index)")
+    if debug.get("sleep_s"):
+        time.sleep(float(debug["sleep_s"]))  # a slow sample, so that faults can strike mid-run
+    if index in (debug.get("hang_indices") or ()):
+        while True:  # a render that never returns
+            time.sleep(3600)
+    if debug.get("crash_once_index") == index and _first_time(debug, "crash_once_index"):
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _first_time(debug, key: str) -> bool:
+    """Whether this is the first time ``key``'s fault strikes: creating ``debug.crash_marker`` succeeds once."""
+    marker = debug.get("crash_marker")
+    if not marker:
+        raise ValueError(f"debug.{key} needs debug.crash_marker")
+    try:
+        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
 
 
 # ------------------------------------------------------------------------------------------ invariants

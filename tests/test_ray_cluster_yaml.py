@@ -55,3 +55,9 @@ def test_validation_catches_a_broken_config():
     config["head_node_type"] = "nope"
     with pytest.raises(ValueError, match="head_node_type"):
         prepared(config)
+
+
+def test_aws_cluster_has_a_gpu_render_worker_type():
+    config = prepared(load("ray_cluster.yaml"))
+    gpu = config["available_node_types"]["render_gpu"]
+    assert gpu["resources"]["GPU"] == 1 and gpu["node_config"]["InstanceType"].startswith("g6")

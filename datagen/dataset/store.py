@@ -8,21 +8,31 @@
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import socket
+import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 import fsspec
 
 SUMMARY = "dataset.json"
+LOCK = ".counterfactory.lock"
+LOCK_STALE_S = 600  # object stores: a lock whose heartbeat is older than this belongs to a dead run
 SHARD_RE = re.compile(r"^shard-(\d{6,})\.(tar|stats\.json)$")
 TMP_MARK = ".tmp-"
 
 
 def shard_name(shard: int) -> str:
     return f"shard-{shard:06d}"
+
+
+class LockedError(ValueError):
+    """Another run is writing to the same output; the message is one line naming it."""
 
 
 @dataclass
@@ -75,6 +85,68 @@ class Store:
     def read_json(self, name: str) -> Any:
         with self.fs.open(self.path(name), "rb") as f:
             return json.loads(f.read().decode())
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the output for one run. Local folders: an exclusive ``flock`` on ``.counterfactory.lock``
+        (released by the kernel if the run dies). Object stores: a lock object with a heartbeat that a
+        background thread refreshes; one older than ``LOCK_STALE_S`` is taken over. ``memory://``: no lock
+        (one process). Raises ``LockedError`` naming the other run."""
+        owner = {"host": socket.gethostname(), "pid": os.getpid(), "since": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                                          time.gmtime())}
+        if self.is_memory:
+            yield
+            return
+        self.fs.makedirs(self.root, exist_ok=True)
+        if "file" in _protocols(self.fs) or "local" in _protocols(self.fs):
+            import fcntl
+
+            path = self.path(LOCK)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                other = os.read(fd, 4096).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise LockedError(f"{self.url} is being written by another run ({other}); wait for it or use "
+                                  "another out=") from None
+            os.ftruncate(fd, 0)
+            os.write(fd, json.dumps(owner).encode())
+            try:
+                yield
+            finally:
+                try:
+                    os.unlink(path)
+                finally:
+                    os.close(fd)  # closing releases the flock
+            return
+        yield from self._object_lock(owner)
+
+    def _object_lock(self, owner: dict) -> Iterator[None]:
+        import threading
+
+        name = LOCK
+        if self.fs.exists(self.path(name)):
+            held = self.read_json(name)
+            if time.time() - float(held.get("heartbeat", 0)) < LOCK_STALE_S:
+                raise LockedError(f"{self.url} is being written by another run ({held.get('host')}, pid "
+                                  f"{held.get('pid')}, since {held.get('since')}); wait or use another out=")
+        token = uuid.uuid4().hex
+        stop = threading.Event()
+
+        def beat():
+            while not stop.wait(LOCK_STALE_S / 10):
+                self.write_json(name, {**owner, "token": token, "heartbeat": time.time()})
+        self.write_json(name, {**owner, "token": token, "heartbeat": time.time()})
+        if self.read_json(name).get("token") != token:
+            raise LockedError(f"{self.url}: another run took the lock at the same moment")
+        thread = threading.Thread(target=beat, daemon=True, name="store-lock")
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            self.remove(name)
 
     def remove(self, name: str) -> None:
         try:

@@ -63,10 +63,25 @@ def check_config(plain: dict) -> None:
     if runner.get("mode") not in RUNNER_MODES:
         raise ConfigError(f"runner.mode must be one of {RUNNER_MODES}, got {runner.get('mode')!r}")
     need_int("runner.cpus_per_task", runner.get("cpus_per_task"), 1)
+    gpus = runner.get("gpus_per_task", 0)
+    if isinstance(gpus, bool) or not isinstance(gpus, (int, float)) or gpus < 0:
+        raise ConfigError(f"runner.gpus_per_task must be a number >= 0, got {gpus!r}")
+    device = render.get("device", "cpu")
+    if device not in ("cpu", "cuda", "optix"):
+        raise ConfigError(f"render.device={device!r}; choose from ('cpu', 'cuda', 'optix')")
+    if device != "cpu" and runner.get("mode") == "ray" and not gpus:
+        raise ConfigError(f"render.device={device} needs runner.gpus_per_task >= 1 (each task reserves its GPU)")
     need_int("runner.retries", runner.get("retries"), 0)
     need_int("runner.sample_retries", runner.get("sample_retries"), 0)
     if runner.get("max_in_flight") is not None:
         need_int("runner.max_in_flight", runner["max_in_flight"], 1)
+    timeout = runner.get("sample_timeout_s")
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+            raise ConfigError(f"runner.sample_timeout_s must be null or a number of seconds > 0, got {timeout!r}")
+        if runner.get("mode") != "ray":
+            raise ConfigError("runner.sample_timeout_s needs runner.mode=ray (a hung render is stopped by ending "
+                              "its worker process, which in-process runs cannot survive)")
     if runner.get("num_cpus") is not None:
         need_int("runner.num_cpus", runner["num_cpus"], 1)
     crf = (plain.get("io") or {}).get("video_crf")
@@ -75,10 +90,14 @@ def check_config(plain: dict) -> None:
 
 
 def data_config(plain: dict) -> dict:
-    """The part of the config that determines the data (everything but NON_DATA_KEYS and render.threads)."""
+    """The part of the config that determines the data: everything but NON_DATA_KEYS and the render keys that
+    only say where it runs (threads, gpus). A GPU ``render.device`` counts: Cycles on a GPU is not
+    byte-identical to Cycles on a CPU, so a dataset never mixes the two; ``cpu`` is left out so datasets written
+    before the key existed (all on CPU) keep their hash and resume."""
     data = {k: v for k, v in plain.items() if k not in NON_DATA_KEYS}
     if isinstance(data.get("render"), dict):
-        data["render"] = {k: v for k, v in data["render"].items() if k != "threads"}
+        data["render"] = {k: v for k, v in data["render"].items()
+                          if k not in ("threads", "gpus") and not (k == "device" and v == "cpu")}
     return data
 
 

@@ -11,7 +11,7 @@ from datagen.runner.config import ConfigError, check_config, config_hash, to_pla
 from datagen.runner.execute import Progress, connect, run_local, run_ray
 from datagen.runner.generator import load_generator
 from datagen.runner.shards import ShardJob, plan_shards
-from datagen.dataset.store import SHARD_RE, SUMMARY, TMP_MARK, Store, shard_name
+from datagen.dataset.store import SHARD_RE, SUMMARY, TMP_MARK, LockedError, Store, shard_name
 from datagen.runner.summary import ATTRIBUTION, attribution, build_summary
 
 
@@ -37,6 +37,7 @@ def run(cfg: DictConfig | dict) -> RunResult:
     plain = to_plain(cfg)
     check_config(plain)
     runner = plain["runner"]
+    _check_render_device(plain)
     try:
         gen = load_generator(plain["generator"])
     except ValueError as e:
@@ -50,6 +51,15 @@ def run(cfg: DictConfig | dict) -> RunResult:
     store = Store(plain["out"])
     if runner["mode"] == "ray" and store.is_memory:
         raise ConfigError("out=memory://... lives in one process; use runner.mode=local with it")
+    try:
+        with store.lock():
+            return _run_locked(plain, runner, gen, store)
+    except LockedError as e:
+        raise ConfigError(str(e)) from None
+
+
+def _run_locked(plain: dict, runner: dict, gen, store: Store) -> "RunResult":
+    """The run itself, with the output locked against a second run."""
     chash = config_hash(plain)
     plan = plan_shards(plain["num_samples"], plain["samples_per_shard"])
     done, todo = _scan(store, plan, chash)
@@ -59,7 +69,8 @@ def run(cfg: DictConfig | dict) -> RunResult:
                                             stats=done, task_failures=[], run_info=run_info))
     jobs = [ShardJob(shard=s, start=a, stop=b, out=plain["out"], generator=gen.name, config=plain,
                      config_hash=chash, cpus=int(runner["cpus_per_task"]),
-                     sample_retries=int(runner["sample_retries"]), reuse=reuse) for s, a, b, reuse in todo]
+                     sample_retries=int(runner["sample_retries"]), reuse=reuse,
+                     sample_timeout_s=runner.get("sample_timeout_s")) for s, a, b, reuse in todo]
     stats, task_failures = dict(done), []
 
     def on_done(job: ShardJob, shard_stats: dict) -> None:
@@ -94,6 +105,29 @@ def run(cfg: DictConfig | dict) -> RunResult:
         store.write_bytes(ATTRIBUTION, attribution(summary).encode())
     return RunResult(out=plain["out"], summary=summary, made=[j.shard for j in jobs],
                      skipped=sorted(done))
+
+
+def _check_render_device(plain: dict) -> None:
+    """``render.device=cuda|optix`` where there is no such GPU fails here, in one line, before any work:
+    in-process runs ask Cycles on this machine, Ray runs ask the cluster for GPU resources."""
+    render, runner = plain.get("render") or {}, plain["runner"]
+    device = render.get("device", "cpu")
+    if device == "cpu":
+        return
+    if runner["mode"] == "local":
+        from datagen.scene.devices import DeviceError, check
+
+        try:
+            check(device, tuple(render.get("gpus") or ()))
+        except DeviceError as e:
+            raise ConfigError(str(e)) from None
+        return
+    import ray
+
+    connect(runner)
+    if not ray.cluster_resources().get("GPU"):
+        raise ConfigError(f"render.device={device}: the Ray cluster has no GPUs (add a GPU node type, see "
+                          "docs/scaling.md, or use render.device=cpu)")
 
 
 def _scan(store: Store, plan: list, chash: str) -> tuple[dict[int, dict], list[tuple]]:

@@ -94,9 +94,13 @@ def run_ray(jobs: Iterable[ShardJob], runner: dict, progress: Progress, on_done:
         return runner.get("max_in_flight") or max(2 * int(ray.cluster_resources().get("CPU", 0)) // cpus, 4)
 
     limit = max_in_flight()
-    remote = ray.remote(_shard_task).options(num_cpus=cpus, max_retries=int(runner["retries"]),
-                                             retry_exceptions=True)
-    tracker = _tracker_class().remote()
+    remote = ray.remote(_shard_task).options(num_cpus=cpus, num_gpus=float(runner.get("gpus_per_task") or 0),
+                                             max_retries=int(runner["retries"]), retry_exceptions=True)
+    # the tracker lives on the head node: a worker node that disappears must not take it along
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    here = NodeAffinitySchedulingStrategy(node_id=_head_node(), soft=True)
+    tracker = _tracker_class().options(scheduling_strategy=here).remote()
     queue, pending = deque(jobs), {}
     last_poll = 0.0
     try:
@@ -127,13 +131,52 @@ def run_ray(jobs: Iterable[ShardJob], runner: dict, progress: Progress, on_done:
         ray.kill(tracker)
 
 
+def _head_node() -> str:
+    """The Ray head node's id (the driver's node when there is no marked head)."""
+    import ray
+
+    for node in ray.nodes():
+        if node.get("Alive") and "node:__internal_head__" in (node.get("Resources") or {}):
+            return node["NodeID"]
+    return ray.get_runtime_context().get_node_id()
+
+
 def _shard_task(job: ShardJob, tracker) -> dict:
     import ray
 
-    deaths = ray.get(tracker.start.remote(job.shard))
-    # Wait for each report (~1 ms): if the worker dies, the tracker knows which sample it was making.
-    return make_shard(job, report=lambda shard, n, index: ray.get(tracker.report.remote(shard, n, index)),
-                      deaths=deaths)
+    deaths, reasons = ray.get(tracker.start.remote(job.shard))
+    state = {"index": None, "since": time.monotonic()}
+
+    def report(shard, n, index):
+        # Wait for each report (~1 ms): if the worker dies, the tracker knows which sample it was making.
+        state["index"], state["since"] = index, time.monotonic()
+        ray.get(tracker.report.remote(shard, n, index))
+
+    if job.sample_timeout_s:
+        _watchdog(job, state, tracker)
+    return make_shard(job, report=report, deaths=deaths, death_reasons=reasons)
+
+
+def _watchdog(job: ShardJob, state: dict, tracker) -> None:
+    """A sample that runs longer than ``job.sample_timeout_s`` (a hung render: C code Python cannot
+    interrupt) ends its worker process: the tracker records why, Ray retries the task, and the retry
+    records the sample as failed (with its seed) once it has timed out more than ``sample_retries``
+    times, then writes the rest of the shard."""
+    import signal
+    import threading
+
+    import ray
+
+    def watch():
+        while True:
+            time.sleep(0.25)
+            index = state["index"]
+            if index is not None and time.monotonic() - state["since"] > job.sample_timeout_s:
+                ray.get(tracker.note.remote(job.shard, index, f"timed out after {job.sample_timeout_s:g} s "
+                                                                 "(runner.sample_timeout_s)"))
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, daemon=True, name="sample-watchdog").start()
 
 
 def _task_error(e: Exception, job: ShardJob, tracker) -> str:
@@ -153,7 +196,8 @@ def _task_error(e: Exception, job: ShardJob, tracker) -> str:
 def _tracker_class():
     import ray
 
-    @ray.remote(num_cpus=0)
+    # restarted elsewhere if its node goes (its counts start again), calls retried until it is back
+    @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
     class Tracker:
         """Samples finished and the sample in progress per shard, reported by the running tasks, and how
         often an attempt died during each sample."""
@@ -161,15 +205,21 @@ def _tracker_class():
         def __init__(self):
             self.state: dict[int, tuple[int, int | None]] = {}
             self.deaths: dict[tuple[int, int], int] = {}
+            self.reasons: dict[tuple[int, int], str] = {}
 
         def start(self, shard: int) -> dict[int, int]:
             """A new attempt of ``shard`` begins: if the previous one stopped inside a sample, it died
-            there. Returns ``{index: deaths}`` for the shard."""
+            there. Returns ``{index: deaths}`` and ``{index: why}`` (when known) for the shard."""
             _, index = self.state.get(shard, (0, None))
             if index is not None:
                 self.deaths[(shard, index)] = self.deaths.get((shard, index), 0) + 1
             self.state[shard] = (0, None)
-            return {i: n for (s, i), n in self.deaths.items() if s == shard}
+            return ({i: n for (s, i), n in self.deaths.items() if s == shard},
+                    {i: why for (s, i), why in self.reasons.items() if s == shard})
+
+        def note(self, shard: int, index: int, why: str) -> None:
+            """Why the attempt making sample ``index`` is about to die (e.g. a timeout)."""
+            self.reasons[(shard, index)] = why
 
         def report(self, shard: int, finished: int, index: int | None) -> None:
             self.state[shard] = (finished, index)

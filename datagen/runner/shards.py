@@ -34,6 +34,7 @@ class ShardJob:
     cpus: int = 1
     sample_retries: int = 1
     reuse: tuple[int, ...] = field(default=())  # indices whose bytes an earlier partial run already wrote
+    sample_timeout_s: float | None = None  # Ray mode: a sample running longer ends its worker (execute.py)
 
     @property
     def name(self) -> str:
@@ -58,7 +59,8 @@ def plan_shards(num_samples: int, samples_per_shard: int) -> list[tuple[int, int
             for s, start in enumerate(range(0, num_samples, samples_per_shard))]
 
 
-def make_shard(job: ShardJob, report: Report | None = None, deaths: dict[int, int] | None = None) -> dict:
+def make_shard(job: ShardJob, report: Report | None = None, deaths: dict[int, int] | None = None,
+               death_reasons: dict[int, str] | None = None) -> dict:
     """Make, write and publish one shard; return its stats (also written as ``<shard>.stats.json``).
 
     A sample whose ``make_sample`` (or encoding) raises is retried ``job.sample_retries`` times and then
@@ -92,8 +94,8 @@ def make_shard(job: ShardJob, report: Report | None = None, deaths: dict[int, in
                     num_reused += encoded is not None
                     died = (deaths or {}).get(index, 0)
                     if encoded is None and died > job.sample_retries:
-                        failures.append(_failure(index, derive_seed(cfg.seed, index), died,
-                                                 f"the worker process died while making this sample ({died} times)"))
+                        why = (death_reasons or {}).get(index) or "the worker process died while making this sample"
+                        failures.append(_failure(index, derive_seed(cfg.seed, index), died, f"{why} ({died} times)"))
                         continue
                     if encoded is None:
                         encoded, failure = _make_one(gen, cfg, index, job.sample_retries, encode_opts, totals)
@@ -128,11 +130,24 @@ def make_shard(job: ShardJob, report: Report | None = None, deaths: dict[int, in
         "bytes": sink.size, "sha256": sink.sha256.hexdigest(), "member_bytes": dict(sorted(member_bytes.items())),
         "timings": totals.to_json(), "wall_s": round(time.time() - started, 3),
         "credits": [credits[k] for k in sorted(credits)],
-        "host": socket.gethostname(), "pid": os.getpid(), "cpus": job.cpus,
+        "host": socket.gethostname(), "pid": os.getpid(), "cpus": job.cpus, "node": _ray_node(),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     store.write_json(job.stats_name, stats)
     return stats
+
+
+def _ray_node() -> str | None:
+    """The Ray node making this shard (None in-process): which machine of a cluster wrote what."""
+    import sys
+
+    ray = sys.modules.get("ray")
+    if ray is None or not ray.is_initialized():
+        return None
+    try:
+        return ray.get_runtime_context().get_node_id()
+    except Exception:
+        return None
 
 
 def _make_one(gen: Generator, cfg, index: int, retries: int, encode_opts: dict, totals: TimingTotals):

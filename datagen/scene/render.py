@@ -87,7 +87,10 @@ class SceneRenderer:
 
     # -- setup ------------------------------------------------------------------------------------
     def _configure_cycles(self) -> None:
+        from datagen.scene import devices
+
         r, scene = self.spec.render, bpy.context.scene
+        self.devices = devices.use(scene, r.device, r.gpus)
         scene.cycles.seed = r.seed
         scene.cycles.use_animated_seed = False
         scene.render.threads_mode = "FIXED" if r.threads > 0 else "AUTO"

@@ -177,13 +177,16 @@ class RenderSpec:
     denoise: bool = False
     view_transform: str = "AgX"
     max_bounces: int = 6
+    device: str = "cpu"  # cpu | cuda | optix (Cycles; renders are reproducible per device, not across)
+    gpus: tuple[int, ...] = ()  # which GPUs of that kind (indices); empty: all visible
 
     @classmethod
     def from_config(cls, render, seed: int, denoise: bool = False) -> "RenderSpec":
         """A generator sample's render settings: the run's ``render`` section (size, samples, the
         threads the runner reserved) and the sample's Cycles seed, the same in every pass."""
         return cls(width=render.width, height=render.height, spp=render.spp, threads=int(render.threads or 0),
-                   seed=int(seed % (2 ** 31)), denoise=bool(denoise))
+                   seed=int(seed % (2 ** 31)), denoise=bool(denoise), device=str(render.get("device") or "cpu"),
+                   gpus=tuple(int(g) for g in (render.get("gpus") or ())))
 
 
 @dataclass
