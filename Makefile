@@ -16,6 +16,7 @@ test: setup
 demo: setup
 	$(PY) -m datagen.assets build
 	$(PY) -m datagen.demo --out demo_out
+	$(PY) -m training.demo_affect --data demo_out/void --heldout demo_out/void_humans --out demo_out/affect
 
 bench: setup
 	$(PY) benchmarks/render.py

@@ -54,7 +54,7 @@ def python_train(*overrides: str, timeout: int = 600) -> subprocess.CompletedPro
 
 # ------------------------------------------------------------------------------------------ config
 
-@pytest.mark.parametrize("kind", ["vera", "void"])
+@pytest.mark.parametrize("kind", ["vera", "void", "affect"])
 @pytest.mark.parametrize("size", ["tiny", "1.3B", "14B"])
 def test_config_composes(kind, size):
     from training.tasks import wan_config
@@ -165,17 +165,18 @@ def test_encoders_load_local_paths_only(tmp_path):
 STEPS, HALF = 40, 20
 OVERFIT = [f"trainer.max_steps={STEPS}", f"trainer.checkpoint_every={HALF}", "trainer.keep_checkpoints=5",
            "optim.lr=2e-3", "optim.min_lr_ratio=1.0"]
-EXTRA = {"vera": [], "void": ["model.noise=warped"]}  # VOID runs its pass 2 (flow-warped noise)
+EXTRA = {"vera": [], "void": ["model.noise=warped"], "affect": []}  # VOID runs its pass 2 (flow-warped noise)
+KINDS = ("vera", "void", "affect")  # affect: the affected-region predictor, trained on the VOID shards
 
 
 @pytest.fixture(scope="module")
 def runs(datasets, tmp_path_factory):
     """Per model: an uninterrupted 2-process run, and a second one resumed from its halfway checkpoint."""
     out = {}
-    for kind in ("vera", "void"):
+    for kind in KINDS:
         root = tmp_path_factory.mktemp(f"run-{kind}")
         full, resumed = root / "full", root / "resumed"
-        args = [f"model={kind}", f"data.path={datasets[kind]}", *OVERFIT, *EXTRA[kind]]
+        args = [f"model={kind}", f"data.path={datasets['void' if kind == 'affect' else kind]}", *OVERFIT, *EXTRA[kind]]
         torchrun(2, *args, f"trainer.out={full}")
         half = full / "checkpoints" / f"step-{HALF:07d}"
         shutil.copytree(half, resumed / "checkpoints" / half.name)
@@ -184,7 +185,7 @@ def runs(datasets, tmp_path_factory):
     return out
 
 
-@pytest.mark.parametrize("kind", ["vera", "void"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_two_processes_overfit_two_samples(runs, kind):
     full, _ = runs[kind]
     log = read_metrics(full)
@@ -192,13 +193,14 @@ def test_two_processes_overfit_two_samples(runs, kind):
     losses = [m["loss"] for m in log]
     first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
     assert last < 0.5 * first, f"loss {first:.3f} -> {last:.3f}"
-    branches = {"vera": {"loss/edit", "loss/alpha", "loss/composite"}, "void": {"loss/target"}}[kind]
+    branches = {"vera": {"loss/edit", "loss/alpha", "loss/composite"}, "void": {"loss/target"},
+                "affect": {"loss/bce", "loss/dice", "iou/changed"}}[kind]
     assert branches <= set(log[0]) and {"samples_per_s", "tokens_per_s", "lr", "grad_norm"} <= set(log[0])
     assert [p.name for p in list_checkpoints(full)] == [f"step-{HALF:07d}", f"step-{STEPS:07d}"]
     assert (full / "config.yaml").is_file()
 
 
-@pytest.mark.parametrize("kind", ["vera", "void"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_resume_continues_exactly(runs, kind):
     full, resumed = runs[kind]
     expected = [m for m in read_metrics(full) if m["step"] > HALF]
@@ -290,6 +292,14 @@ def test_precomputed_latents_train_exactly_like_raw_clips(datasets, tmp_path):
                      "trainer.checkpoint_every=3", "model.noise=warped"))
     assert [m["loss"] for m in raw] == [m["loss"] for m in lat]
     assert precompute(cfg)["written"] == 0  # finished shards are not redone
+    # the affect model's latents: video latents plus its pixel masks (uint8), the same losses as raw clips
+    affect = _cfg("affect", datasets["void"], tmp_path / "araw", "trainer.max_steps=3", "trainer.checkpoint_every=3",
+                  f"precompute.out={tmp_path / 'alatents'}")
+    assert precompute(affect)["written"] == 2
+    raw = train(affect)
+    lat = train(_cfg("affect", tmp_path / "alatents", tmp_path / "alat", "trainer.max_steps=3",
+                     "trainer.checkpoint_every=3"))
+    assert [m["loss"] for m in raw] == [m["loss"] for m in lat]
 
 
 def test_ema_is_updated_checkpointed_and_resumed(datasets, tmp_path):

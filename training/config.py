@@ -13,12 +13,13 @@ CONFIG_DIR = REPO_ROOT / "configs" / "training"
 SIZES = ("tiny", "1.3B", "14B")
 
 
-def load_config(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
-    """``configs/training/train.yaml`` composed with Hydra overrides (tests, notebooks, scripts)."""
+def load_config(overrides: list[str] | tuple[str, ...] = (), name: str = "train") -> DictConfig:
+    """``configs/training/<name>.yaml`` (``train`` or ``infer``) composed with Hydra overrides (tests,
+    notebooks, scripts)."""
     from hydra import compose, initialize_config_dir
 
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
-        return compose(config_name="train", overrides=list(overrides))
+        return compose(config_name=name, overrides=list(overrides))
 
 
 def check_config(cfg: DictConfig, need_out: bool = True) -> None:

@@ -19,7 +19,11 @@ from datagen.dataset.store import SUMMARY, Store
 RAW_MEMBERS = {
     "vera": ("input_video", "edit_rgb", "edit_alpha", "composite", "edit_instruction"),
     "void": ("input_video", "target_video", "quadmask", "caption", "target_forward_flow", "meta"),
+    "affect": ("input_video", "quadmask"),
 }
+# The generator whose shards train each model (the affect predictor learns from VOID's pairs).
+SOURCE_GENERATOR = {"vera": "datagen.vera_layers", "void": "datagen.void_counterfactuals",
+                    "affect": "datagen.void_counterfactuals"}
 LATENT_GENERATOR = "latents"  # dataset.json "generator" of precomputed latent shards
 
 
@@ -41,7 +45,7 @@ def check_dataset(url: str, model: str) -> bool:
         if summary.get("model") != model:
             raise DataError(f"data.path={url}: latents were precomputed for model={summary.get('model')}, not {model}")
         return True
-    wanted = {"vera": "datagen.vera_layers", "void": "datagen.void_counterfactuals"}[model]
+    wanted = SOURCE_GENERATOR[model]
     if generator != wanted:
         raise DataError(f"data.path={url}: a {generator} dataset cannot train model={model} (needs {wanted})")
     return False
@@ -143,6 +147,20 @@ def void_clip(sample: dict, data_cfg, keep_overlap: bool) -> dict:
             "mask": mask.expand(3, -1, -1, -1).contiguous(),
             "flow": flow_tensor(sample["target_forward_flow"], t, hw, fit),  # (t, h', w', 2), (d_row, d_col)
             "prompt": sample["caption"]}
+
+
+def affect_clip(sample: dict, data_cfg) -> dict:
+    """A VOID pair as the affect predictor sees it: the input video, the removed object's mask (quadmask 0
+    and 63) and the target, every pixel that changes without the object (63 and 127), as 0/1 floats."""
+    from datagen.labels.quadmask import AFFECTED, OBJECT, OVERLAP, snap
+
+    t = clip_frames(sample["input_video"].shape[0], data_cfg.frames)
+    fit = plan_fit(*sample["input_video"].shape[1:3], data_cfg.height, data_cfg.width)
+    q = torch.from_numpy(snap(sample["quadmask"][:t]))
+    obj = ((q == OBJECT) | (q == OVERLAP)).float().unsqueeze(0)
+    changed = ((q == OVERLAP) | (q == AFFECTED)).float().unsqueeze(0)
+    return {"video": video_tensor(sample["input_video"], t, fit),
+            "object": _fit(obj, fit, "nearest")[0], "changed": _fit(changed, fit, "nearest")[0]}
 
 
 def collate(items: list[dict]) -> dict:

@@ -14,6 +14,10 @@ copied; for VOID also ``inpaint``: OpenCV's Telea inpainting of the removed obje
 ``model`` when predictions are given. VOID columns: PSNR/SSIM over the whole frame and per quadmask region
 (keep, removed = 0/63, affected = 127: the physics score) and temporal flicker; Vera: preservation where
 the true alpha is 0 (PSNR, SSIM, exact share), composite PSNR/SSIM, alpha MAE/SAD/gradient error.
+``--task affect`` scores the affected-region predictor instead, on the VOID splits: IoU, precision and
+recall of the quadmask's 127 region (frames 1 on) of ``PRED/<split>/<key>/quadmask_0.mp4`` (what
+``training/infer.py model=affect`` writes), beside the baselines ``none`` (no affected region) and
+``dilated`` (a ring of ``--dilation`` pixels around the object).
 Writes ``REPORT/<split>.md`` and ``.json`` (default ``REPORT = PRED/report`` or ``./report``) and prints
 the tables. See docs/evaluation.md.
 """
@@ -31,6 +35,8 @@ from training import scores as S
 
 VOID_COLUMNS = ("psnr_whole", "ssim_whole", "psnr_keep", "ssim_keep", "psnr_removed", "ssim_removed",
                 "psnr_affected", "ssim_affected", "flicker")
+AFFECT_COLUMNS = ("iou", "precision", "recall", "iou_clip_mean")
+BASELINES = {"void": ("identity", "inpaint"), "vera": ("identity",), "affect": ("none", "dilated")}
 VERA_COLUMNS = ("psnr_preserved", "ssim_preserved", "exact_preserved", "psnr_composite", "ssim_composite",
                 "alpha_mae", "alpha_sad", "alpha_grad")
 
@@ -111,6 +117,56 @@ def score_split(path: Path, pred: Path | None, limit: int | None = None, baselin
             "missing": missing}
 
 
+def _predicted_quadmask(pred_root: Path | None, key: str) -> np.ndarray | None:
+    from datagen.dataset.export import read_mask_mp4
+    from datagen.labels.quadmask import snap
+
+    if pred_root is None:
+        return None
+    for path in (pred_root / key / "quadmask_0.mp4", pred_root / f"{key}.quadmask.mp4"):
+        if path.is_file():
+            return snap(read_mask_mp4(path))
+    return None
+
+
+def score_affect_split(path: Path, pred: Path | None, limit: int | None = None, baselines=("none", "dilated"),
+                       dilation: int = 16) -> dict:
+    """The affected region (127, frames 1 on) of predicted quadmasks against the truth of a VOID split:
+    IoU, precision and recall over all the split's pixels (``iou``...), and IoU averaged over clips
+    (``iou_clip_mean``, clips where it is defined). Rows: ground truth, the baselines ``none`` (no
+    affected region) and ``dilated`` (a ``dilation``-pixel ring around the object), and ``model``."""
+    from datagen.dataset.reader import open_dataset
+    from datagen.dataset.store import SUMMARY, Store
+
+    if _kind(Store(str(path)).read_json(SUMMARY)["generator"]) != "void":
+        raise ValueError(f"{path}: the affect evaluation needs a VOID split")
+    per_row: dict[str, list[dict]] = {}
+    samples, missing = [], []
+    for n, s in enumerate(open_dataset(str(path), shardshuffle=False, split_by_node=False, split_by_worker=False)):
+        if limit is not None and n >= limit:
+            break
+        key, truth = s["__key__"], s["quadmask"]
+        candidates = {"ground truth": truth}
+        candidates |= {b: S.affect_baseline(truth, b, dilation) for b in baselines}
+        predicted = _predicted_quadmask(pred, key)
+        if pred is not None:
+            if predicted is None:
+                missing.append(key)
+            else:
+                candidates["model"] = predicted
+        for row, q in candidates.items():
+            counts = S.affected_counts(q, _crop(truth, q) if q.shape != truth.shape else truth)
+            per_row.setdefault(row, []).append(counts)
+            samples.append({"key": key, "row": row, **counts, **S.region_scores(counts)})
+    rows = {}
+    for row, counts in per_row.items():
+        clip_iou = [S.region_scores(c)["iou"] for c in counts]
+        clip_iou = [v for v in clip_iou if v is not None]
+        rows[row] = {**S.region_scores(S.sum_counts(counts)), **S.sum_counts(counts),
+                     "iou_clip_mean": float(np.mean(clip_iou)) if clip_iou else None}
+    return {"kind": "affect", "rows": rows, "samples": samples, "missing": missing}
+
+
 def _fmt(v) -> str:
     if v is None:
         return "-"
@@ -120,7 +176,7 @@ def _fmt(v) -> str:
 
 
 def markdown(split: str, result: dict) -> str:
-    cols = VOID_COLUMNS if result["kind"] == "void" else VERA_COLUMNS
+    cols = {"void": VOID_COLUMNS, "vera": VERA_COLUMNS, "affect": AFFECT_COLUMNS}[result["kind"]]
     used = [c for c in cols if any(r.get(c) is not None for r in result["rows"].values())]
     lines = [f"## {split} ({result['kind']}, {len(result['samples']) // max(len(result['rows']), 1)} samples)", "",
              "| row | " + " | ".join(used) + " |", "|---" * (len(used) + 1) + "|"]
@@ -132,8 +188,13 @@ def markdown(split: str, result: dict) -> str:
 
 
 def evaluate(truth: str, pred: str | None = None, out: str | None = None, splits=None, limit=None,
-             baselines=("identity", "inpaint")) -> dict:
+             baselines=None, task: str | None = None, dilation: int = 16) -> dict:
+    """Score every split (``task=affect``: the affected-region predictor, on the VOID splits)."""
     found = splits_of(truth)
+    if task == "affect" and not splits:
+        found = {n: p for n, p in found.items() if _split_kind(p) == "void"}
+    elif task not in (None, "affect"):
+        raise ValueError(f"--task {task!r}: choose affect, or leave it out (scored by each split's generator)")
     names = list(splits or found)
     unknown = sorted(set(names) - set(found))
     if unknown:
@@ -144,13 +205,23 @@ def evaluate(truth: str, pred: str | None = None, out: str | None = None, splits
     results = {}
     for name in names:
         pred_dir = None if pred is None else (Path(pred) if single else Path(pred) / name)
-        result = score_split(found[name], pred_dir, limit, baselines)
+        if task == "affect":
+            result = score_affect_split(found[name], pred_dir, limit, BASELINES["affect"] if baselines is None else baselines,
+                                        dilation)
+        else:
+            result = score_split(found[name], pred_dir, limit, BASELINES["void"] if baselines is None else baselines)
         results[name] = result
         text = markdown(name, result)
         (report / f"{name}.md").write_text(text)
         (report / f"{name}.json").write_text(json.dumps(result, indent=1, default=_json_default) + "\n")
         print(text)
     return results
+
+
+def _split_kind(path: Path) -> str:
+    from datagen.dataset.store import SUMMARY, Store
+
+    return _kind(Store(str(path)).read_json(SUMMARY)["generator"])
 
 
 def _json_default(v):
@@ -166,10 +237,15 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=None, help="report folder (default PRED/report or ./report)")
     p.add_argument("--splits", nargs="+", default=None)
     p.add_argument("--limit", type=int, default=None, help="samples per split")
-    p.add_argument("--baselines", nargs="*", default=["identity", "inpaint"], choices=["identity", "inpaint"])
+    p.add_argument("--task", default=None, choices=["affect"],
+                   help="affect: score predicted quadmasks (PRED/<split>/<key>/quadmask_0.mp4) on the VOID splits")
+    p.add_argument("--baselines", nargs="*", default=None, choices=["identity", "inpaint", "none", "dilated"],
+                   help="default: identity inpaint (VOID), identity (Vera), none dilated (--task affect)")
+    p.add_argument("--dilation", type=int, default=16, help="pixels of the dilated-object baseline (--task affect)")
     a = p.parse_args(argv)
     try:
-        evaluate(a.truth, a.pred, a.out, a.splits, a.limit, tuple(a.baselines))
+        evaluate(a.truth, a.pred, a.out, a.splits, a.limit, None if a.baselines is None else tuple(a.baselines),
+                 a.task, a.dilation)
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}".splitlines()[0], file=sys.stderr)
         return 2

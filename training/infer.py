@@ -1,9 +1,11 @@
-"""Run a trained Vera or VOID model on clips: ``python training/infer.py model=vera|void infer.input=PATH
+"""Run a trained model on clips: ``python training/infer.py model=vera|void|affect infer.input=PATH
 infer.out=DIR [infer.checkpoint=RUN] ...`` (``configs/training/infer.yaml``, ``docs/inference.md``).
 
 Per clip, ``infer.out/<name>/`` gets the outputs as mp4 (``result.mp4`` is lossless), a side-by-side
 ``preview.mp4`` and ``preview.png``, and ``settings.json`` (sampler, seed, checkpoint, timings, and for
-VOID the morphing report and whether pass 2 ran).
+VOID the morphing report and whether pass 2 ran). ``model=affect`` writes VOID's inference layout instead
+(``input_video.mp4``, a lossless ``quadmask_0.mp4``, ``prompt.json``): ``infer.out`` is then a valid
+``infer.input`` for ``model=void``.
 """
 from __future__ import annotations
 

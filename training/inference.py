@@ -3,11 +3,14 @@
 Inputs (``read_clips``): a dataset written by our generators (a folder with ``dataset.json``), VOID's
 per-clip layout (folders holding ``input_video.mp4``, ``quadmask_0.mp4`` and ``prompt.json`` with
 ``{"bg": "<the scene after removal>"}``), or a folder of videos (``NAME.mp4``, the prompt in ``NAME.txt``
-or ``infer.prompt``; for VOID the quadmask in ``NAME.quadmask.mp4``).
+or ``infer.prompt``; for VOID the quadmask in ``NAME.quadmask.mp4``). The affect model needs only the
+object's mask: a segmenter's white-on-black ``object_mask.mp4`` in a clip folder or ``NAME.mask.mp4``
+beside a video (else the 0/63 pixels of the quadmask, which is what our shards give).
 
 Vera: the three experts are sampled jointly from the source; the delivered video is computed in
 pixel space, ``alpha * edit + (1 - alpha) * source`` with alpha on 8-bit levels, so every pixel whose
-alpha is 0 is the source pixel, bit for bit. VOID: pass 1 from Gaussian noise; optionally every
+alpha is 0 is the source pixel, bit for bit. Affect: one forward pass gives every frame's change probability, and with the object's mask the
+full quadmask (``Runner.affect``). VOID: pass 1 from Gaussian noise; optionally every
 pixel marked 255 outside a dilated edit region is copied from the input; pass 2 (``void.pass2``)
 re-samples from noise carried along the optical flow of pass 1's result (OpenCV DIS, or the render
 flow stored in our shards), when ``auto`` finds pass 1 morphing (``training/morphing.py``). Long clips
@@ -23,11 +26,13 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from datagen.void.layout import QUADMASK, VIDEO
 from training import sampling as S
 from training.data import Fit, clip_frames, plan_fit, video_tensor
 from training.morphing import DEFAULT_THRESHOLD
 
-VOID_LAYOUT = ("input_video.mp4", "quadmask_0.mp4")
+VOID_LAYOUT = (VIDEO, QUADMASK)
+OBJECT_MASK = "object_mask.mp4"  # affect input: the removed object white (>= 128) on black, as segmenters export
 WAN_NEGATIVE = ("Bright tones, overexposed, static, blurred details, subtitles, style, works, paintings, images, "
                 "static, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, "
                 "extra fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, misshapen limbs, "
@@ -49,6 +54,7 @@ class Clip:
     flow: np.ndarray | None = None  # VOID from our shards: the render's forward flow (T, h, w, 2)
     truth: dict = field(default_factory=dict)  # ground-truth members when the input came from our shards
     fps: float = 16.0
+    path: Path | None = None  # the video file it was read from (None for our shards)
 
 
 # -- inputs -------------------------------------------------------------------------------------------
@@ -66,6 +72,13 @@ def _read_mask(path: Path) -> np.ndarray:
     from datagen.labels.quadmask import snap
 
     return snap(_read_video(path)[..., 0])
+
+
+def _read_object_mask(path: Path) -> np.ndarray:
+    """A segmenter's mask video (object white, >= 128) in quadmask terms: object 0, everything else 255."""
+    from datagen.labels.quadmask import KEEP, OBJECT
+
+    return np.where(_read_video(path).mean(-1) >= 128, OBJECT, KEEP).astype(np.uint8)
 
 
 def _fps(path: Path, default: float = 16.0) -> float:
@@ -94,15 +107,19 @@ def read_clips(path: str, model: str, prompt: str | None = None, limit: int | No
                 return
             video = _read_video(d / VOID_LAYOUT[0])
             mask = _read_mask(d / VOID_LAYOUT[1]) if (d / VOID_LAYOUT[1]).is_file() else None
+            if model == "affect" and (d / OBJECT_MASK).is_file():
+                mask = _read_object_mask(d / OBJECT_MASK)
             if model == "void" and mask is None:
                 raise InputError(f"{d}: no {VOID_LAYOUT[1]} (VOID needs the quadmask)")
+            if model == "affect" and mask is None:
+                raise InputError(f"{d}: no {OBJECT_MASK} or {VOID_LAYOUT[1]} (the affect model needs the object's mask)")
             text = prompt or ""
             if (d / "prompt.json").is_file():
                 text = json.loads((d / "prompt.json").read_text()).get("bg", text)
-            yield Clip(d.name, video, text, mask, fps=_fps(d / VOID_LAYOUT[0]))
+            yield Clip(d.name, video, text, mask, fps=_fps(d / VOID_LAYOUT[0]), path=d / VOID_LAYOUT[0])
             n += 1
         return
-    videos = sorted(p for p in root.glob("*.mp4") if not p.name.endswith(".quadmask.mp4"))
+    videos = sorted(p for p in root.glob("*.mp4") if not p.name.endswith((".quadmask.mp4", ".mask.mp4")))
     if not videos:
         raise InputError(f"infer.input={path}: no dataset.json, no {VOID_LAYOUT[0]} folders and no .mp4 videos")
     for p in videos:
@@ -112,11 +129,16 @@ def read_clips(path: str, model: str, prompt: str | None = None, limit: int | No
         text = side.read_text().strip() if side.is_file() else (prompt or "")
         mask_path = p.with_name(p.stem + ".quadmask.mp4")
         mask = _read_mask(mask_path) if mask_path.is_file() else None
+        object_path = p.with_name(p.stem + ".mask.mp4")
+        if model == "affect" and object_path.is_file():
+            mask = _read_object_mask(object_path)
         if model == "void" and mask is None:
             raise InputError(f"{p}: no {mask_path.name} beside it (VOID needs the quadmask)")
+        if model == "affect" and mask is None:
+            raise InputError(f"{p}: no {object_path.name} (the object's mask) or {mask_path.name} beside it")
         if model == "vera" and not text:
             raise InputError(f"{p}: no instruction ({side.name} or infer.prompt=...)")
-        yield Clip(p.stem, _read_video(p), text, mask, fps=_fps(p))
+        yield Clip(p.stem, _read_video(p), text, mask, fps=_fps(p), path=p)
         n += 1
 
 
@@ -132,6 +154,9 @@ def _from_shards(url: str, model: str, limit: int | None) -> Iterator[Clip]:
         if model == "vera":
             yield Clip(s["__key__"], s["input_video"], s["edit_instruction"],
                        truth={k: s[k] for k in ("edit_rgb", "edit_alpha", "composite") if k in s}, fps=fps)
+        elif model == "affect":
+            yield Clip(s["__key__"], s["input_video"], s["caption"], s["quadmask"], truth={"quadmask": s["quadmask"]},
+                       fps=fps)
         else:
             yield Clip(s["__key__"], s["input_video"], s["caption"], s["quadmask"], s.get("target_forward_flow"),
                        truth={"target_video": s["target_video"]} if "target_video" in s else {}, fps=fps)
@@ -322,6 +347,46 @@ class Runner:
                 pass2 = keep_region(pass2, video, mask, opts.keep_dilation)
             out["pass2"] = out["final"] = pass2
         return out
+
+    # -- affect -----------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def affect(self, clip: Clip, threshold: float = 0.5, dilation: int = 0) -> dict:
+        """The full quadmask of a clip from its video and the object's mask (the 0 and 63 pixels of
+        ``clip.quadmask``), for every frame and pixel of the clip as given: frames are padded to 4k+1 by
+        repeating the last one and pixels to multiples of 16 by repeating the edge (or resized to
+        data.height/width and the probabilities resized back), then cut back. 127 = predicted change
+        outside the object, grown by ``dilation`` pixels; 63 = inside it; frame 0 cleared as VOID does."""
+        import torch.nn.functional as F
+
+        from datagen.labels.quadmask import OBJECT, OVERLAP, dilate, quadmask, snap
+
+        video = clip.video
+        if clip.quadmask is None:
+            raise InputError(f"{clip.name}: no object mask")
+        n, h, w = video.shape[:3]
+        if clip.quadmask.shape[0] < n or clip.quadmask.shape[1:] != (h, w):
+            raise InputError(f"{clip.name}: the mask ({clip.quadmask.shape[0]} frames of "
+                             f"{clip.quadmask.shape[2]}x{clip.quadmask.shape[1]}) does not cover the video "
+                             f"({n} frames of {w}x{h})")
+        removed = np.isin(snap(clip.quadmask[:n]), (OBJECT, OVERLAP))
+        t = (n - 1 + 3) // 4 * 4 + 1  # the next 4k+1
+        resize = bool(self.data_cfg.height or self.data_cfg.width)
+        ph, pw = (0, 0) if resize else (-h % 16, -w % 16)
+        pad = ((0, t - n), (0, ph), (0, pw))
+        frames = np.pad(video, pad + ((0, 0),), mode="edge")
+        obj = np.pad(removed, pad, mode="edge")
+        fit = plan_fit(h + ph, w + pw, self.data_cfg.height, self.data_cfg.width)
+        x = video_tensor(frames, t, fit)
+        m = torch.from_numpy(obj).float()
+        if fit.resized:
+            m = F.interpolate(m[:, None], size=fit.out_hw, mode="nearest")[:, 0]
+        lat = self.vae.encode(x[None]).to(self.device, self.dtype)
+        logits = self.model(lat, m[None].to(self.device, self.dtype))[0, :n].float().cpu()
+        if fit.resized:
+            logits = F.interpolate(logits[:, None], size=(h, w), mode="bilinear", align_corners=False)[:, 0]
+        prob = torch.sigmoid(logits[:, :h, :w]).numpy()
+        changed = dilate(prob > float(threshold), int(dilation))
+        return {"source": video, "quadmask": quadmask(removed, changed), "probability": prob, "final": video}
 
     def _guided(self, predict):
         g = float(self.settings.guidance)

@@ -163,9 +163,14 @@ def train(cfg: DictConfig) -> list[dict]:
 
 
 def load_encoders(cfg: DictConfig, rt: Runtime):
-    """The frozen VAE and text encoder of ``cfg`` (local paths; tiny random ones for model.size=tiny)."""
+    """The frozen VAE and text encoder of ``cfg`` (local paths; tiny random ones for model.size=tiny);
+    no text encoder (None) for a model without prompts (``model=affect``)."""
+    from training.tasks import TASKS
+
     size = str(cfg.model.size)
     vae = load_vae(cfg.vae, size, rt.device, resolve_dtype(cfg.vae.dtype, rt.device))
+    if not getattr(TASKS.get(str(cfg.model.name)), "uses_text", True):
+        return vae, None
     text = load_text_encoder(cfg.text, size, wan_config(cfg.model).text_dim, rt.device,
                              resolve_dtype(cfg.text.dtype, rt.device))
     return vae, text

@@ -5,7 +5,7 @@ written as latent shards the trainer reads directly (``data.path=`` the output).
     torchrun --nproc_per_node=8 training/precompute.py ...     (shards are divided among the processes)
 
 Same layout as the generators' output: ``shard-N.tar`` per source shard (same keys, float32 ``.npy``
-members named after the task's latent keys), ``shard-N.stats.json`` written last (a rerun skips
+members named after the task's latent keys; the affect model's pixel masks as gzipped uint8), ``shard-N.stats.json`` written last (a rerun skips
 finished shards), ``dataset.json`` with ``generator: latents``. Latents use the VAE posterior mean, so
 training on them equals training with on-the-fly encoding.
 """
@@ -17,6 +17,7 @@ import logging
 
 import fsspec
 import hydra
+import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from training.config import CONFIG_DIR, check_config, run_command
@@ -55,8 +56,11 @@ def precompute(cfg: DictConfig) -> dict:
                 lat = task.encode(collate([task.clip(sample, cfg.data)]), *encoders)
                 record = {"__key__": key}
                 for k in task.latent_keys:
-                    record[f"{k}.npy.gz" if k == "context" else f"{k}.npy"] = \
-                        encode_npy(lat[k][0].cpu().numpy(), compress=k == "context")
+                    value = lat[k][0].cpu().numpy()
+                    if k in getattr(task, "mask_keys", ()):  # 0/1 pixel masks: uint8, gzip
+                        value = value.astype(np.uint8)
+                    small = k == "context" or k in getattr(task, "mask_keys", ())
+                    record[f"{k}.npy.gz" if small else f"{k}.npy"] = encode_npy(value, compress=small)
                 writer.write(record)
                 count += 1
         writer.close()

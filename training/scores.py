@@ -126,3 +126,50 @@ def inpaint_baseline(video: np.ndarray, quadmask: np.ndarray, dilation: int = 2,
             out[t] = cv2.inpaint(np.ascontiguousarray(video[t]), hole[t].astype(np.uint8) * 255, radius,
                                  cv2.INPAINT_TELEA)
     return out
+
+
+# -- the affected region (the affect predictor) ----------------------------------------------------------
+
+def region_counts(pred: np.ndarray, truth: np.ndarray) -> dict:
+    """Pixel counts of a predicted boolean region against the true one: true/false positives, false negatives."""
+    pred, truth = np.asarray(pred, bool), np.asarray(truth, bool)
+    return {"tp": int((pred & truth).sum()), "fp": int((pred & ~truth).sum()), "fn": int((~pred & truth).sum())}
+
+
+def region_scores(counts: dict) -> dict:
+    """IoU, precision and recall from pixel counts; None where undefined (e.g. precision of an empty
+    prediction, IoU when both regions are empty)."""
+    tp, fp, fn = counts["tp"], counts["fp"], counts["fn"]
+
+    def ratio(a, b):
+        return float(a / b) if b else None
+    return {"iou": ratio(tp, tp + fp + fn), "precision": ratio(tp, tp + fp), "recall": ratio(tp, tp + fn)}
+
+
+def affected_counts(pred_quadmask: np.ndarray, truth_quadmask: np.ndarray) -> dict:
+    """Counts of the affected region (127, after VOID's snapping) of two quadmasks (T, H, W), frames 1 on
+    (VOID clears 127 on frame 0, so frame 0 is a convention, not a prediction)."""
+    from datagen.labels.quadmask import AFFECTED, snap
+
+    return region_counts(snap(pred_quadmask[1:]) == AFFECTED, snap(truth_quadmask[1:]) == AFFECTED)
+
+
+def sum_counts(rows: list[dict]) -> dict:
+    return {k: sum(int(r[k]) for r in rows) for k in ("tp", "fp", "fn")}
+
+
+def affect_baseline(quadmask: np.ndarray, kind: str, dilation: int = 16) -> np.ndarray:
+    """A weightless quadmask from the object alone (0/63 of ``quadmask``): ``none`` marks no affected
+    region; ``dilated`` marks a ring of ``dilation`` pixels around the object (shadows and contacts are
+    usually near it), frame 0 cleared as VOID's tooling does."""
+    from datagen.labels.quadmask import OBJECT, OVERLAP, dilate, quadmask as make_quadmask, snap
+
+    q = snap(quadmask)
+    removed = (q == OBJECT) | (q == OVERLAP)
+    if kind == "none":
+        affected = np.zeros_like(removed)
+    elif kind == "dilated":
+        affected = dilate(removed, int(dilation)) & ~removed
+    else:
+        raise ValueError(f"affect baseline must be none or dilated, got {kind!r}")
+    return make_quadmask(removed, affected)

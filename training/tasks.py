@@ -1,6 +1,7 @@
 """What each model trains on and how its loss is computed: ``VeraTask`` (three branches: edit layer,
-alpha, composite, conditioned on the source video) and ``VoidTask`` (target video conditioned on the
-quadmask and the input video; Gaussian noise in pass 1, flow-warped noise in pass 2).
+alpha, composite, conditioned on the source video), ``VoidTask`` (target video conditioned on the
+quadmask and the input video; Gaussian noise in pass 1, flow-warped noise in pass 2) and ``AffectTask``
+(every pixel that changes when the object is removed, from the input video and the object's mask).
 
 A task turns a batch of pixel clips into latents (``encode``; also what ``training/precompute.py``
 stores) and latents into a loss (``loss``). Latent dicts hold float32 tensors with a batch dimension.
@@ -12,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from training import flow_matching as fm
-from training.data import RAW_MEMBERS, vera_clip, void_clip
+from training.data import RAW_MEMBERS, affect_clip, vera_clip, void_clip
 
 
 def wan_config(model_cfg):
@@ -148,7 +149,65 @@ class VoidTask:
         return tokens(lat["target"]) // lat["target"].shape[0]
 
 
-TASKS = {"vera": VeraTask, "void": VoidTask}
+class AffectTask:
+    """The affected-region predictor (``training/models/affect.py``): per-pixel change logits, trained with
+    binary cross-entropy plus a soft Dice term (the region is small, and Dice weighs it against the whole
+    frame as IoU does). Frame 0 is left out of the loss: VOID clears it by convention."""
+    name = "affect"
+    members = RAW_MEMBERS["affect"]
+    latent_keys = ("video", "object", "changed")
+    mask_keys = ("object", "changed")  # stored as uint8 by training/precompute.py, not as latents
+    uses_text = False
+
+    def __init__(self, model_cfg):
+        self.cfg = model_cfg
+        self.weights = {k: float(model_cfg.loss_weights[k]) for k in ("bce", "dice")}
+        self.pos_weight = float(model_cfg.pos_weight)
+        self.threshold = float(model_cfg.threshold)
+        if not 0 < self.threshold < 1:
+            raise ValueError(f"model.threshold must be in (0, 1), got {self.threshold}")
+
+    def build_model(self, pretrained: bool = True) -> nn.Module:
+        from training.models.affect import build_affect_model
+
+        return build_affect_model(wan_config(self.cfg),
+                                  pretrained_path=(self.cfg.get("pretrained") or None) if pretrained else None)
+
+    def clip(self, sample: dict, data_cfg) -> dict:
+        return affect_clip(sample, data_cfg)
+
+    @torch.no_grad()
+    def encode(self, batch: dict, vae, text=None) -> dict:
+        return {"video": vae.encode(batch["video"]), "object": batch["object"].float(),
+                "changed": batch["changed"].float()}
+
+    def logits(self, model: nn.Module, lat: dict, device, dtype) -> torch.Tensor:
+        return model(lat["video"].to(device, dtype), lat["object"].to(device, dtype))
+
+    def loss(self, model: nn.Module, lat: dict, generator: torch.Generator, flow_cfg, device, dtype):
+        logits = self.logits(model, lat, device, dtype)[:, 1:]
+        target = lat["changed"].to(device)[:, 1:].float()
+        bce = F.binary_cross_entropy_with_logits(logits, target,
+                                                 pos_weight=torch.tensor(self.pos_weight, device=device))
+        prob = torch.sigmoid(logits)
+        dims = tuple(range(1, prob.ndim))
+        dice = 1 - ((2 * (prob * target).sum(dims) + 1) / (prob.sum(dims) + target.sum(dims) + 1)).mean()
+        total = (self.weights["bce"] * bce + self.weights["dice"] * dice) / sum(self.weights.values())
+        with torch.no_grad():
+            pred = prob > self.threshold
+            truth = target > 0.5
+            inter, union = (pred & truth).sum(), (pred | truth).sum()
+            iou = inter.float() / union.float() if union > 0 else torch.tensor(1.0)
+        return total, {"loss/bce": bce.detach(), "loss/dice": dice.detach(), "iou/changed": iou.detach()}
+
+    def num_tokens(self, lat: dict) -> int:
+        return tokens(lat["video"])
+
+    def seq_len(self, lat: dict) -> int:
+        return tokens(lat["video"]) // lat["video"].shape[0]
+
+
+TASKS = {"vera": VeraTask, "void": VoidTask, "affect": AffectTask}
 
 
 def make_task(model_cfg):

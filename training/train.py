@@ -1,4 +1,4 @@
-"""Train Vera's Mixture-of-Transformers or VOID's inpainting DiT on counterfactory shards.
+"""Train Vera's Mixture-of-Transformers, VOID's inpainting DiT or the affected-region predictor on counterfactory shards.
 
     python training/train.py model=vera model.size=tiny data.path=DIR trainer.out=RUN trainer.max_steps=20
     torchrun --nproc_per_node=8 training/train.py model=void model.size=1.3B model.pretrained=WAN_DIR \\

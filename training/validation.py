@@ -1,5 +1,6 @@
 """Validation during training: every ``trainer.validate_every`` steps, sample ``trainer.validate.clips``
-held-out clips with the inference sampler, score them against their ground truth (``training/scores.py``)
+held-out clips with the inference sampler (the affect model: predict their quadmasks; IoU, precision and
+recall of the affected region), score them against their ground truth (``training/scores.py``)
 and log it: ``OUT/validation.jsonl`` (one line per validation), TensorBoard scalars ``val/<score>`` and a
 frame strip per clip, and the sampled videos as ``OUT/validation/step-XXXXXXX/<key>.mp4``.
 
@@ -47,12 +48,19 @@ class Validator:
                 alpha = clip.truth["edit_alpha"][:t, fit.top:fit.top + fit.crop_hw[0], fit.left:fit.left + fit.crop_hw[1]]
                 rows.append(S.vera_scores(result["final"], result["source"], truth["composite"], alpha, result["alpha"]))
                 videos[clip.name] = result["final"]
+            elif self.task.name == "affect":
+                from datagen.labels.quadmask import colorize
+
+                result = runner.affect(clip, self.task.threshold, int(self.cfg.model.get("dilation") or 0))
+                rows.append(S.affected_counts(result["quadmask"], clip.truth["quadmask"][:len(result["quadmask"])]))
+                videos[clip.name] = colorize(result["quadmask"])
             else:
                 video, used = runner.void_pass(clip)
                 truth = runner.pixels(clip.truth["target_video"], t, fit)
                 rows.append(S.void_scores(video, truth, used["quadmask"]))
                 videos[clip.name] = video
-        means = {f"val/{k}": v for k, v in S.mean_scores(rows).items() if v is not None}
+        scores = S.region_scores(S.sum_counts(rows)) if self.task.name == "affect" else S.mean_scores(rows)
+        means = {f"val/{k}": v for k, v in scores.items() if v is not None}
         if self.rt.is_main:
             self._write(step, means, videos, metrics)
         if was_training:

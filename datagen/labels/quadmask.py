@@ -62,6 +62,26 @@ def quadmask(removed: np.ndarray, affected: np.ndarray, dilation: int = 0,
     return out
 
 
+def check_quadmask(mask: np.ndarray, removed: np.ndarray | None = None, clear_first_frame: bool = True) -> list[str]:
+    """What is wrong with a quadmask video (T, H, W) as VOID reads it: values off the four levels, 127 or 63
+    on frame 0 (VOID's tooling clears it), and, given the removed object's pixels, 0/63 elsewhere."""
+    mask = np.asarray(mask)
+    if mask.dtype != np.uint8 or mask.ndim != 3:
+        return [f"quadmask must be uint8 (T, H, W), got {mask.dtype} {mask.shape}"]
+    errors = []
+    bad = sorted(set(np.unique(mask).tolist()) - set(VALUES))
+    if bad:
+        errors.append(f"values {bad[:8]} outside {list(VALUES)}")
+    if clear_first_frame and len(mask) and np.isin(mask[0], (AFFECTED, OVERLAP)).any():
+        errors.append(f"frame 0 has {int(np.isin(mask[0], (AFFECTED, OVERLAP)).sum())} pixels of 127/63 "
+                      "(VOID clears the affected region on frame 0)")
+    if removed is not None:
+        wrong = int((np.isin(mask, (OBJECT, OVERLAP)) != np.asarray(removed, bool)).sum())
+        if wrong:
+            errors.append(f"{wrong} pixels where 0/63 disagree with the object's mask")
+    return errors
+
+
 def snap(values: np.ndarray) -> np.ndarray:
     """VOID's reader: any uint8 mask (e.g. after lossy video) back to the four values."""
     return SNAP_TABLE[np.asarray(values, dtype=np.uint8)]

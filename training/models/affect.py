@@ -1,0 +1,105 @@
+"""The affected-region predictor: which pixels change when an object is removed, from the video and the
+object's mask alone (what VOID's inference otherwise gets from a VLM, text segmentation and hand fixes).
+
+A Wan2.1 DiT used as a dense predictor, not a generator: one forward pass at timestep 0 with an empty
+text context. Its input per latent token is the video's VAE latent (16 channels) beside the object mask
+folded losslessly onto the latent grid (space- and time-to-depth: each latent cell covers 4 frames x 8 x
+8 pixels, 256 channels; the first latent frame holds frame 0 alone, as in the Wan VAE); its head unfolds
+the same way into one logit per frame and pixel. So masks never pass through the VAE (exact, and no
+decoder at inference), and the output has the video's full frame rate and resolution.
+
+Why the Wan family rather than a lighter video network: the inputs are exactly the latents the VOID
+trainer already encodes (and ``training/precompute.py`` stores), the model gets the same FSDP2 /
+activation-checkpointing / checkpoint / EMA machinery unchanged, and at 1.3B it starts from Wan2.1's
+pretrained video features (``model.pretrained``): deciding what an object touches, holds or shadows needs
+scene understanding a small network trained on a few thousand simulated pairs would not have.
+
+The predicted region is *change*: every pixel whose content differs without the object (the quadmask's
+63 and 127 together). With the object mask it gives the whole quadmask (``datagen.labels.quadmask``):
+127 where change is predicted outside the object, 63 where it is inside.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from training.models.wan import WanConfig, WanTransformer
+
+LATENT_CHANNELS = 16
+TIME_STRIDE, PIXEL_STRIDE = 4, 8  # Wan VAE: 4 frames per latent frame after the first, 8x8 pixels per cell
+CELL = TIME_STRIDE * PIXEL_STRIDE * PIXEL_STRIDE  # 256 mask values per latent cell
+AFFECT_IN_CHANNELS = LATENT_CHANNELS + CELL
+PRIOR = 0.05  # initial predicted probability of change (the head's bias): most pixels do not change
+
+
+def latent_frames(frames: int) -> int:
+    if frames < 1 or (frames - 1) % TIME_STRIDE:
+        raise ValueError(f"{frames} frames: the affect model needs 4k+1 frames (like the Wan VAE)")
+    return (frames - 1) // TIME_STRIDE + 1
+
+
+def fold(mask: torch.Tensor) -> torch.Tensor:
+    """(B, T, H, W) per-frame values -> (B, 256, F, H/8, W/8) on the latent grid, losslessly. Frame 0 is
+    repeated to fill the first latent frame's 4 slots (the VAE encodes it alone)."""
+    b, t, h, w = mask.shape
+    f = latent_frames(t)
+    if h % PIXEL_STRIDE or w % PIXEL_STRIDE:
+        raise ValueError(f"{w}x{h} px: the affect model needs multiples of {PIXEL_STRIDE}")
+    x = torch.cat([mask[:, :1].expand(b, TIME_STRIDE - 1, h, w), mask], dim=1)  # (B, 4F, H, W)
+    x = x.reshape(b, f, TIME_STRIDE, h // PIXEL_STRIDE, PIXEL_STRIDE, w // PIXEL_STRIDE, PIXEL_STRIDE)
+    return x.permute(0, 2, 4, 6, 1, 3, 5).reshape(b, CELL, f, h // PIXEL_STRIDE, w // PIXEL_STRIDE)
+
+
+def unfold(x: torch.Tensor) -> torch.Tensor:
+    """The inverse of ``fold``: (B, 256, F, h, w) -> (B, 4(F-1)+1, 8h, 8w); of the first latent frame's
+    4 slots the last one is frame 0."""
+    b, c, f, h, w = x.shape
+    if c != CELL:
+        raise ValueError(f"unfold needs {CELL} channels, got {c}")
+    x = x.reshape(b, TIME_STRIDE, PIXEL_STRIDE, PIXEL_STRIDE, f, h, w).permute(0, 4, 1, 5, 2, 6, 3)
+    x = x.reshape(b, f * TIME_STRIDE, h * PIXEL_STRIDE, w * PIXEL_STRIDE)
+    return x[:, TIME_STRIDE - 1:]
+
+
+class AffectModel(WanTransformer):
+    """``forward(video_latent (B, 16, F, h, w), object_mask (B, T, 8h, 8w) in {0, 1})`` -> change logits
+    (B, T, 8h, 8w), T = 4(F-1)+1."""
+
+    def __init__(self, cfg: WanConfig):
+        # unpatchified, the head gives out_channels values per latent cell: the cell's 256 pixel logits
+        super().__init__(cfg.replace(in_channels=AFFECT_IN_CHANNELS, out_channels=CELL))
+        with torch.no_grad():
+            if self.head.proj.bias.device.type != "meta":
+                self.head.proj.bias.fill_(math.log(PRIOR / (1 - PRIOR)))
+
+    def forward(self, video_latent: torch.Tensor, object_mask: torch.Tensor) -> torch.Tensor:
+        b = video_latent.shape[0]
+        x = torch.cat([video_latent, fold(object_mask.to(video_latent.dtype))], dim=1)
+        timestep = torch.zeros(b, device=x.device)
+        context = torch.zeros(b, 1, self.cfg.text_dim, device=x.device, dtype=x.dtype)
+        return unfold(super().forward(x, timestep, context)).float()
+
+
+def build_affect_model(cfg: WanConfig, pretrained_path: str | None = None) -> AffectModel:
+    """An AffectModel; with ``pretrained_path`` (a Wan2.1 T2V transformer, or an affect checkpoint's export)
+    every backbone weight is loaded: the patch embedding keeps its video-latent filters and starts the mask
+    channels at 0, the head (a new output) keeps its fresh initialisation."""
+    model = AffectModel(cfg)
+    if pretrained_path:
+        from training.models.wan_checkpoint import map_state_dict, read_config, read_state_dict
+
+        base = read_config(pretrained_path)
+        if base.replace(in_channels=model.cfg.in_channels, out_channels=model.cfg.out_channels) != model.cfg:
+            raise ValueError(f"model.pretrained={pretrained_path}: its config differs from model.size={cfg}")
+        state = map_state_dict(read_state_dict(pretrained_path))
+        own = model.state_dict()
+        w = state["embed.patch_embed.weight"]
+        if w.shape != own["embed.patch_embed.weight"].shape:
+            widened = torch.zeros_like(own["embed.patch_embed.weight"])
+            widened[:, :w.shape[1]] = w
+            state["embed.patch_embed.weight"] = widened
+        for k in ("head.proj.weight", "head.proj.bias"):
+            if state[k].shape != own[k].shape:
+                state[k] = own[k]
+        model.load_state_dict(state, strict=True)
+    return model
