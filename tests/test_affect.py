@@ -78,6 +78,19 @@ def test_wan_weights_load_into_the_backbone(tmp_path):
     assert "\n" not in str(e.value)
 
 
+def test_bad_affect_options_fail_in_one_line():
+    from training.config import check_config, load_config
+
+    check_config(load_config(["model=affect", "data.path=d", "trainer.out=o"]))
+    for bad, match in (("model.threshold=1.5", "model.threshold"), ("model.loss_weights.dice=-1", "dice"),
+                       ("model.loss_weights.bce=0", "both be 0")):
+        cfg = load_config(["model=affect", "data.path=d", "trainer.out=o", bad, *(
+            ["model.loss_weights.dice=0"] if "bce=0" in bad else [])])
+        with pytest.raises(ValueError, match=match) as e:
+            check_config(cfg)
+        assert "\n" not in str(e.value)
+
+
 def test_quadmask_checks_and_baselines():
     removed = np.zeros((3, 8, 8), bool)
     removed[:, 2:4, 2:4] = True
