@@ -24,9 +24,11 @@ def build(kind: str, size: str):
     from training.models.void_inpaint import build_void_model
     from training.models.wan import WanConfig
 
+    from training.models.affect import AffectModel
+
     cfg = WanConfig.preset(size)
     with torch.device("meta"):
-        model = VeraMoT(cfg) if kind == "vera" else build_void_model(cfg)
+        model = VeraMoT(cfg) if kind == "vera" else AffectModel(cfg) if kind == "affect" else build_void_model(cfg)
     return cfg, model
 
 
