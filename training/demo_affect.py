@@ -57,7 +57,7 @@ def main(argv=None) -> int:
     p.add_argument("--data", type=Path, default=Path("demo_out/void"), help="a VOID dataset to train on")
     p.add_argument("--heldout", type=Path, default=Path("demo_out/void_humans"), help="a VOID dataset to score")
     p.add_argument("--out", type=Path, default=Path("demo_out/affect"))
-    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--steps", type=int, default=600)
     a = p.parse_args(argv)
     if not (a.data / "dataset.json").is_file():
         print(f"error: --data {a.data}: no dataset.json (run python -m datagen.demo first)", file=sys.stderr)

@@ -353,8 +353,9 @@ class Runner:
     def affect(self, clip: Clip, threshold: float = 0.5, dilation: int = 0) -> dict:
         """The full quadmask of a clip from its video and the object's mask (the 0 and 63 pixels of
         ``clip.quadmask``), for every frame and pixel of the clip as given: frames are padded to 4k+1 by
-        repeating the last one and pixels to multiples of 16 by repeating the edge (or resized to
-        data.height/width and the probabilities resized back), then cut back. 127 = predicted change
+        repeating the last one and pixels to multiples of 16 by repeating the edge, placed so that the
+        centred crop the trainer cut from such clips lands on the same 16-pixel grid (or the clip is
+        resized to data.height/width and the probabilities resized back), then cut back. 127 = predicted change
         outside the object, grown by ``dilation`` pixels; 63 = inside it; frame 0 cleared as VOID does."""
         import torch.nn.functional as F
 
@@ -371,11 +372,13 @@ class Runner:
         removed = np.isin(snap(clip.quadmask[:n]), (OBJECT, OVERLAP))
         t = (n - 1 + 3) // 4 * 4 + 1  # the next 4k+1
         resize = bool(self.data_cfg.height or self.data_cfg.width)
-        ph, pw = (0, 0) if resize else (-h % 16, -w % 16)
-        pad = ((0, t - n), (0, ph), (0, pw))
+        top = left = bottom = right = 0
+        if not resize:
+            top, bottom, left, right = grid_padding(h, w)
+        pad = ((0, t - n), (top, bottom), (left, right))
         frames = np.pad(video, pad + ((0, 0),), mode="edge")
         obj = np.pad(removed, pad, mode="edge")
-        fit = plan_fit(h + ph, w + pw, self.data_cfg.height, self.data_cfg.width)
+        fit = plan_fit(*frames.shape[1:3], self.data_cfg.height, self.data_cfg.width)
         x = video_tensor(frames, t, fit)
         m = torch.from_numpy(obj).float()
         if fit.resized:
@@ -384,7 +387,7 @@ class Runner:
         logits = self.model(lat, m[None].to(self.device, self.dtype))[0, :n].float().cpu()
         if fit.resized:
             logits = F.interpolate(logits[:, None], size=(h, w), mode="bilinear", align_corners=False)[:, 0]
-        prob = torch.sigmoid(logits[:, :h, :w]).numpy()
+        prob = torch.sigmoid(logits[:, top:top + h, left:left + w]).numpy()
         changed = dilate(prob > float(threshold), int(dilation))
         return {"source": video, "quadmask": quadmask(removed, changed), "probability": prob, "final": video}
 
@@ -397,6 +400,15 @@ class Runner:
             c, u = predict(x, t, start, True), predict(x, t, start, False)
             return S.tree_map(lambda a, b: b + g * (a - b), c, u)
         return run
+
+
+def grid_padding(h: int, w: int) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) pixels that pad an h x w frame to multiples of 16 so that the centred crop
+    the trainer cuts from such frames (``plan_fit``) keeps its place on the 16-pixel token grid: a model
+    sees every pixel in the same position within its latent cell and token as in training."""
+    crop = plan_fit(h, w, None, None)
+    top, left = -crop.top % 16, -crop.left % 16
+    return top, -(h + top) % 16, left, -(w + left) % 16
 
 
 def _fit_mask(mask: np.ndarray, fit: Fit) -> np.ndarray:
