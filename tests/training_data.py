@@ -10,7 +10,16 @@ TINY = ["render.width=64", "render.height=48", "render.frames=5", "render.spp=1"
         "runner.progress=false", "samples_per_shard=1"]
 
 
+_MADE: dict[tuple[str, int], Path] = {}  # one render per (generator, samples) per session; tests only read them
+
+
 def make_dataset(generator: str, out: Path, num_samples: int = 2) -> Path:
+    """The tiny dataset, rendered into ``out`` the first time the session asks for it; later calls return
+    that first path (the datasets are read-only for the tests that share them)."""
+    made = _MADE.get((generator, num_samples))
+    if made is not None and (made / "dataset.json").is_file():
+        return made
     result = run(load_config(generator, [f"out={out}", f"num_samples={num_samples}", *TINY]))
     assert not result.failures, result.failures
+    _MADE[(generator, num_samples)] = out
     return out

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 
 import torch
+
 from training.models.wan import WanConfig, WanTransformer
 
 LATENT_CHANNELS = 16
