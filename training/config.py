@@ -38,20 +38,13 @@ def check_config(cfg: DictConfig, need_out: bool = True) -> None:
         raise ValueError(f"trainer.validate_every must be an integer >= 0 (0: off), got {every!r}")
     if cfg.trainer.fsdp not in ("auto", True, False):
         raise ValueError(f"trainer.fsdp must be auto, true or false, got {cfg.trainer.fsdp!r}")
-    if cfg.model.name == "affect":
-        weights = cfg.model.get("loss_weights") or {}
-        for key in ("bce", "dice"):
-            if isinstance(weights.get(key), bool) or not isinstance(weights.get(key), (int, float)) or weights[key] < 0:
-                raise ValueError(f"model.loss_weights.{key} must be a number >= 0, got {weights.get(key)!r}")
-        if not sum(weights[k] for k in ("bce", "dice")) > 0:
-            raise ValueError("model.loss_weights: bce and dice cannot both be 0")
-        threshold = cfg.model.get("threshold")
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
-            raise ValueError(f"model.threshold must be in (0, 1), got {threshold!r}")
     if cfg.model.name == "vera":
         missing = [b for b in cfg.model.branches if b not in cfg.model.loss_weights]
         if missing:
             raise ValueError(f"model.loss_weights has no weight for branch {missing[0]!r}")
+    from training.tasks import make_task
+
+    make_task(cfg.model)  # each task checks its own model.* options (one line, no model built)
 
 
 def run_command(job: Callable[[], object]) -> None:

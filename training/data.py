@@ -152,13 +152,13 @@ def void_clip(sample: dict, data_cfg, keep_overlap: bool) -> dict:
 def affect_clip(sample: dict, data_cfg) -> dict:
     """A VOID pair as the affect predictor sees it: the input video, the removed object's mask (quadmask 0
     and 63) and the target, every pixel that changes without the object (63 and 127), as 0/1 floats."""
-    from datagen.labels.quadmask import AFFECTED, OBJECT, OVERLAP, snap
+    from datagen.labels.quadmask import changed_region, removed_region
 
     t = clip_frames(sample["input_video"].shape[0], data_cfg.frames)
     fit = plan_fit(*sample["input_video"].shape[1:3], data_cfg.height, data_cfg.width)
-    q = torch.from_numpy(snap(sample["quadmask"][:t]))
-    obj = ((q == OBJECT) | (q == OVERLAP)).float().unsqueeze(0)
-    changed = ((q == OVERLAP) | (q == AFFECTED)).float().unsqueeze(0)
+    q = sample["quadmask"][:t]
+    obj = torch.from_numpy(removed_region(q)).float().unsqueeze(0)
+    changed = torch.from_numpy(changed_region(q)).float().unsqueeze(0)
     return {"video": video_tensor(sample["input_video"], t, fit),
             "object": _fit(obj, fit, "nearest")[0], "changed": _fit(changed, fit, "nearest")[0]}
 

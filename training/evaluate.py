@@ -81,9 +81,8 @@ def score_split(path: Path, pred: Path | None, limit: int | None = None, baselin
     """{"kind", "rows": {row name: mean scores}, "samples": per-sample scores, "missing": keys without a
     prediction}."""
     from datagen.dataset.reader import open_dataset
-    from datagen.dataset.store import SUMMARY, Store
 
-    kind = _kind(Store(str(path)).read_json(SUMMARY)["generator"])
+    kind = _split_kind(path)
     per_row: dict[str, list[dict]] = {}
     samples, missing = [], []
     for n, s in enumerate(open_dataset(str(path), shardshuffle=False, split_by_node=False, split_by_worker=False)):
@@ -136,9 +135,8 @@ def score_affect_split(path: Path, pred: Path | None, limit: int | None = None, 
     (``iou_clip_mean``, clips where it is defined). Rows: ground truth, the baselines ``none`` (no
     affected region) and ``dilated`` (a ``dilation``-pixel ring around the object), and ``model``."""
     from datagen.dataset.reader import open_dataset
-    from datagen.dataset.store import SUMMARY, Store
 
-    if _kind(Store(str(path)).read_json(SUMMARY)["generator"]) != "void":
+    if _split_kind(path) != "void":
         raise ValueError(f"{path}: the affect evaluation needs a VOID split")
     per_row: dict[str, list[dict]] = {}
     samples, missing = [], []

@@ -359,7 +359,7 @@ class Runner:
         outside the object, grown by ``dilation`` pixels; 63 = inside it; frame 0 cleared as VOID does."""
         import torch.nn.functional as F
 
-        from datagen.labels.quadmask import OBJECT, OVERLAP, dilate, quadmask, snap
+        from datagen.labels.quadmask import dilate, quadmask, removed_region
 
         video = clip.video
         if clip.quadmask is None:
@@ -369,7 +369,7 @@ class Runner:
             raise InputError(f"{clip.name}: the mask ({clip.quadmask.shape[0]} frames of "
                              f"{clip.quadmask.shape[2]}x{clip.quadmask.shape[1]}) does not cover the video "
                              f"({n} frames of {w}x{h})")
-        removed = np.isin(snap(clip.quadmask[:n]), (OBJECT, OVERLAP))
+        removed = removed_region(clip.quadmask[:n])
         t = (n - 1 + 3) // 4 * 4 + 1  # the next 4k+1
         resize = bool(self.data_cfg.height or self.data_cfg.width)
         top = left = bottom = right = 0
@@ -389,7 +389,7 @@ class Runner:
             logits = F.interpolate(logits[:, None], size=(h, w), mode="bilinear", align_corners=False)[:, 0]
         prob = torch.sigmoid(logits[:, top:top + h, left:left + w]).numpy()
         changed = dilate(prob > float(threshold), int(dilation))
-        return {"source": video, "quadmask": quadmask(removed, changed), "probability": prob, "final": video}
+        return {"source": video, "quadmask": quadmask(removed, changed), "probability": prob}
 
     def _guided(self, predict):
         g = float(self.settings.guidance)

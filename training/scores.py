@@ -162,10 +162,9 @@ def affect_baseline(quadmask: np.ndarray, kind: str, dilation: int = 16) -> np.n
     """A weightless quadmask from the object alone (0/63 of ``quadmask``): ``none`` marks no affected
     region; ``dilated`` marks a ring of ``dilation`` pixels around the object (shadows and contacts are
     usually near it), frame 0 cleared as VOID's tooling does."""
-    from datagen.labels.quadmask import OBJECT, OVERLAP, dilate, quadmask as make_quadmask, snap
+    from datagen.labels.quadmask import dilate, quadmask as make_quadmask, removed_region
 
-    q = snap(quadmask)
-    removed = (q == OBJECT) | (q == OVERLAP)
+    removed = removed_region(quadmask)
     if kind == "none":
         affected = np.zeros_like(removed)
     elif kind == "dilated":

@@ -161,11 +161,19 @@ class AffectTask:
 
     def __init__(self, model_cfg):
         self.cfg = model_cfg
-        self.weights = {k: float(model_cfg.loss_weights[k]) for k in ("bce", "dice")}
+        weights = model_cfg.get("loss_weights") or {}
+        for key in ("bce", "dice"):
+            value = weights.get(key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"model.loss_weights.{key} must be a number >= 0, got {value!r}")
+        if not weights["bce"] + weights["dice"] > 0:
+            raise ValueError("model.loss_weights: bce and dice cannot both be 0")
+        threshold = model_cfg.get("threshold")
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
+            raise ValueError(f"model.threshold must be in (0, 1), got {threshold!r}")
+        self.weights = {k: float(weights[k]) for k in ("bce", "dice")}
         self.pos_weight = float(model_cfg.pos_weight)
-        self.threshold = float(model_cfg.threshold)
-        if not 0 < self.threshold < 1:
-            raise ValueError(f"model.threshold must be in (0, 1), got {self.threshold}")
+        self.threshold = float(threshold)
 
     def build_model(self, pretrained: bool = True) -> nn.Module:
         from training.models.affect import build_affect_model

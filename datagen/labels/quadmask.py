@@ -62,6 +62,16 @@ def quadmask(removed: np.ndarray, affected: np.ndarray, dilation: int = 0,
     return out
 
 
+def removed_region(mask: np.ndarray) -> np.ndarray:
+    """The removed object's pixels (0 and 63) of any uint8 quadmask, after VOID's snapping."""
+    return np.isin(snap(mask), (OBJECT, OVERLAP))
+
+
+def changed_region(mask: np.ndarray) -> np.ndarray:
+    """The pixels whose content changes without the object (63 and 127), after VOID's snapping."""
+    return np.isin(snap(mask), (OVERLAP, AFFECTED))
+
+
 def check_quadmask(mask: np.ndarray, removed: np.ndarray | None = None, clear_first_frame: bool = True) -> list[str]:
     """What is wrong with a quadmask video (T, H, W) as VOID reads it: values off the four levels, 127 or 63
     on frame 0 (VOID's tooling clears it), and, given the removed object's pixels, 0/63 elsewhere."""
@@ -72,9 +82,9 @@ def check_quadmask(mask: np.ndarray, removed: np.ndarray | None = None, clear_fi
     bad = sorted(set(np.unique(mask).tolist()) - set(VALUES))
     if bad:
         errors.append(f"values {bad[:8]} outside {list(VALUES)}")
-    if clear_first_frame and len(mask) and np.isin(mask[0], (AFFECTED, OVERLAP)).any():
-        errors.append(f"frame 0 has {int(np.isin(mask[0], (AFFECTED, OVERLAP)).sum())} pixels of 127/63 "
-                      "(VOID clears the affected region on frame 0)")
+    first = int(np.isin(mask[0], (AFFECTED, OVERLAP)).sum()) if clear_first_frame and len(mask) else 0
+    if first:
+        errors.append(f"frame 0 has {first} pixels of 127/63 (VOID clears the affected region on frame 0)")
     if removed is not None:
         wrong = int((np.isin(mask, (OBJECT, OVERLAP)) != np.asarray(removed, bool)).sum())
         if wrong:
