@@ -168,7 +168,8 @@ def _humoto_scene(config, index, seed, render, cf):
     if library.manifest_path:  # the HUMOTO objects with the library's environments and surfaces
         from datagen.assets.library import AssetsConfig, scene_manifest
 
-        merged = scene_manifest(scene.spec.assets, AssetsConfig.from_section(config.assets).licences)
+        assets = AssetsConfig.from_section(config.assets)
+        merged = scene_manifest(scene.spec.assets, assets.licences, hdris=assets.hdris)
         scene.spec = dataclasses.replace(scene.spec, assets=str(merged))
     source = cached_asset_source(scene.spec.assets)
     counterfactual = simulate(scene.spec, source=source)

@@ -59,3 +59,13 @@ HASHES = {("void_counterfactuals",): "456dd780f2c15d47", ("void_counterfactuals"
 @pytest.mark.parametrize("name", sorted(HASHES), ids="-".join)
 def test_default_data_configs_hash_as_before(name):
     assert config_hash(to_plain(load_config(name[0], ["out=/tmp/x", *name[1:]]))) == HASHES[name]
+
+
+def test_keys_added_later_hash_only_when_they_change_the_data():
+    """assets.materials=keep and assets.hdris=null make what datasets written before them hold, so they keep
+    the hashes above; assets.data_dir only says where the archives are read from."""
+    base = ["out=/tmp/x", "assets.library=/m/GSO.json"]
+    same = config_hash(to_plain(load_config("void_counterfactuals", base)))
+    assert config_hash(to_plain(load_config("void_counterfactuals", [*base, "assets.data_dir=/data/gso"]))) == same
+    for change in ("assets.materials=random", "assets.hdris=/data/hdris"):
+        assert config_hash(to_plain(load_config("void_counterfactuals", [*base, change]))) != same

@@ -1,6 +1,6 @@
 """Real assets, offline: Sweet Home 3D libraries, HDR maps in the three formats we read, the scene
-library that joins them with the procedural one, a GSO-layout manifest, and generator runs that draw
-from them. Every source is a small file written here in the real format."""
+library that joins them with the procedural one, and generator runs that draw from them. Every source
+is a small file written here in the real format (GSO mirrors and your own HDRIs: tests/test_gso.py)."""
 from __future__ import annotations
 
 import base64
@@ -235,63 +235,18 @@ def test_samplers_draw_real_assets_by_weight_and_procedural_only_draws_as_before
     assert sky_and_sun(np.random.default_rng(5), plain) == sky_and_sun(np.random.default_rng(5))
 
 
-def gso_fixture(root) -> str:
-    """A GSO/KuBasic-layout mirror: GSO.json-style manifest + one archive per object (textured OBJ with its
-    MTL and texture.png, convex collision mesh, URDF, data.json), Z up, centred on the centre of mass."""
-    (root / "GSO").mkdir(parents=True, exist_ok=True)
-    verts = "\n".join(f"v {x} {y} {z}" for x in (-.1, .1) for y in (-.1, .1) for z in (-.1, .1))
-    faces = "f 1 2 4 3\nf 5 7 8 6\nf 1 5 6 2\nf 3 4 8 7\nf 1 3 7 5\nf 2 6 8 4"
-    visual = f"mtllib visual_geometry.mtl\n{verts}\nvt 0 0\nusemtl tex\n" + "\n".join(
-        "f " + " ".join(f"{i}/1" for i in line.split()[1:]) for line in faces.splitlines())
-    files = {"visual_geometry.obj": visual, "visual_geometry.mtl": "newmtl tex\nKd 1 1 1\nmap_Kd texture.png\n",
-             "collision_geometry.obj": f"{verts}\n{faces}\n", "data.json": json.dumps({"id": "green_block"}),
-             "object.urdf": """<?xml version="1.0"?><robot name="g"><link name="base"><inertial><mass value="1.0"/>
-<inertia ixx="0.006" ixy="0" ixz="0" iyy="0.006" iyz="0" izz="0.006"/></inertial><collision><geometry>
-<mesh filename="collision_geometry.obj"/></geometry></collision></link></robot>"""}
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, text in {**files, "texture.png": png((20, 190, 40), 4)}.items():
-            data = text.encode() if isinstance(text, str) else text
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    (root / "GSO" / "green_block.tar.gz").write_bytes(buf.getvalue())
-    manifest = {"name": "GSO", "data_dir": "GSO", "assets": {"green_block": {
-        "id": "green_block", "asset_type": "FileBasedObject", "license": "CC-BY-4.0",
-        "kwargs": {"bounds": [[-.1, -.1, -.1], [.1, .1, .1]], "mass": 1.0,
-                   "render_filename": "{asset_dir}/visual_geometry.obj",
-                   "render_import_kwargs": {"axis_forward": "Y", "axis_up": "Z"},
-                   "simulation_filename": "{asset_dir}/object.urdf"},
-        "metadata": {"category": "toy", "description": "a green block", "nr_faces": 6, "keep_materials": True}}}}
-    (root / "GSO.json").write_text(json.dumps(manifest))
-    return str(root / "GSO.json")
+def test_built_models_keep_their_materials_unless_materials_random(sources, monkeypatch):
+    """Sweet Home 3D models keep what they are imported with, textured (toy block) or not (radio: its MTL
+    colour), as before assets.materials existed; materials=random gives them the sampler's draw."""
+    from datagen.scene.spec import MaterialSpec, ObjectSpec, SceneSpec
 
-
-@pytest.mark.slow
-def test_gso_layout_manifest_loads_and_renders_with_its_texture(tmp_path, monkeypatch):
-    """A user's mirror (Kubric's GSO.json layout) is the real-object pool; its imported texture survives."""
-    from datagen.scene.render import SceneRenderer
-    from datagen.scene.simulate import simulate
-    from datagen.scene.spec import (CameraSpec, EnvironmentSpec, LightSpec, MaterialSpec, ObjectSpec, RenderSpec,
-                                    SceneSpec)
-
-    monkeypatch.setenv("COUNTERFACTORY_SOURCES", str(tmp_path / "no_sources"))
-    source = library._open(AssetsConfig.defaults(library=gso_fixture(tmp_path)).key())
-    assert library_ids(source, "object", "small") == ["green_block"]
-    spec = SceneSpec(objects=[ObjectSpec("block", "green_block", MaterialSpec("plastic", (0.9, 0.1, 0.1)),
-                                         position=(0, 0, 0.1))],
-                     camera=CameraSpec(position=(0.0, -0.9, 0.5), look_at=(0, 0, 0.1)),
-                     lights=[LightSpec(intensity=3.0)], environment=EnvironmentSpec(background="color", floor="plain"),
-                     render=RenderSpec(width=64, height=48, spp=4, threads=2), frames=1, fps=12)
-    spec = keep_asset_looks(spec, source)
-    assert spec.objects[0].material.preset == "asset" and spec.assets == source.manifest_path
-    with SceneRenderer(spec, source=source) as r:
-        r.set_states(simulate(spec, source=source))
-        out = r.render(layers=("rgb", "segmentation"))
-    pixels = out["rgb"][0][out["segmentation"][0] == 1].astype(float)
-    assert len(pixels) > 50
-    g, rr = pixels[:, 1].mean(), pixels[:, 0].mean()
-    assert g > rr + 30, f"the texture's green was replaced (mean R {rr:.0f}, G {g:.0f})"
+    monkeypatch.setenv("COUNTERFACTORY_SOURCES", str(sources))
+    library._open.cache_clear()  # libraries opened by earlier tests were built from other sources
+    drawn = MaterialSpec("wood", (0.85, 0.2, 0.15))
+    spec = SceneSpec(objects=[ObjectSpec(a, a, drawn) for a in ("toy_block", "radio", "cube")])
+    for materials, presets in (("keep", ["asset", "asset", "wood"]), ("random", ["wood", "wood", "wood"])):
+        source = library._open(AssetsConfig.defaults(materials=materials).key())
+        assert [o.material.preset for o in keep_asset_looks(spec, source).objects] == presets
 
 
 def test_hdri_files_keep_the_backdrop_sharp_only_where_the_map_allows():

@@ -8,6 +8,8 @@ Sources (``scripts/fetch_assets.sh`` puts the registry ones under ``$COUNTERFACT
             sweethome3d Debian sweethome3d-furniture: textured OBJ models (CC0-1.0, CC-BY-3.0)
             a manifest  any Kubric-format object manifest (GSO, KuBasic mirrors; ``assets.library=PATH``)
   hdris     bpy         the 8 Poly Haven maps inside the bpy wheel (CC0-1.0)
+            yours       a folder of .hdr/.exr maps or Kubric HDRI_haven archives, or an HDRI_haven
+                        manifest (``assets.hdris=PATH``), in place of the installed maps
             pmndrs      18 Poly Haven maps of npm @pmndrs/assets (CC0-1.0)
             maniskill   Poly Haven's 4K autumn_field_puresky, from the mani-skill wheel (CC0-1.0)
   surfaces  maniskill   Poly Haven floor_tiles_06 (diffuse, CC0-1.0)
@@ -17,6 +19,8 @@ Each source is converted once into a folder of Kubric asset archives with its ow
 every built source into one manifest (archives by absolute path, optionally only CC0 ones), which is
 what a scene's ``assets`` names. Entries carry ``metadata.kind`` (object | hdri | surface),
 ``metadata.origin``, ``license`` and, for objects, ``metadata.roles`` (small, large, tall, round).
+Objects of a manifest we did not make (GSO, KuBasic) are read as their producer wrote them
+(``published.adopt_object``: licence naming, mass from our densities, the caption's noun).
 
 An HDRI asset holds ``environment.exr`` (lights the scene: the sun's bright lobe taken out and replaced
 by a sun lamp of the same irradiance, direction and size, so shadows are sharp and agree with the
@@ -31,6 +35,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 from collections import Counter
@@ -39,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from datagen.assets import builder, hdri, sweethome
+from datagen.assets import builder, hdri, published, sweethome
 from datagen.core.paths import cache_dir
 from datagen.core.sections import Section
 
@@ -225,6 +230,18 @@ def hdri_files(rgb: np.ndarray) -> tuple[dict[str, bytes], dict]:
     return files, meta
 
 
+def _hdri_asset(out: Path, aid: str, origin: str, name: str, rgb: np.ndarray, licence: str, source_file: str,
+                **extra) -> dict:
+    """Write one map's archive into ``out``; its manifest entry."""
+    parts, meta = hdri_files(rgb)
+    entry = {"id": aid, "asset_type": "Texture", "license": licence,
+             "kwargs": {"filename": "{asset_dir}/environment.exr"},
+             "metadata": {"kind": "hdri", "origin": origin, "name": name, "licence": licence,
+                          "source_file": source_file, "backdrop": "backdrop.exr", **extra, **meta}}
+    (out / f"{aid}.tar.gz").write_bytes(builder.targz_bytes({**parts, "data.json": builder.json_bytes(entry)}))
+    return entry
+
+
 def build_hdris(out: Path, origin: str, files: list[Path], licence: str = "CC0-1.0") -> Report:
     report = Report(origin, "hdri")
     assets = {}
@@ -235,16 +252,95 @@ def build_hdris(out: Path, origin: str, files: list[Path], licence: str = "CC0-1
         except Exception:  # a damaged file is one fewer map, not a failed build
             report.skipped["unreadable"] += 1
             continue
-        parts, meta = hdri_files(rgb)
         aid = f"hdri_{origin}_{name}"
-        entry = {"id": aid, "asset_type": "Texture", "license": licence,
-                 "kwargs": {"filename": "{asset_dir}/environment.exr"},
-                 "metadata": {"kind": "hdri", "origin": origin, "name": name, "licence": licence,
-                              "source_file": path.name, "backdrop": "backdrop.exr", **meta}}
-        (out / f"{aid}.tar.gz").write_bytes(builder.targz_bytes({**parts, "data.json": builder.json_bytes(entry)}))
-        assets[aid] = entry
+        assets[aid] = _hdri_asset(out, aid, origin, name, rgb, licence, path.name)
         report.licences[licence] += 1
     _write_manifest(out, origin, assets)
+    return report
+
+
+USER_HDRIS = "user"  # origin (and id infix) of the maps of ``assets.hdris``
+HDRI_SUFFIXES = (".hdr", ".exr")
+
+
+def user_hdri_inputs(path: str | os.PathLike) -> list[tuple[Path, dict | None]]:
+    """(file, Kubric manifest entry or None) of every map ``assets.hdris`` names: a folder's ``.hdr``/``.exr``
+    files and Kubric HDRI archives (``<id>.tar.gz``, their ``data.json`` the entry), or the ``Texture``
+    entries of a Kubric HDRI manifest (``HDRI_haven.json``; archives in its ``data_dir``, read relative to
+    the manifest's folder as everywhere here)."""
+    from datagen.assets.source import load_manifest
+
+    path = Path(path).expanduser()
+    if path.is_dir():
+        return [(p, None) for p in sorted(path.iterdir())
+                if p.is_file() and (p.suffix.lower() in HDRI_SUFFIXES or p.name.endswith(".tar.gz"))]
+    if not path.is_file():
+        raise FileNotFoundError(f"assets.hdris: no such folder or manifest: {path}")
+    data = load_manifest(path)
+    where = str(data.get("data_dir") or "")
+    if "://" in where:
+        raise ValueError(f"assets.hdris: {path.name} keeps its archives at {where}; set assets.hdris to the local "
+                         "folder holding its <id>.tar.gz archives")
+    base = path.parent / Path(where).expanduser() if where else path.parent
+    return [(base / (e.get("path") or f"{aid}.tar.gz"), e) for aid, e in sorted(data["assets"].items())
+            if e.get("asset_type") == "Texture"]
+
+
+def build_user_hdris(out: Path, inputs: list[tuple[Path, dict | None]]) -> Report:
+    """The maps of ``assets.hdris`` as scene-library HDRIs (``hdri_user_<name>``). A Kubric entry gives the
+    licence (``license``, in our naming) and the creators (``metadata.authors``); a bare file's licence is
+    unknown. Unreadable maps and missing archives are left out and counted."""
+    report = Report(USER_HDRIS, "hdri")
+    assets: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory(prefix="cf-hdris-") as tmp:
+        for path, entry in inputs:
+            try:
+                if path.name.endswith(".tar.gz"):
+                    found = published.hdri_archive(path)
+                    if found is None:
+                        report.skipped["not an HDRI archive"] += 1
+                        continue
+                    inner, filename, blob = found
+                    entry = entry or inner
+                    image = Path(tmp) / f"map{Path(filename).suffix}"
+                    image.write_bytes(blob)
+                    name = str(entry.get("id") or path.name[: -len(".tar.gz")])
+                else:
+                    image, filename, name = path, path.name, path.name.split(".")[0]
+                rgb = hdri.read_image(image)
+            except FileNotFoundError:
+                report.skipped["missing archive"] += 1
+                continue
+            except Exception:  # a damaged file is one fewer map, not a failed build
+                report.skipped["unreadable"] += 1
+                continue
+            md = (entry or {}).get("metadata") or {}
+            licence = published.licence_name(entry.get("license")) if entry else "unknown"
+            authors = md.get("authors")
+            extra = {"creator": ", ".join(map(str, authors))} if isinstance(authors, list) and authors else {}
+            slug = re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").lower() or "map"
+            aid, n = f"hdri_{USER_HDRIS}_{slug}", 1
+            while aid in assets:
+                n += 1
+                aid = f"hdri_{USER_HDRIS}_{slug}_{n}"
+            assets[aid] = _hdri_asset(out, aid, USER_HDRIS, name, rgb, licence, filename, **extra)
+            report.licences[licence] += 1
+    _write_manifest(out, USER_HDRIS, assets)
+    return report
+
+
+def user_hdris(path: str | os.PathLike) -> Report:
+    """The HDRIs of ``assets.hdris``, built once into the cache (keyed by their files and this code)."""
+    inputs = user_hdri_inputs(path)
+    if not inputs:
+        raise ValueError(f"assets.hdris: {path} holds no .hdr/.exr maps, Kubric HDRI archives or Texture entries")
+    files = [p for p, _ in inputs if p.is_file()]
+    if Path(path).expanduser().is_file():
+        files.append(Path(path).expanduser())
+    report = _cached_build(USER_HDRIS, files, lambda out: build_user_hdris(out, inputs))
+    if report.count == 0:
+        raise ValueError(f"assets.hdris: none of the {len(inputs)} maps of {path} could be used "
+                         f"({', '.join(f'{n} {k}' for k, n in report.skipped.items())})")
     return report
 
 
@@ -282,8 +378,8 @@ def _write_manifest(folder: Path, name: str, assets: dict) -> Path:
 # -- building, cached ---------------------------------------------------------------------------------
 
 def _code_key() -> bytes:
-    return b"".join(Path(m.__file__).read_bytes() for m in (hdri, sweethome)) + Path(__file__).read_bytes() + \
-        f"v{LIBRARY_VERSION}".encode()
+    files = (hdri.__file__, sweethome.__file__, __file__, published.__file__)
+    return b"".join(Path(f).read_bytes() for f in files) + f"v{LIBRARY_VERSION}".encode()
 
 
 def _files_key(files) -> str:
@@ -335,23 +431,25 @@ def build_sources(root: Path | None = None, progress=None) -> list[Report]:
 
 
 def scene_manifest(objects: str | None = None, licences: str = "any", root: Path | None = None,
-                   build: bool = True) -> Path:
+                   build: bool = True, data_dir: str | None = None, hdris: str | None = None) -> Path:
     """One manifest joining the procedural library, every built source (or, for objects, the Kubric
-    manifest ``objects``, e.g. a GSO mirror) and nothing that ``licences="cc0"`` excludes; cached by its
-    content. ``build=False`` only joins what is already built."""
+    manifest ``objects``, e.g. a GSO mirror, with its archives in ``data_dir`` if given; for HDRIs, the
+    maps of ``hdris``) and nothing that ``licences="cc0"`` excludes; cached by its content.
+    ``build=False`` only joins what is already built."""
     if licences not in ("any", "cc0"):
         raise ValueError(f"assets.licences={licences!r}; choose from ('any', 'cc0')")
     reports = build_sources(root) if build else []
     parts = [builder.default_manifest()]
     if objects:
         parts.append(_user_manifest(objects))
-    parts += [r.manifest for r in reports if r.manifest and not (objects and r.kind == "object")]
+    if hdris:
+        parts.append(user_hdris(hdris).manifest)
+    parts += [r.manifest for r in reports
+              if r.manifest and not (objects and r.kind == "object") and not (hdris and r.kind == "hdri")]
     assets: dict[str, dict] = {}
     for part in parts:
         data = json.loads(Path(part).read_text())
-        base = Path(data.get("data_dir") or Path(part).parent)
-        if not base.is_absolute():
-            base = Path(part).parent / base
+        base = _archive_dir(part, data, data_dir if objects and part == parts[1] else None)
         for aid, entry in data["assets"].items():
             entry = json.loads(json.dumps(entry))
             entry.setdefault("metadata", {})
@@ -362,6 +460,9 @@ def scene_manifest(objects: str | None = None, licences: str = "any", root: Path
                 md.setdefault("roles", [])
                 md.setdefault("licence", entry.get("license", builder.LICENSE))
             else:
+                if entry.get("asset_type") == "FileBasedObject" and "density" not in md:  # not made by us
+                    path = entry.get("path", "")
+                    published.adopt_object(aid, entry, None if path is None else base / (path or f"{aid}.tar.gz"))
                 md.setdefault("kind", "object" if entry.get("asset_type") == "FileBasedObject" else "hdri")
                 md.setdefault("origin", data.get("name", Path(part).stem))
                 md.setdefault("licence", entry.get("license", "unknown"))
@@ -385,6 +486,22 @@ def scene_manifest(objects: str | None = None, licences: str = "any", root: Path
         tmp.write_bytes(blob)
         os.replace(tmp, path)
     return path
+
+
+def _archive_dir(manifest: Path, data: dict, override: str | None) -> Path:
+    """Where a manifest's archives are: ``override`` (``assets.data_dir``), else its ``data_dir`` (relative
+    to the manifest's folder), else the manifest's folder. A remote one (``gs://``) needs the override."""
+    if override:
+        path = Path(override).expanduser().resolve()
+        if not path.is_dir():
+            raise FileNotFoundError(f"assets.data_dir: no such folder: {path}")
+        return path
+    where = data.get("data_dir")
+    if where and "://" in str(where):
+        raise ValueError(f"{manifest}: its archives are at {where}; set assets.data_dir to the local folder "
+                         "holding its <id>.tar.gz archives")
+    base = Path(where or Path(manifest).parent)
+    return base if base.is_absolute() else Path(manifest).parent / base
 
 
 def _user_manifest(objects: str) -> Path:
@@ -411,6 +528,9 @@ class AssetsConfig(Section):
     environments: dict
     floors: dict
     licences: str
+    materials: str
+    data_dir: str | None
+    hdris: str | None
 
     def __post_init__(self):
         for key, allowed in (("objects", ("real", "procedural")), ("environments", ("hdri", "sky")),
@@ -423,32 +543,52 @@ class AssetsConfig(Section):
                 raise ValueError(f"assets.{key}: every weight is 0")
         if self.licences not in ("any", "cc0"):
             raise ValueError(f"assets.licences={self.licences!r}; choose from ('any', 'cc0')")
+        if self.materials not in ("keep", "random"):
+            raise ValueError(f"assets.materials={self.materials!r}; choose from ('keep', 'random')")
+        if self.data_dir is not None and self.library in ("auto", "procedural"):
+            raise ValueError("assets.data_dir is where the archives of assets.library=PATH's manifest are; "
+                             f"assets.library is {self.library!r}")
+        if self.hdris is not None and self.library == "procedural":
+            raise ValueError("assets.hdris needs assets.library=auto or a manifest (procedural draws no HDRIs)")
 
     def key(self) -> tuple:
         return (self.library, tuple(sorted(self.objects.items())), tuple(sorted(self.environments.items())),
-                tuple(sorted(self.floors.items())), self.licences)
+                tuple(sorted(self.floors.items())), self.licences, self.materials, self.data_dir, self.hdris)
 
 
 @functools.lru_cache(maxsize=8)
 def _open(key: tuple):
     from datagen.assets.source import open_asset_source
 
-    library, objects, environments, floors, licences = key
+    library, objects, environments, floors, licences, materials, data_dir, hdris = key
     if library == "procedural":
         source = open_asset_source(None)
-        source.mix, source.manifest_path = {}, None
+        source.mix, source.manifest_path, source.materials = {}, None, materials
         return source
-    manifest = scene_manifest(None if library == "auto" else library, licences)
+    manifest = scene_manifest(None if library == "auto" else library, licences, data_dir=data_dir, hdris=hdris)
     source = open_asset_source(manifest)
     source.mix = {"objects": dict(objects), "environments": dict(environments), "floors": dict(floors)}
-    source.manifest_path = str(manifest)
+    source.manifest_path, source.materials = str(manifest), materials
     return source
 
 
 def open_scene_library(cfg: AssetsConfig):
     """The generator's asset source (one per process and config): the scene manifest, with the weights
-    (``mix``) the scene samplers read and ``manifest_path``, what a spec's ``assets`` names."""
+    (``mix``) the scene samplers read, ``materials`` (keep | random: what real objects that bring their
+    own textures wear) and ``manifest_path``, what a spec's ``assets`` names."""
     return _open(cfg.key())
+
+
+@functools.lru_cache(maxsize=8)
+def caption_nouns(manifest: str | None) -> dict[str, str]:
+    """{asset id: noun} of a scene manifest's objects whose metadata names them (``published.noun``: GSO's
+    short description or category); {} for no manifest or one that cannot be read."""
+    try:
+        data = json.loads(Path(manifest).read_text()) if manifest else {}
+    except (OSError, ValueError):
+        return {}
+    return {aid: md["noun"] for aid, e in (data.get("assets") or {}).items()
+            if isinstance(e, dict) and isinstance(md := e.get("metadata") or {}, dict) and md.get("noun")}
 
 
 def credits(source, asset_ids) -> list[dict]:

@@ -19,7 +19,8 @@ def _not_a_manifest(path: Path, why: str) -> ValueError:
                       '{"name": ..., "assets": {id: {"asset_type": ..., "kwargs": ..., "metadata": ...}}}')
 
 
-def _load_manifest(path: Path) -> dict:
+def load_manifest(path: Path) -> dict:
+    """A local Kubric manifest's JSON; ValueError (one line naming the path) when it is not one."""
     try:
         data = json.loads(path.read_text())
     except UnicodeDecodeError:
@@ -64,7 +65,7 @@ def open_asset_source(manifest: str | os.PathLike | None = None, *,
             path = path / MANIFEST
     if not path.is_file():
         raise FileNotFoundError(f"asset manifest not found: {path}")
-    data = _load_manifest(path)
+    data = load_manifest(path)
     if data_dir is None:
         data_dir = data.get("data_dir")
         if data_dir is None:
@@ -93,6 +94,25 @@ def _data_dir(data_dir: str | os.PathLike):
     if not path.is_dir():
         raise FileNotFoundError(f"asset data_dir not found: {path}")
     return path
+
+
+def brings_textures(source: "kb.AssetSource", asset_id: str) -> bool:
+    """Whether an object's visual OBJ brings an MTL with a texture (``published.obj_textures``), read from
+    its archive as Kubric unpacks it; cached on the source. Unknown ids and other file types: False."""
+    from datagen.assets.published import obj_textures
+
+    cache = source.__dict__.setdefault("_cf_textured", {})
+    if asset_id not in cache:
+        entry = source._assets.get(asset_id) or {}
+        render = (entry.get("kwargs") or {}).get("render_filename")
+        found = False
+        if entry.get("asset_type") == "FileBasedObject" and isinstance(render, str) and render.lower().endswith(".obj"):
+            asset_path = source._resolve_asset_path(entry.get("path", ""), asset_id)
+            if asset_path is not None or not render.startswith("{asset_dir}"):
+                asset_dir = None if asset_path is None else source.fetch(asset_path, asset_id)
+                found = bool(obj_textures(Path(source._adjust_paths({"obj": render}, asset_dir)["obj"])))
+        cache[asset_id] = found
+    return cache[asset_id]
 
 
 def asset_ids(source: "kb.AssetSource", category: str | None = None) -> list[str]:

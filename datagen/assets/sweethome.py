@@ -142,7 +142,12 @@ def usable(m: Model, max_size: float = 1.3, min_size: float = 0.03) -> str | Non
 
 
 def density(m: Model) -> float:
-    text = m.name.lower()
+    return density_of(m.name)
+
+
+def density_of(text: str) -> float:
+    """Effective density (kg/m^3) of a thing named ``text``: the first of DENSITY_WORDS it contains."""
+    text = text.lower()
     return next((d for word, d in DENSITY_WORDS if word in text), DEFAULT_DENSITY)
 
 

@@ -13,6 +13,13 @@ from datagen.core.paths import REPO_ROOT
 CONFIG_DIR = REPO_ROOT / "configs" / "datagen"
 # Keys that do not change a single byte of the data: where it goes, how it is run, debugging hooks.
 NON_DATA_KEYS = ("out", "runner", "debug")
+# Nested keys that say only where something runs or is read from: render threads and gpus, the folder of a
+# manifest's archives (assets.data_dir).
+NON_DATA_NESTED = (("render", "threads"), ("render", "gpus"), ("assets", "data_dir"))
+# Keys added after datasets were written, left out at the value that makes what those datasets hold, so
+# they keep their hash and resume: a GPU render.device is not byte-identical to the CPU's; assets.materials
+# (keep) and assets.hdris (null) came with issue 23.
+LATER_KEYS = {("render", "device"): "cpu", ("assets", "materials"): "keep", ("assets", "hdris"): None}
 RUNNER_MODES = ("ray", "local")
 BENCH_SEEDS = 1_000_000_000  # datagen.bench's reserved run seeds start here
 
@@ -90,14 +97,14 @@ def check_config(plain: dict) -> None:
 
 
 def data_config(plain: dict) -> dict:
-    """The part of the config that determines the data: everything but NON_DATA_KEYS and the render keys that
-    only say where it runs (threads, gpus). A GPU ``render.device`` counts: Cycles on a GPU is not
-    byte-identical to Cycles on a CPU, so a dataset never mixes the two; ``cpu`` is left out so datasets written
-    before the key existed (all on CPU) keep their hash and resume."""
+    """The part of the config that determines the data: everything but NON_DATA_KEYS, NON_DATA_NESTED and
+    the LATER_KEYS at their old value (a GPU ``render.device`` counts, so a dataset never mixes devices)."""
     data = {k: v for k, v in plain.items() if k not in NON_DATA_KEYS}
-    if isinstance(data.get("render"), dict):
-        data["render"] = {k: v for k, v in data["render"].items()
-                          if k not in ("threads", "gpus") and not (k == "device" and v == "cpu")}
+    for section in {s for s, _ in (*NON_DATA_NESTED, *LATER_KEYS)}:
+        if isinstance(data.get(section), dict):
+            data[section] = {k: v for k, v in data[section].items()
+                             if (section, k) not in NON_DATA_NESTED
+                             and not ((section, k) in LATER_KEYS and v == LATER_KEYS[section, k])}
     return data
 
 

@@ -40,9 +40,14 @@ def article(phrase: str) -> str:
     return ("an " if phrase[0] in "aeiou" else "a ") + phrase
 
 
-def object_phrase(asset_id: str, preset: str, color) -> str:
-    """"red wooden box"; a real asset that keeps its own look is just its name ("teddy bear")."""
-    noun = NOUNS.get(asset_id, re.sub(r"_\d+$", "", asset_id).replace("_", " "))
+def object_phrase(asset_id: str, preset: str, color, assets: str | None = None) -> str:
+    """"red wooden box"; a real asset that keeps its own look is just its name ("teddy bear").
+    ``assets``: the scene's manifest, whose metadata may name the asset (a GSO scan by its short
+    description or category, ``datagen.assets.published.noun``); otherwise the id is the name."""
+    from datagen.assets.library import caption_nouns
+
+    noun = NOUNS.get(asset_id) or caption_nouns(assets).get(asset_id) \
+        or re.sub(r"_\d+$", "", asset_id).replace("_", " ")
     if preset == "asset":
         return noun
     return f"{color_name(color)} {MATERIALS[preset]} {noun}"
@@ -50,7 +55,7 @@ def object_phrase(asset_id: str, preset: str, color) -> str:
 
 def describe_object(spec: SceneSpec, name: str) -> str:
     o = spec.objects[spec.index(name)]
-    return object_phrase(o.asset_id, o.material.preset, o.material.color)
+    return object_phrase(o.asset_id, o.material.preset, o.material.color, spec.assets)
 
 
 def describe_motion(spec: SceneSpec, states: WorldStates, name: str) -> str:

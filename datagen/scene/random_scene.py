@@ -78,16 +78,21 @@ def pick_asset(rng: np.random.Generator, source, pool, role: str = "small") -> s
 
 def keep_asset_looks(spec: SceneSpec, source) -> SceneSpec:
     """A spec drawn from a scene library: it names the library (``assets``, unless it names one
-    already) and its real assets that bring their own materials (textures) keep them (material
-    preset ``asset``)."""
+    already) and, unless the library's ``materials`` is ``random``, its real assets that bring their
+    own materials keep them (material preset ``asset``): our built libraries say so
+    (``keep_materials``), any other archive does when its OBJ brings an MTL with a texture."""
+    from datagen.assets.source import brings_textures
+
     if source is None:
         return spec
     if spec.assets is None and getattr(source, "manifest_path", None):
         spec = dataclasses.replace(spec, assets=source.manifest_path)
+    keep = getattr(source, "materials", "keep") != "random"
     objects = []
     for o in spec.objects:
         md = (source._assets.get(o.asset_id) or {}).get("metadata") or {}
-        if md.get("keep_materials") and o.material.preset != "asset":
+        if keep and o.material.preset != "asset" and (md.get("keep_materials")
+                                                      or brings_textures(source, o.asset_id)):
             o = dataclasses.replace(o, material=MaterialSpec(preset="asset", color=o.material.color))
         objects.append(o)
     return dataclasses.replace(spec, objects=objects)

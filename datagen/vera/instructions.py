@@ -89,8 +89,8 @@ def subject_height(mask: np.ndarray) -> float:
     return float(np.median(heights)) if heights else 0.0
 
 
-def prop_phrase(o) -> str:
-    return object_phrase(o.asset_id, o.material.preset, o.material.color)
+def prop_phrase(o, assets: str | None = None) -> str:
+    return object_phrase(o.asset_id, o.material.preset, o.material.color, assets)
 
 
 def setting_words(spec) -> dict:
@@ -123,14 +123,14 @@ def describe_rendered(spec, states, subjects, mask, task: str, family: str, occl
     if occluder:
         effects.append("occlusion")
     d = {"task": task, "family": family, "subjects": subs, "effects": effects,
-         "occluder": prop_phrase(spec.objects[spec.index(occluder)]) if occluder else None,
-         "props": [prop_phrase(o) for o in props if o.name != occluder],
+         "occluder": prop_phrase(spec.objects[spec.index(occluder)], spec.assets) if occluder else None,
+         "props": [prop_phrase(o, spec.assets) for o in props if o.name != occluder],
          **setting_words(spec), **sun_words(spec.environment, spec.lights[0], spec.camera),
          **camera_words(spec.camera, subject_height(mask))}
     if other is not None:
         b_props = [o for o in other.objects if o.name not in subjects]
         d["new"] = {**setting_words(other), **sun_words(other.environment, other.lights[0], other.camera),
-                    "props": [prop_phrase(o) for o in b_props]}
+                    "props": [prop_phrase(o, other.assets) for o in b_props]}
     return d
 
 
@@ -147,7 +147,8 @@ def describe_synthetic(layer_words: dict, kind: str, path: dict, width: int, hei
     elif growth < -0.08:
         moves.append("shrinks slightly as if moving away")
     if kind == "rendered":
-        phrase = object_phrase(layer_words['object'], layer_words['material'], layer_words['color'])
+        phrase = object_phrase(layer_words['object'], layer_words['material'], layer_words['color'],
+                               layer_words.get('assets'))
         material = layer_words["material"]
     else:
         phrase, material = layer_words["phrase"], None
@@ -168,7 +169,7 @@ def describe_background(spec=None, clip: dict | None = None) -> dict:
     if spec is None:
         return {"phrase": "the background footage", "props": [], "camera": None, "light": None}
     s, sun = setting_words(spec), sun_words(spec.environment, spec.lights[0], spec.camera)
-    return {"phrase": f"{s['floor']} {s['sky']}", "props": [prop_phrase(o) for o in spec.objects],
+    return {"phrase": f"{s['floor']} {s['sky']}", "props": [prop_phrase(o, spec.assets) for o in spec.objects],
             "camera": camera_words(spec.camera, 0.3)["camera"], "light": sun["light"]}
 
 

@@ -77,7 +77,7 @@ def rendered_layer(rng, source, render, frames: int, fps: int, width: int, heigh
     o = spec.objects[0]
     return Layer(rgba[..., :3].astype(np.float32) / 255, rgba[..., 3].astype(np.float32) / 255, "rendered",
                  {"object": o.asset_id, "material": o.material.preset, "color": list(o.material.color),
-                  "motion": "spins in mid-air"}, spec=spec)
+                  "motion": "spins in mid-air", "assets": spec.assets}, spec=spec)
 
 
 def matte_layer(rng, folder, frames: int, fps: float, height: int) -> Layer:
