@@ -34,6 +34,8 @@ $PIP "torch==2.13.0"
 $PIP "bpy==4.5.*" "numpy<2"
 $PIP --no-deps "kubric-nightly==2023.12.27"
 $PIP -e ".[dev]"
+# `import kubric` in any interpreter of this venv gets the TensorFlow stand-in (datagen/kubric_compat/tf_gfile.py)
+"$VENV/bin/python" -c "from datagen.kubric_compat import tf_gfile; tf_gfile.install_startup_hook()"
 # Real assets from the registries (Debian, npm, PyPI): Sweet Home 3D furniture, Poly Haven HDRIs and a
 # floor texture; each source is skipped with a warning when it cannot be fetched (docs/assets.md)
 VENV="$VENV" bash scripts/fetch_assets.sh

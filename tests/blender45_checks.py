@@ -6,6 +6,7 @@ passes vacuously.
 """
 from __future__ import annotations
 
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -108,6 +109,23 @@ def check_auto_smooth():
         obj = kb.FileBasedObject(asset_id="sphere", render_filename=str(_obj_file(Path(tmp), True)))
         scene.add(obj)
         assert not obj.linked_objects[renderer].data.has_custom_normals, "file normals still override"
+
+
+LEAK_REPORT = "Not freed memory blocks"  # what Blender prints (to stdout) at exit if blocks leaked
+
+
+def check_exr_slots():
+    """A process that built a Kubric renderer and rendered exits without Blender's leak report.
+
+    Only a fresh process can show it (the report comes at exit), so this runs one with the same
+    fixes as this one."""
+    from datagen.kubric_compat import blender45
+    code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+            f"from datagen.kubric_compat import blender45; blender45.apply({sorted(blender45.applied())!r}); "
+            "import blender45_checks; blender45_checks._render_cube_layers()")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert LEAK_REPORT not in result.stdout + result.stderr, result.stdout[-500:]
 
 
 if __name__ == "__main__":

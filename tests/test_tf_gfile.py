@@ -2,19 +2,44 @@
 import importlib.util
 import subprocess
 import sys
+import sysconfig
 
 import numpy as np
 import pytest
 
-from datagen.kubric_compat import TF_STAND_IN, kb
+from datagen.kubric_compat import TF_STAND_IN, kb, tf_gfile
 
 NO_TF = importlib.util.find_spec("tensorflow") is None or TF_STAND_IN
+BARE_IMPORT = """
+import importlib.util, sys
+assert importlib.util.find_spec("tensorflow") is None  # nobody but Kubric is told TensorFlow exists
+import kubric, tensorflow
+from kubric import file_io
+assert tensorflow.__counterfactory_stand_in__ and "datagen" not in sys.modules
+"""
 
 
 @pytest.mark.skipif(not NO_TF, reason="real TensorFlow is installed")
-def test_kubric_needs_it():
-    result = subprocess.run([sys.executable, "-c", "import kubric"], capture_output=True, text=True)
-    assert result.returncode != 0 and "tensorflow" in result.stderr
+def test_bare_import_kubric_in_a_fresh_interpreter():
+    """This environment's start-up hook gives a bare ``import kubric`` the stand-in."""
+    result = subprocess.run([sys.executable, "-c", BARE_IMPORT], capture_output=True, text=True)
+    assert result.returncode == 0, (
+        f"{result.stderr[-1500:]}\nimport Kubric through counterfactory (from datagen.kubric_compat "
+        "import kb), or install the start-up hook once: python -c 'from datagen.kubric_compat import "
+        "tf_gfile; tf_gfile.install_startup_hook()'")
+
+
+@pytest.mark.skipif(not NO_TF, reason="real TensorFlow is installed")
+def test_startup_hook(tmp_path):
+    """The hook on its own (no site-packages hooks, no counterfactory import), as at start-up."""
+    assert tf_gfile.install_startup_hook(tmp_path).name == tf_gfile.STARTUP_HOOK
+    code = (f"import sys, site; sys.path.append({sysconfig.get_paths()['purelib']!r}); "
+            f"site.addsitedir({str(tmp_path)!r})\n{BARE_IMPORT}")
+    result = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    without = subprocess.run([sys.executable, "-S", "-c", code.replace("site.addsitedir", "print")],
+                             capture_output=True, text=True)
+    assert without.returncode != 0 and "No module named 'tensorflow'" in without.stderr
 
 
 @pytest.mark.skipif(not NO_TF, reason="real TensorFlow is installed")

@@ -1,8 +1,9 @@
 """Import Kubric on today's packages.
 
 Import ``kb`` from here, never ``kubric`` directly: this module first makes the TensorFlow file
-functions Kubric needs available (see ``tf_gfile``). The Blender 4.5 fixes live in
-``blender45`` and are applied when the render layer is imported.
+functions Kubric needs available (see ``tf_gfile``; a bare ``import kubric`` works only where its
+start-up hook is installed). The Blender 4.5 fixes live in ``blender45`` and are applied when the
+render layer is imported.
 """
 from __future__ import annotations
 

@@ -14,11 +14,20 @@ once per process, and is called when ``datagen.scene.render`` is imported:
 5. ``auto_smooth``: ``Mesh.use_auto_smooth`` is gone (4.1). Kubric switched it off so that custom
    normals in a file were ignored; on 4.1+ custom normals always apply, so we clear them instead.
 
-and a sixth we found (not in the usual lists):
+and two we found (not in the usual lists):
 
 6. ``vector_pass``: the Vector (motion) pass is a 4-component vector socket now; Kubric routes it
    through a colour split/combine, which forces the 4th component to 1, so *forward* flow came out
    as a constant. We link the pass straight to the EXR (channels X, Y, Z, W) and read those.
+7. ``exr_slots``: every process that had built a Kubric renderer ended with Blender's
+   ``Error: Not freed memory blocks: 1, total unfreed memory 0.001366 MB`` at exit, whether it
+   succeeded or raised. Kubric's ``set_up_exr_output_node`` empties its File Output node with
+   ``file_slots.clear()``; in Blender 4.5 removing a File Output slot through the Python API
+   (``file_slots.clear``/``remove``, ``layer_slots`` too) frees the socket but not the slot's own
+   storage (a ``NodeImageMultiFileSocket``), so every removed slot is one block that Blender's
+   leak detector reports when bpy shuts down (two removed slots: two blocks). Removing the whole
+   node frees its slots. We build the same node (same layers, same EXR channels) without removing
+   a slot: the slot a new node comes with is renamed to the first layer and the others are added.
 """
 from __future__ import annotations
 
@@ -38,7 +47,7 @@ from kubric.renderer.blender import AttributeSetter, KeyframeSetter, register_ob
 from kubric.safeimport.bpy import bpy
 
 FIXES = ("principled_sockets", "cryptomatte_channels", "aov_name", "obj_import", "auto_smooth",
-         "vector_pass")
+         "vector_pass", "exr_slots")
 _applied: set[str] = set()
 _originals: dict[str, object] = {}
 
@@ -179,22 +188,76 @@ def _fix_obj_import() -> None:
     registry.register(core.FileBasedObject, blender_utils.prepare_blender_object(_import_obj))
 
 
-def _fix_vector_pass() -> None:
-    original = blender_utils.set_up_exr_output_node
-    _originals["vector_pass"] = original
+def _exr_output_node(default_layers=("Image", "Depth"),
+                     aux_layers=("UV", "Normal", "CryptoObject00", "ObjectCoordinates"),
+                     motion_blur=None):
+    """Kubric's ``set_up_exr_output_node``, built without removing a File Output slot (fix 7)."""
+    tree = _compositor_tree()
+    for node in list(tree.nodes):
+        tree.nodes.remove(node)  # removing a whole node frees its slots
+    render_layers = tree.nodes.new(type="CompositorNodeRLayers")
+    aux = tree.nodes.new(type="CompositorNodeRLayers")
+    aux.name = "Render Layers Aux"
+    aux.layer = "AuxOutputs"
+    out = tree.nodes.new(type="CompositorNodeOutputFile")
+    out.format.file_format = "OPEN_EXR_MULTILAYER"
+    names = [*default_layers, *aux_layers, "Vector"]
+    # a new File Output node has one slot: rename it rather than remove it (removing leaks)
+    out.inputs[0].name = out.layer_slots[0].name = out.file_slots[0].path = names[0]
+    for name in names[1:]:
+        out.file_slots.new(name)
+    for source, layers in ((render_layers, default_layers), (aux, aux_layers)):
+        for name in layers:
+            tree.links.new(source.outputs.get(name), out.inputs.get(name))
+    split = tree.nodes.new(type="CompositorNodeSepRGBA")  # Kubric's route; ``vector_pass`` replaces it
+    combine = tree.nodes.new(type="CompositorNodeCombRGBA")
+    for channel in "RGBA":
+        tree.links.new(split.outputs.get(channel), combine.inputs.get(channel))
+    tree.links.new(aux.outputs.get("Vector"), split.inputs.get("Image"))
+    tree.links.new(combine.outputs.get("Image"), out.inputs.get("Vector"))
+    if motion_blur is not None:
+        blur = tree.nodes.new(type="CompositorNodeVecBlur")
+        composite = tree.nodes.new(type="CompositorNodeComposite")
+        blur.factor = float(motion_blur)
+        blur.use_curved = True
+        tree.links.new(render_layers.outputs.get("Image"), blur.inputs.get("Image"))
+        tree.links.new(render_layers.outputs.get("Depth"), blur.inputs.get("Z"))
+        tree.links.new(aux.outputs.get("Vector"), blur.inputs.get("Speed"))
+        tree.links.remove(out.inputs.get("Image").links[0])
+        tree.links.new(blur.outputs.get("Image"), out.inputs.get("Image"))
+        tree.links.new(blur.outputs.get("Image"), composite.inputs.get("Image"))
+    return out
 
-    @functools.wraps(original)
-    def set_up_exr_output_node(*args, **kwargs):
-        out = original(*args, **kwargs)
-        tree = bpy.context.scene.node_tree
-        vector = out.inputs.get("Vector")
-        if vector is not None:
-            for link in list(vector.links):
-                tree.links.remove(link)
-            tree.links.new(tree.nodes["Render Layers Aux"].outputs["Vector"], vector)
-        return out
 
-    blender_utils.set_up_exr_output_node = set_up_exr_output_node
+def _compositor_tree():
+    scene = bpy.context.scene
+    scene.use_nodes = True
+    return scene.node_tree
+
+
+def _link_vector_pass(out) -> None:
+    tree = _compositor_tree()
+    vector = out.inputs.get("Vector")
+    if vector is not None:
+        for link in list(vector.links):
+            tree.links.remove(link)
+        tree.links.new(tree.nodes["Render Layers Aux"].outputs["Vector"], vector)
+
+
+def _set_up_exr_output_node(*args, **kwargs):
+    """Kubric's EXR output node with whichever of ``exr_slots`` and ``vector_pass`` are applied."""
+    build = _exr_output_node if "exr_slots" in _applied else _originals["exr_output_node"]
+    out = build(*args, **kwargs)
+    if "vector_pass" in _applied:
+        _link_vector_pass(out)
+    return out
+
+
+def _install_exr_output_node() -> None:
+    """``vector_pass`` and ``exr_slots`` share one wrapper: either works alone, in any order."""
+    if blender_utils.set_up_exr_output_node is not _set_up_exr_output_node:
+        _originals["exr_output_node"] = blender_utils.set_up_exr_output_node
+        blender_utils.set_up_exr_output_node = _set_up_exr_output_node
 
 
 def _fix_auto_smooth() -> None:
@@ -207,7 +270,8 @@ _FIXERS = {
     "aov_name": _fix_aov_name,
     "obj_import": _fix_obj_import,
     "auto_smooth": _fix_auto_smooth,
-    "vector_pass": _fix_vector_pass,
+    "vector_pass": _install_exr_output_node,
+    "exr_slots": _install_exr_output_node,
 }
 
 
