@@ -42,6 +42,8 @@ def test_fixtures_load_in_the_published_layout(fixture_root):
     assert np.allclose(np.linalg.norm(seq.bone_quaternions, axis=-1), 1.0)
     raw = pickle.loads((fixture_root / "lift_box" / "lift_box.pkl").read_bytes())
     assert set(raw) == {"armature", "objects"} and len(raw["armature"][0]["mixamorig:Hips"]) == 7
+    # the character the channels are relative to, where HUMOTO keeps it (tests/test_humoto_format.py)
+    assert (fixture_root / "human_model" / "human_model_up_bone_zup.json").is_file()
     # object poses hold the bounding-box centre; the meshes are centred on it
     import trimesh
     mesh = trimesh.load(seq.meshes["cardboard_box"], force="mesh")

@@ -150,7 +150,7 @@ def test_malformed_motion_files(tmp_path, motion):
         "pose_body contains NaN": {**good, "pose_body": np.where(np.arange(63) == 5, np.nan, motion.pose_body)},
         "pose_body has shape (6, 60); expected (T, 63)": {**good, "pose_body": motion.pose_body[:, :60]},
         "root_orient has 5 frames but trans has 6": {**good, "root_orient": motion.root_orient[:5]},
-        "SMPL+H layout": {k: v for k, v in good.items() if k not in ("root_orient", "pose_body")}
+        "SMPL+H G layout": {k: v for k, v in good.items() if k not in ("root_orient", "pose_body")}
         | {"poses": np.zeros((6, 156))},
         "betas has shape": {**good, "betas": np.zeros((2, 3, 4))},
     }
@@ -174,3 +174,65 @@ def test_missing_model_path(tmp_path):
     bad = _write(tmp_path / "SMPLX_NEUTRAL.npz", v_template=np.zeros((10, 3)))
     with pytest.raises(ValueError, match="missing keys"):
         sb.SmplxBody(bad)
+
+
+# -- the published layouts, quirks included ---------------------------------------------------------
+
+def _stageii(motion, **changes):
+    """An AMASS SMPL-X G file exactly as MoSh++ writes it (``*_stageii.npz``): every key, the marker
+    fields (``markers_latent_vids`` a pickled dict), numpy string scalars, both pose layouts."""
+    return {"gender": np.array("male"), "surface_model_type": np.array("smplx"),
+            "mocap_frame_rate": np.array(120.0), "mocap_time_length": np.array(motion.frames / 120.0),
+            "markers_latent": np.zeros((3, 3)), "latent_labels": np.array(["C7", "CLAV", "LFHD"]),
+            "markers_latent_vids": np.array({"C7": 3832, "CLAV": 5533, "LFHD": 707}, dtype=object),
+            "trans": motion.trans, "poses": motion.full_poses(), "betas": np.linspace(-1, 1, 16),
+            "num_betas": np.array(16), "root_orient": motion.root_orient, "pose_body": motion.pose_body,
+            "pose_hand": motion.pose_hand, "pose_jaw": motion.pose_jaw, "pose_eye": motion.pose_eye, **changes}
+
+
+def test_amass_smplx_g_stageii_file(tmp_path, motion):
+    path = _write(tmp_path / "B1_stageii.npz", **_stageii(motion))
+    m = sb.load_amass_motion(path)  # the pickled dict is never read (allow_pickle=False throughout)
+    assert m.gender == "male" and m.fps == 120.0 and m.betas.shape == (16,)
+    np.testing.assert_array_equal(m.full_poses(), motion.full_poses())
+    # gender as a bytes scalar (AMASS's older files: dtype |S6), and as a one-element array
+    for gender in (np.array(b"female"), np.array([b"female"]), np.array(["female"])):
+        assert sb.load_amass_motion(_write(tmp_path / "g.npz", **_stageii(motion, gender=gender))).gender == "female"
+    for bad, message in (({"gender": np.array("robot")}, "gender='robot'"),
+                         ({"surface_model_type": np.array("smplh")}, "surface_model_type is 'smplh'")):
+        path = _write(tmp_path / "bad.npz", **_stageii(motion, **bad))
+        with pytest.raises(ValueError, match=message) as e:
+            sb.load_amass_motion(path)
+        assert str(path) in str(e.value)
+
+
+def test_amass_smplh_g_file_is_refused_in_one_line(tmp_path):
+    """AMASS's SMPL+H G release, as its sample file has it: poses (T, 156), mocap_framerate, gender as
+    bytes, dmpls and markers."""
+    path = _write(tmp_path / "01_01_poses.npz", poses=np.zeros((5, 156)), gender=np.array(b"female"),
+                  mocap_framerate=np.array(120.0), betas=np.zeros(16), marker_data=np.zeros((5, 4, 3)),
+                  dmpls=np.zeros((5, 8)), marker_labels=np.array([b"C7", b"CLAV", b"LFHD", b"RFHD"]),
+                  trans=np.zeros((5, 3)))
+    with pytest.raises(ValueError, match="SMPL\\+H G layout: use its SMPL-X G release") as e:
+        sb.load_amass_motion(path)
+    assert str(path) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_smplx_v11_model_file_and_amass_betas(tmp_path, model_dir, motion):
+    """The v1.1 / 2020 model layout (300 + 100 components and the release's extra keys, pickled dicts
+    and a key named allow_pickle included): loads without pickle, and AMASS's 16 betas all count; a
+    v1.0 file keeps 10 (its next 10 components are expressions)."""
+    v11 = sb.write_random_smplx_model(tmp_path / "SMPLX_MALE.npz", seed=0, gender="MALE", release="1.1")
+    with np.load(v11) as d:
+        assert d["shapedirs"].shape == (sb.NUM_VERTICES, 3, 400) and "allow_pickle" in d.files
+        with pytest.raises(ValueError):
+            d["joint2num"]  # the release's pickled dict
+    body11 = sb.SmplxBody(tmp_path, gender="male", batch_size=2)
+    with np.load(sb.safe_model_npz(body11.path)) as d:
+        assert sorted(d.files) == sorted(sb.MODEL_KEYS)  # only what smplx reads
+    body10 = sb.SmplxBody(model_dir, batch_size=2)
+    assert body11.num_betas == 16 and body10.num_betas == 10
+    one = sb.sample_motion(motion, np.array([0.0, 1.0]))
+    one, shaped = (sb.AmassMotion(**{**one.__dict__, "betas": betas}) for betas in (np.zeros(16), np.eye(16)[12] * 3))
+    assert np.abs(body11.vertices(shaped) - body11.vertices(one)).max() > 1e-3  # beta 12 shapes the body
+    np.testing.assert_array_equal(body10.vertices(shaped), body10.vertices(one))  # ... and not an expression

@@ -81,6 +81,70 @@ def test_matte_folder_rejects_unmatched(tmp_path):
         footage.MatteFolder(tmp_path)
 
 
+def _jpeg(path, image):
+    from PIL import Image
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image).save(path, quality=95)
+
+
+@pytest.fixture(scope="module")
+def videomatte_releases(tmp_path_factory):
+    """VideoMatte240K as distributed, both releases: the video one (``train|test/fgr|pha/NAME.mp4``) and
+    JPEG_SD/HD's frame folders (``train|test/fgr|pha/NAME/00000.jpg``, the pha frames grey JPEGs, as
+    RVM's ``VideoMatteDataset`` reads them). No description files: the published data has none."""
+    root = tmp_path_factory.mktemp("videomatte")
+    for split, name, frames in (("train", "0000", 12), ("train", "0001", 4), ("test", "0000", 6)):
+        pha = _moving_square(frames, 48, 64)
+        fgr = np.where(pha > 0, np.array([200, 60, 40], np.uint8), np.array([90, 90, 90], np.uint8))
+        for kind, video in (("fgr", fgr), ("pha", pha)):
+            (root / "video" / split / kind).mkdir(parents=True, exist_ok=True)
+            (root / "video" / split / kind / f"{name}.mp4").write_bytes(encode_mp4(video, 10))
+            for t in range(frames):
+                _jpeg(root / "jpeg" / split / kind / name / f"{t:05d}.jpg", video[t, ..., 0] if kind == "pha" else video[t])
+    return root
+
+
+@pytest.mark.parametrize("release", ["video", "jpeg"])
+def test_videomatte_published_layouts(videomatte_releases, release):
+    root = videomatte_releases / release
+    folder = footage.MatteFolder(root)
+    assert folder.names == ["test/0000", "train/0000", "train/0001"]
+    assert folder.describe("train/0000") is None  # the published data has no descriptions
+    fgr, pha, info = folder.load("train/0000", frames=6, fps=10, height=24, start=0.0)
+    assert fgr.shape == (6, 24, 32, 3) and pha.shape == (6, 24, 32) and pha.dtype == np.uint8
+    assert info["name"] == "train/0000" and info["source_size"] == [64, 48]
+    inside = pha > 128
+    assert pha.max() > 240 and pha.min() < 10 and (fgr[inside][:, 0] > 150).mean() > 0.9, "colour and matte line up"
+    cols = [np.flatnonzero(pha[t].max(axis=0) > 128)[0] for t in range(6)]
+    assert cols == [0, 2, 4, 6, 8, 10], "one source frame per output frame at the source rate"
+    # a clip shorter than asked plays forward and backward (4 source frames -> 0 1 2 3 2 1 0 1)
+    _, short, _ = folder.load("train/0001", frames=8, fps=10, height=48, start=0.0)
+    assert [np.flatnonzero(short[t].max(axis=0) > 128)[0] for t in range(8)] == [0, 4, 8, 12, 8, 4, 0, 4]
+    # one split folder is a matte folder too (what RVM's train_config.py points at)
+    assert footage.MatteFolder(root / "test").names == ["0000"]
+    # random starts stay inside the clip
+    _, _, info = folder.load("train/0000", frames=3, fps=10, height=24, rng=np.random.default_rng(3))
+    assert 0.0 <= info["start"] <= 1.2 - 0.3
+
+
+def test_videomatte_frame_folders_must_pair(videomatte_releases, tmp_path):
+    import shutil
+    root = tmp_path / "jpeg"
+    shutil.copytree(videomatte_releases / "jpeg" / "test", root)
+    (root / "pha" / "0000" / "00005.jpg").unlink()
+    folder = footage.MatteFolder(root)
+    with pytest.raises(ValueError, match="00005.jpg") as e:
+        folder.load("0000", frames=4, fps=10, height=24, start=0.0)
+    assert str(root / "fgr" / "0000") in str(e.value) and "\n" not in str(e.value)
+    (root / "fgr" / "0000" / "00001.jpg").write_bytes(b"not a jpeg")
+    (root / "pha" / "0000" / "00001.jpg").write_bytes(b"not a jpeg")
+    (root / "fgr" / "0000" / "00005.jpg").unlink()
+    with pytest.raises(ValueError, match="00001.jpg: not a readable image"):
+        footage.MatteFolder(root).load("0000", frames=4, fps=10, height=24, start=0.0)
+    with pytest.raises(ValueError, match="no fgr/ and pha/"):
+        footage.MatteFolder(tmp_path / "jpeg" / "fgr")
+
+
 def test_video_folder_covers_and_crops(footage_dirs):
     folder = footage.VideoFolder(footage_dirs / "bg")
     assert folder.names == ["ramp"]
@@ -90,16 +154,21 @@ def test_video_folder_covers_and_crops(footage_dirs):
     assert row[0] > 20 and row[-1] < 235 and np.all(np.diff(row) >= -2), "centre crop of a left-to-right ramp"
 
 
+def _footage_config(matte_dir, videos_dir):
+    """The synthetic family from user footage only: a matte folder and a background folder."""
+    return task_config(to_plain(load_config("vera_layers", [
+        "out=memory://unused", *TINY, "vera.families.synthetic=1", "vera.families.single_object=0",
+        "vera.families.multi_object=0", "vera.synthetic.foreground.rendered=0",
+        "vera.synthetic.foreground.videomatte=1", "vera.synthetic.background.rendered=0",
+        "vera.synthetic.background.videos=1", f"vera.synthetic.videomatte_dir={matte_dir}",
+        f"vera.synthetic.videos_dir={videos_dir}"])), threads=2)
+
+
 def test_synthetic_from_user_folders_needs_no_render(footage_dirs):
     """The synthetic family entirely from user footage (matte + backgrounds): exact layers, the
     matte as the layer's floor, the user's description in the instruction."""
     import datagen.vera_layers as vera
-    cfg = task_config(to_plain(load_config("vera_layers", [
-        "out=memory://unused", *TINY, "vera.families.synthetic=1", "vera.families.single_object=0",
-        "vera.families.multi_object=0", "vera.synthetic.foreground.rendered=0",
-        "vera.synthetic.foreground.videomatte=1", "vera.synthetic.background.rendered=0",
-        "vera.synthetic.background.videos=1", f"vera.synthetic.videomatte_dir={footage_dirs / 'matte'}",
-        f"vera.synthetic.videos_dir={footage_dirs / 'bg'}"])), threads=2)
+    cfg = _footage_config(footage_dirs / "matte", footage_dirs / "bg")
     tasks = set()
     for index in range(5):
         sample = vera.make_sample(cfg, index, 7 + index)
@@ -112,6 +181,18 @@ def test_synthetic_from_user_folders_needs_no_render(footage_dirs):
             assert ((sample["mask"] == 255) <= (sample["edit_alpha"] >= 128)).all()
         assert "red square dancer" in sample["edit_instruction"] or "person" in sample["edit_instruction"]
     assert tasks == {"object_addition", "background_change", "matting"}
+
+
+def test_synthetic_from_the_published_jpeg_release(videomatte_releases, footage_dirs):
+    """The synthetic family straight from VideoMatte240K_JPEG_SD's layout (splits, frame folders, no
+    descriptions): valid exact layers, clips named by split, the subject called a person."""
+    import datagen.vera_layers as vera
+    cfg = _footage_config(videomatte_releases / "jpeg", footage_dirs / "bg")
+    sample = vera.make_sample(cfg, 0, 11)
+    assert sample["meta"]["foreground"]["kind"] == "videomatte"
+    assert sample["meta"]["foreground"]["name"].split("/")[0] in ("train", "test")
+    assert [e for check in vera.INVARIANTS for e in check(sample, cfg)] == []
+    assert "person" in sample["edit_instruction"]
 
 
 def test_place_moves_and_scales_the_layer():

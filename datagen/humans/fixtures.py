@@ -5,7 +5,10 @@
 Each scenario is a person (the Mixamo rest skeleton of ``assets/humans/mixamo_rest.json``, facing
 -Y) handling real meshes from our asset library: object trajectories are scripted first and the
 hands follow them by two-bone IK; the legs swing with the distance walked. The motion is simple,
-but the files are HUMOTO's format exactly, so the same loader, retarget and renders run on them.
+but the files are HUMOTO's format exactly, so the same loader, retarget and renders run on them:
+Blender pose channels per bone relative to a character written beside them in HUMOTO's JSON layout
+(``DIR/human_model/human_model_up_bone_zup.json``: our skeleton in HUMOTO's recommended ``up_bone``
+layout, every bone's axes pointing up), world poses per object, the text as ``short_script``.
 
   lift_box     a carton rests on a table; the person reaches, lifts it and walks off with it
   carry_mug    the person walks in holding a mug and sets it down on a table
@@ -93,7 +96,7 @@ def _ik(shoulder, target, u1, u2, pole, parent_rot):
 
 
 def animate(script: Script) -> tuple[np.ndarray, np.ndarray]:
-    """World bone quaternions (T, 65, 4) and heads (T, 65, 3) for a script."""
+    """World bone rotations (T, 65, 3, 3), relative to the rest pose, and heads (T, 65, 3) for a script."""
     heads = sk.rest_heads()
     T = script.frames
     I = sk.INDEX
@@ -124,8 +127,7 @@ def animate(script: Script) -> tuple[np.ndarray, np.ndarray]:
                            world[:, shoulder_bone])
         local[:, arm] = np.swapaxes(world[:, shoulder_bone], 1, 2) @ upper
         local[:, fore] = np.swapaxes(upper, 1, 2) @ lower
-    world, pos = sk.forward_kinematics(root, local, heads)
-    return from_matrix(world), pos
+    return sk.forward_kinematics(root, local, heads)
 
 
 # -- scenarios -------------------------------------------------------------------------------------
@@ -236,19 +238,36 @@ def hold_plate(frames: int = 90) -> Script:
 SCRIPTS = {"lift_box": lift_box, "carry_mug": carry_mug, "push_chair": push_chair, "hold_plate": hold_plate}
 
 
+# HUMOTO's up_bone layout: every bone's Y axis (Blender's along-the-bone axis) points up (+Z), X stays X
+UP_BONE = np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]])
+
+
+def character() -> humoto.Character:
+    """Our rest skeleton as a HUMOTO character in the up_bone layout (rest matrices, world, Z up)."""
+    rest = {}
+    for b, head in zip(sk.BONES, sk.rest_heads()):
+        m = np.eye(4)
+        m[:3, :3], m[:3, 3] = UP_BONE, head
+        rest[b] = m
+    return humoto.Character(sk.REST_PATH, rest, dict(sk.PARENT))
+
+
 def write_fixtures(root: str | Path, scenarios=SCENARIOS, frames: int = 90) -> Path:
-    """Write the scenarios as HUMOTO sequences under ``root`` (objects in ``root/objects``)."""
+    """Write the scenarios as HUMOTO sequences under ``root`` (objects in ``root/objects``, the
+    character in ``root/human_model/``)."""
     root = Path(root)
     unknown = set(scenarios) - set(SCRIPTS)
     if unknown:
         raise ValueError(f"unknown fixture scenarios {sorted(unknown)}; choose from {SCENARIOS}")
+    rig = character()
+    humoto.write_character(root / humoto.CHARACTER_DIR / humoto.CHARACTER_FILES[0], rig.rest, rig.parent)
     for name in scenarios:
         script = SCRIPTS[name](frames)
-        quats, heads = animate(script)
-        objects = {}
-        for obj, (q, p) in script.objects.items():
-            objects[obj] = (q, p)
-        humoto.write_sequence(root, name, quats, heads, objects, script.text, script.meshes)
+        rotations, heads = animate(script)
+        world = np.broadcast_to(np.eye(4), rotations.shape[:2] + (4, 4)).copy()
+        world[..., :3, :3], world[..., :3, 3] = rotations @ UP_BONE, heads
+        channels = humoto.pose_channels(world, list(sk.BONES), rig)
+        humoto.write_sequence(root, name, channels, script.objects, script.text, script.meshes)
     return root
 
 

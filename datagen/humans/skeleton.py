@@ -1,7 +1,8 @@
 """The Mixamo rig HUMOTO records (65 ``mixamorig:*`` bones), its hierarchy, and forward kinematics.
 
-HUMOTO stores, per frame, every bone's *world* pose: rotation (w, x, y, z) and the position of the
-bone's head, Z up, in metres. Anny's ``rig="mixamo"`` has the same names minus the 13 leaf bones
+HUMOTO stores, per frame, every bone's Blender pose channels relative to its character's rest pose;
+``humoto.load_sequence`` turns them into world poses (rotation (w, x, y, z) and the position of the
+bone's head, Z up, in metres). Anny's ``rig="mixamo"`` has the same names minus the 13 leaf bones
 (``*_End``, ``*4``); the leaves still matter here because their heads are where the head, finger
 and toe bones end.
 

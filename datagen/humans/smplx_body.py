@@ -7,11 +7,22 @@ they are never shipped or fetched, users bring their own and pass their folder (
 the keys, shapes and dtypes ``smplx.SMPLX(..., ext="npz")`` reads, so the loader and everything
 downstream is tested on the real format without the real file.
 
-Conventions follow AMASS's SMPL-X release: axis-angle rotations, metres, and world coordinates
-as the motion gives them (Z up, the Y-up model is stood up by ``root_orient``; nothing here
-rotates it). Full ``poses`` rows (165) are [root 3 | body 63 | jaw 3 | eyes 6 | left hand 45 |
-right hand 45]; hand poses are full axis-angle with ``flat_hand_mean`` (AMASS's convention:
-sequences without hand capture store MANO's mean hand pose explicitly)."""
+Conventions follow AMASS's SMPL-X release ("SMPL-X G", MoSh++'s ``*_stageii.npz``): axis-angle
+rotations, metres, and world coordinates as the motion gives them (Z up, the Y-up model is stood up
+by ``root_orient``; nothing here rotates it). Full ``poses`` rows (165) are [root 3 | body 63 |
+jaw 3 | eyes 6 | left hand 45 | right hand 45]; hand poses are full axis-angle with
+``flat_hand_mean`` (AMASS's convention: sequences without hand capture store MANO's mean hand pose
+explicitly). A published stage-II file holds ``gender``, ``surface_model_type``, ``mocap_frame_rate``,
+``mocap_time_length``, ``markers_latent``, ``latent_labels``, ``markers_latent_vids`` (a pickled
+dict: never read), ``trans``, ``poses``, ``betas`` (16), ``num_betas`` and the split ``root_orient``,
+``pose_body``, ``pose_hand``, ``pose_jaw``, ``pose_eye``; AMASS's older SMPL+H release ("SMPL+H G":
+``poses`` (T, 156), ``mocap_framerate``, ``gender`` as bytes, ``dmpls``) is refused in one line, its
+poses and shapes belong to another body model.
+
+SMPL-X model files come in two layouts: v1.0 (``shapedirs`` with 10 shape + 10 expression
+components) and v1.1 / 2020 (300 + 100), both with extra keys (``vt``, ``ft``, ``hands_coeffs*``,
+``joint2num``/``part2num`` as pickled dicts, even a key named ``allow_pickle``) that the ``smplx``
+package does not need; ``safe_model_npz`` keeps only the arrays it reads."""
 from __future__ import annotations
 
 import contextlib
@@ -32,6 +43,8 @@ NUM_HAND_JOINTS = 15
 NUM_POSE_BASIS = (NUM_JOINTS - 1) * 9  # 486
 NUM_SHAPE = 10  # the v1.0 layout: shapedirs holds 10 shape then 10 expression components
 NUM_EXPRESSION = 10
+SHAPE_SPACE = 300  # the v1.1 / 2020 layout: shapedirs holds 300 shape then 100 expression components
+AMASS_BETAS = 16  # shape coefficients AMASS fits (``betas`` (16,), ``num_betas`` 16)
 NUM_LANDMARKS = 51
 DYNAMIC_LANDMARKS = (79, 17)
 GENDERS = ("neutral", "male", "female")
@@ -172,6 +185,11 @@ def load_amass_motion(path: str | Path) -> AmassMotion:
                 raise ValueError(f"{path}: {name} cannot be read without pickle ({e})") from None
 
         where = str(path)
+        if "surface_model_type" in keys:
+            kind = _scalar_text(get("surface_model_type")).lower()
+            if kind != "smplx":
+                raise ValueError(f"{path}: surface_model_type is {kind!r}; this needs SMPL-X motion (AMASS's "
+                                 "SMPL-X G release)")
         if "trans" not in keys:
             raise ValueError(f"{path}: missing key 'trans' (found {sorted(keys)})")
         trans = _check(where, "trans", get("trans"), 3)
@@ -184,7 +202,8 @@ def load_amass_motion(path: str | Path) -> AmassMotion:
             raw = get("poses")
             poses = _check(where, "poses", raw, raw.shape[1] if raw.ndim == 2 else 165, frames)
             if poses.shape[1] != 165:
-                hint = " (SMPL+H layout; this needs SMPL-X's 165)" if poses.shape[1] == 156 else ""
+                hint = (" (AMASS's SMPL+H G layout: use its SMPL-X G release, SMPL+H poses and shapes do not "
+                        "fit an SMPL-X body)" if poses.shape[1] == 156 else "")
                 raise ValueError(f"{path}: poses has shape {poses.shape}; expected (T, 165){hint}")
         for name, width in _PER_FRAME.items():
             if name == "trans":
@@ -204,7 +223,9 @@ def load_amass_motion(path: str | Path) -> AmassMotion:
         fps = np.asarray(get(rate), dtype=np.float64)
         if fps.size != 1 or not np.isfinite(fps).all() or fps.ravel()[0] <= 0:
             raise ValueError(f"{path}: {rate}={fps.tolist()!r}; expected one positive number")
-        gender = _scalar_text(get("gender")).lower() if "gender" in keys else "neutral"
+        gender = _scalar_text(get("gender")).strip().lower() if "gender" in keys else "neutral"
+        if gender not in GENDERS:
+            raise ValueError(f"{path}: gender={gender!r}; expected one of {GENDERS}")
     return AmassMotion(trans=trans, fps=float(fps.ravel()[0]), gender=gender, **fields)
 
 
@@ -452,12 +473,19 @@ def _bones(joints: np.ndarray) -> np.ndarray:
     return ends
 
 
-def write_random_smplx_model(path: str | Path, seed: int = 0, gender: str = "NEUTRAL") -> Path:
+def write_random_smplx_model(path: str | Path, seed: int = 0, gender: str = "NEUTRAL", release: str = "1.0") -> Path:
     """Write a random SMPL-X model ``.npz`` that ``smplx.SMPLX(path, ext="npz")`` loads: the real
     keys, shapes and joint tree, a ~1.7 m body-shaped template in a T-pose, nearest-bone skinning,
     and small smooth random shape, expression and pose blend shapes. Deterministic for ``seed``.
     ``path`` may be a folder (the file is then ``SMPLX_<GENDER>.npz`` in it). Written atomically.
-    For tests and demos only: it looks like a mannequin, not a person."""
+    ``release`` "1.0": ``shapedirs`` with 10 shape + 10 expression components and only the keys
+    ``smplx`` reads; "1.1": the v1.1 / 2020 layout, 300 shape (16 of them non-zero, as many as AMASS
+    fits) + 100 expression components, plus the release's other keys (``vt``, ``ft``,
+    ``hands_coeffsl/r``, ``joint2num``/``part2num`` pickled dicts, ``allow_pickle``) with stand-in
+    contents. The v1.0 arrays are the same in both. For tests and demos only: it looks like a
+    mannequin, not a person."""
+    if release not in ("1.0", "1.1"):
+        raise ValueError(f"release={release!r}; choose from ('1.0', '1.1')")
     gender = gender.upper()
     if gender.lower() not in GENDERS:
         raise ValueError(f"gender={gender!r}; choose from {tuple(g.upper() for g in GENDERS)}")
@@ -543,6 +571,25 @@ def write_random_smplx_model(path: str | Path, seed: int = 0, gender: str = "NEU
     }
     for key, shape in MODEL_KEYS.items():
         assert arrays[key].shape == shape, (key, arrays[key].shape, shape)
+    if release == "1.1":
+        wide = np.zeros((NUM_VERTICES, 3, SHAPE_SPACE + 100), dtype=np.float32)
+        wide[:, :, :NUM_SHAPE] = arrays["shapedirs"][:, :, :NUM_SHAPE]
+        wide[:, :, SHAPE_SPACE:SHAPE_SPACE + NUM_EXPRESSION] = arrays["shapedirs"][:, :, NUM_SHAPE:]
+        for k in range(NUM_SHAPE, AMASS_BETAS):  # more shape components, drawn after everything else
+            freq = rng.normal(0.0, 4.0, size=(3, 3))
+            wide[:, :, k] = 0.006 * np.sin(verts @ freq + rng.uniform(0, 2 * np.pi, size=3)) * rng.normal(0.0, 1.0, 3)
+        names = ["Pelvis", "L_Hip", "R_Hip", "Spine1", "L_Knee", "R_Knee", "Spine2", "L_Ankle", "R_Ankle", "Spine3",
+                 "L_Foot", "R_Foot", "Neck", "L_Collar", "R_Collar", "Head", "L_Shoulder", "R_Shoulder", "L_Elbow",
+                 "R_Elbow", "L_Wrist", "R_Wrist", "Jaw", "L_Eye", "R_Eye"]
+        names += [f"{side}_Hand{k}" for side in "LR" for k in range(NUM_HAND_JOINTS)]
+        arrays.update({
+            "shapedirs": wide,
+            "vt": rng.uniform(0.0, 1.0, size=(NUM_VERTICES, 2)), "ft": arrays["f"].copy(),
+            "hands_coeffsl": rng.normal(size=(8, 45)), "hands_coeffsr": rng.normal(size=(8, 45)),
+            "joint2num": np.array({n: i for i, n in enumerate(names)}, dtype=object),
+            "part2num": np.array({"body": 0, "leftHand": 1, "rightHand": 2, "head": 3}, dtype=object),
+            "allow_pickle": np.array(True),
+        })
     return _atomic_npz(path, arrays, compress=True)
 
 
@@ -567,9 +614,10 @@ def find_model_file(model_path: str | Path, gender: str = "neutral") -> Path:
 
 
 def safe_model_npz(path: Path) -> Path:
-    """A copy of a user's SMPL-X ``.npz`` holding only its numeric arrays (read without pickle), checked
-    against SMPL-X's keys and shapes, cached by content: the ``smplx`` package loads model files with
-    ``allow_pickle=True``, so it only ever sees this copy."""
+    """A copy of a user's SMPL-X ``.npz`` holding only the arrays ``smplx`` reads (``MODEL_KEYS``, read
+    without pickle; the release's other keys, pickled dicts and a key named ``allow_pickle`` included,
+    are left out), checked against SMPL-X's keys and shapes, cached by content: the ``smplx`` package
+    loads model files with ``allow_pickle=True``, so it only ever sees this copy."""
     import hashlib
     import os
     import tempfile
@@ -584,21 +632,24 @@ def safe_model_npz(path: Path) -> Path:
         data = np.load(path, allow_pickle=False)
     except Exception as e:
         raise ValueError(f"{path}: not a readable .npz file ({e})") from None
-    arrays = {}
     with data:
-        for key in data.files:
+        missing = [k for k in MODEL_KEYS if k not in data.files]
+        if missing:
+            raise ValueError(f"{path}: not an SMPL-X model file, missing keys {missing}")
+        arrays = {}
+        for key in MODEL_KEYS:
             try:
                 arrays[key] = data[key]
-            except ValueError:  # an object array: would need pickle; SMPL-X does not need it
-                if key in MODEL_KEYS:
-                    raise ValueError(f"{path}: {key} cannot be read without pickle") from None
-    missing = [k for k in MODEL_KEYS if k not in arrays]
-    if missing:
-        raise ValueError(f"{path}: not an SMPL-X model file, missing keys {missing}")
+            except ValueError:  # an object array: would need pickle
+                raise ValueError(f"{path}: {key} cannot be read without pickle") from None
     for key in ("v_template", "f", "J_regressor", "weights", "kintree_table"):
         shape = arrays[key].shape
         if shape != MODEL_KEYS[key]:
             raise ValueError(f"{path}: {key} has shape {shape}; SMPL-X's is {MODEL_KEYS[key]}")
+    shape = arrays["shapedirs"].shape
+    if len(shape) != 3 or shape[:2] != (NUM_VERTICES, 3) or shape[2] < NUM_SHAPE + NUM_EXPRESSION:
+        raise ValueError(f"{path}: shapedirs has shape {shape}; SMPL-X's is ({NUM_VERTICES}, 3, 20) (v1.0) "
+                         "or (10475, 3, 400) (v1.1)")
     fd, tmp = tempfile.mkstemp(suffix=".npz", dir=out.parent)
     os.close(fd)
     np.savez(tmp, **arrays)
@@ -606,12 +657,25 @@ def safe_model_npz(path: Path) -> Path:
     return out
 
 
+def npz_shape(path: Path, key: str) -> tuple[int, ...]:
+    """The shape of one array in an ``.npz``, from its header (the data is not read)."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as z, z.open(f"{key}.npy") as f:
+        version = np.lib.format.read_magic(f)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        return tuple(read(f)[0])
+
+
 class SmplxBody:
     """An SMPL-X body model (``smplx`` package) posed by ``AmassMotion`` frames, on ``device``,
     in batches of ``batch_size`` under ``torch.no_grad()``; outputs are float32 numpy arrays."""
 
-    def __init__(self, model_path: str | Path, gender: str = "neutral", num_betas: int = 10,
+    def __init__(self, model_path: str | Path, gender: str = "neutral", num_betas: int | None = None,
                  device: str = "cpu", *, flat_hand_mean: bool = True, batch_size: int = 32):
+        """``num_betas`` None: AMASS's 16 where the file has them (v1.1: 300 shape components), else
+        the 10 of a v1.0 file (its next 10 components are expressions, which ``smplx`` would take as
+        shape if asked for more)."""
         import smplx
         import torch
 
@@ -622,6 +686,8 @@ class SmplxBody:
         if ext != "npz":
             raise ValueError(f"{self.path}: SMPL-X .pkl model files can run code when loaded; use the .npz release")
         load_path = safe_model_npz(self.path)
+        limit = SHAPE_SPACE if npz_shape(load_path, "shapedirs")[-1] >= SHAPE_SPACE + 100 else NUM_SHAPE
+        num_betas = min(AMASS_BETAS if num_betas is None else int(num_betas), limit)
         self.gender = gender.lower()
         self.device = torch.device(device)
         self.batch_size = int(batch_size)
