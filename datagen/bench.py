@@ -14,7 +14,8 @@ their run seeds lie in a reserved range (``BENCH_SEED_BASE`` and up) that ordina
 The converters copy public clips into the folder layouts ``training/infer.py`` reads (VOID's per-clip
 folders; a folder of videos with ``NAME.txt`` prompts) and add them to the manifest as splits without
 ground truth, for qualitative runs (``training/evaluate.py`` scores what it can: Vera's content
-preservation outside the given mask).
+preservation outside the given mask). ``import-void`` reads VOID's clip folders as VOID publishes them
+(``datagen.void.layout``) and skips, in one line each, the clips that cannot be used.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from datagen.core.cli import command
 from datagen.runner.config import BENCH_SEEDS as BENCH_SEED_BASE  # reserved run seeds start here
 
 VERSION = "v1"
@@ -103,59 +105,146 @@ def make(out: str, samples: int = 20, splits=None, render: dict | None = None, r
 
 
 def import_void(sample_dir: str, out: str, name: str = "void_public") -> Path:
-    """VOID's public per-clip folders (input_video.mp4, quadmask_0.mp4, prompt.json) as a split."""
+    """VOID's per-clip folders, as VOID publishes them (``datagen.void.layout``: every mask naming, extra
+    files and nested folders ignored), as a split in VOID's canonical layout: ``input_video.mp4`` and
+    ``prompt.json`` copied byte for byte, ``quadmask_0.mp4`` copied when the clip has one quadmask file, else
+    its per-object masks merged and written lossless, frame by frame. A clip that cannot be used is skipped
+    with one line on stderr; the manifest entry records each clip's mask naming and the skipped clips.
+    ValueError when no clip is usable."""
+    from datagen.dataset.media import FrameWriter, MediaError
+    from datagen.void.layout import MERGED, PROMPT, QUADMASK, VIDEO, iter_quadmask, scan_clips
+
     src, dst = Path(sample_dir), Path(out) / VERSION / name
-    clips = sorted(d for d in ([src] + [p for p in src.iterdir() if p.is_dir()] if src.is_dir() else [])
-                   if (d / "input_video.mp4").is_file())
-    if not clips:
-        raise FileNotFoundError(f"{sample_dir}: no folders with input_video.mp4 (VOID's sample/ layout)")
-    for d in clips:
-        if not (d / "quadmask_0.mp4").is_file():
-            raise FileNotFoundError(f"{d}: no quadmask_0.mp4")
-        target = dst / d.name
-        target.mkdir(parents=True, exist_ok=True)
-        for f in ("input_video.mp4", "quadmask_0.mp4", "prompt.json"):
-            if (d / f).is_file():
-                shutil.copyfile(d / f, target / f)
+    if not src.is_dir():
+        raise FileNotFoundError(f"{sample_dir}: no such folder")
+    clips, skipped = scan_clips(src)
+    imported: dict[str, str] = {}
+    for clip in clips:
+        target, tmp = dst / clip.name, dst / f".{clip.name}.part"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        try:
+            shutil.copyfile(clip.video, tmp / VIDEO)
+            if (clip.folder / PROMPT).is_file():
+                shutil.copyfile(clip.folder / PROMPT, tmp / PROMPT)
+            if clip.naming != MERGED:
+                shutil.copyfile(clip.masks[0], tmp / QUADMASK)
+            else:
+                with FrameWriter(tmp / QUADMASK, clip.info.width, clip.info.height, clip.info.fps or 12.0,
+                                 lossless=True) as writer:
+                    for frame in iter_quadmask(clip):
+                        writer.write(frame)
+        except MediaError as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            skipped.append((clip.folder, str(e).splitlines()[0]))
+            continue
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
+        imported[clip.name] = clip.naming
+    for folder, why in skipped:
+        print(f"import-void: skipped {folder}: {why}", file=sys.stderr)
+    if not imported:
+        raise ValueError(f"{sample_dir}: no usable VOID clip folder ({len(skipped)} skipped; each needs "
+                         f"{VIDEO} and a mask, see datagen/void/layout.py)")
+    print(f"bench: {name}: {len(imported)} clips imported, {len(skipped)} skipped, at {dst}")
     return _update_manifest(Path(out) / VERSION, {name: {
-        "path": name, "layout": "void_clips", "task": "removal", "samples": len(clips), "ground_truth": False,
-        "source": str(src)}})
+        "path": name, "layout": "void_clips", "task": "removal", "samples": len(imported), "ground_truth": False,
+        "source": str(src), "clips": imported, "skipped": {f.name: why for f, why in skipped}}})
 
 
-def import_vera(jsonl: str, out: str, name: str = "vera_public") -> Path:
-    """Vera's test set (JSONL rows with video_id, input_path, prompt, mask_path, alpha_path, edit_type;
-    paths relative to the file) as a folder of videos: NAME.mp4, NAME.txt, NAME.mask.mp4, NAME.alpha.mp4."""
-    path = Path(jsonl)
-    if not path.is_file():
-        raise FileNotFoundError(f"{jsonl}: no such file")
-    dst = Path(out) / VERSION / name
-    dst.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for n, line in enumerate(path.read_text().splitlines(), start=1):
+VERA_FIELDS = ("video_id", "input_path", "subject_type", "prompt_id", "prompt", "target_caption", "source_caption",
+               "edit_type", "mask_path", "alpha_path")  # Vera's test-set JSONL, one row per (video, prompt)
+
+
+def _vera_rows(path: Path) -> tuple[list[tuple[int, dict, dict]], list[tuple[str, str]]]:
+    """The usable rows of Vera's JSONL as (line number, row, {path field: file}), and (FILE:LINE, why)
+    for the others."""
+    rows, skipped = [], []
+    for n, raw in enumerate(path.read_bytes().splitlines(), start=1):
+        where = f"{path}:{n}"
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            skipped.append((where, "not UTF-8 text"))
+            continue
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except ValueError as e:
-            raise ValueError(f"{jsonl}:{n}: not JSON ({e})") from None
-        missing = [k for k in ("input_path", "prompt") if not row.get(k)]
-        if missing:
-            raise ValueError(f"{jsonl}:{n}: no {missing[0]}")
-        vid = str(row.get("video_id") or Path(row["input_path"]).stem)
-        for key, suffix in (("input_path", ".mp4"), ("mask_path", ".mask.mp4"), ("alpha_path", ".alpha.mp4")):
-            if row.get(key):
-                src = (path.parent / row[key]).resolve()
-                if not src.is_file():
-                    raise FileNotFoundError(f"{jsonl}:{n}: {key} {row[key]} not found")
-                shutil.copyfile(src, dst / f"{vid}{suffix}")
-        (dst / f"{vid}.txt").write_text(str(row["prompt"]).strip() + "\n")
-        rows.append({"video_id": vid, "edit_type": row.get("edit_type"), "prompt_id": row.get("prompt_id")})
-    (dst / "clips.json").write_text(json.dumps(rows, indent=1) + "\n")
+            skipped.append((where, f"not JSON ({e})"))
+            continue
+        if not isinstance(row, dict):
+            skipped.append((where, f"a JSON {type(row).__name__}, not an object"))
+            continue
+        given = {k: v for k, v in row.items() if not (v is None or (isinstance(v, str) and not v.strip()))}
+        bad = [f"{k} is missing" for k in ("input_path", "prompt") if k not in given]
+        bad += [f"{k} is not a text" for k in ("input_path", "prompt", "mask_path", "alpha_path")
+                if k in given and not isinstance(given[k], str)]
+        if bad:
+            skipped.append((where, bad[0]))
+            continue
+        files = {k: path.parent / given[k] for k in ("input_path", "mask_path", "alpha_path") if k in given}
+        lost = [k for k, f in files.items() if "\0" in str(f) or not f.is_file()]
+        if lost:
+            skipped.append((where, f"{lost[0]} {row[lost[0]]} not found"))
+            continue
+        rows.append((n, row, files))
+    return rows, skipped
+
+
+def _clip_name(text: str) -> str:
+    """A file-name-safe clip name: letters, digits, ``_`` and ``-`` (``.`` would clash with ``NAME.mask.mp4``)."""
+    return "".join(c if c.isascii() and (c.isalnum() or c in "_-") else "_" for c in text).strip("_") or "clip"
+
+
+def import_vera(jsonl: str, out: str, name: str = "vera_public") -> Path:
+    """Vera's test set as published: a JSONL file, one row per (video, prompt), with the fields
+    ``VERA_FIELDS``. ``input_path`` and ``prompt`` are needed, every other field may be missing or null;
+    paths are relative to the JSONL's folder unless absolute. Written as a folder of videos (the layout
+    ``training/infer.py`` reads): ``NAME.mp4`` (the input), ``NAME.txt`` (the prompt), ``NAME.mask.mp4`` and
+    ``NAME.alpha.mp4`` when given, and ``clips.json`` (each clip's row, its fields verbatim, plus its NAME
+    and line). NAME is the ``video_id`` (else the input's file stem) made file-name safe, with
+    ``-<prompt_id>`` (else ``-<k>``, the row's place among the video's rows) when the file has several
+    prompts for that video. A row that cannot be used (not a JSON object, no input_path or prompt, a file
+    that does not exist, a NAME already taken) is skipped with one line on stderr naming FILE:LINE; the
+    manifest entry lists them. ValueError when no row is usable."""
+    path = Path(jsonl)
+    if not path.is_file():
+        raise FileNotFoundError(f"{jsonl}: no such file")
+    rows, skipped = _vera_rows(path)
+    base = [_clip_name(str(r["video_id"]) if r.get("video_id") not in (None, "") else f["input_path"].stem)
+            for _, r, f in rows]
+    dst = Path(out) / VERSION / name
+    clips: dict[str, dict] = {}
+    for i, ((n, row, files), vid) in enumerate(zip(rows, base)):
+        key = vid
+        if base.count(vid) > 1:
+            pid = row.get("prompt_id")
+            key = f"{vid}-{_clip_name(str(pid)) if pid not in (None, '') else base[:i + 1].count(vid)}"
+        if key in clips:
+            skipped.append((f"{path}:{n}", f"clip {key} already comes from line {clips[key]['line']} "
+                                           "(the same video_id and prompt_id)"))
+            continue
+        dst.mkdir(parents=True, exist_ok=True)
+        for field, suffix in (("input_path", ".mp4"), ("mask_path", ".mask.mp4"), ("alpha_path", ".alpha.mp4")):
+            if field in files:
+                shutil.copyfile(files[field], dst / f"{key}{suffix}")
+        (dst / f"{key}.txt").write_text(row["prompt"].strip() + "\n")
+        clips[key] = {"name": key, "line": n, **{k: row.get(k) for k in VERA_FIELDS}}
+    for where, why in skipped:
+        print(f"import-vera: skipped {where}: {why}", file=sys.stderr)
+    if not clips:
+        raise ValueError(f"{jsonl}: no usable row ({len(skipped)} skipped; each needs input_path and prompt, "
+                         "see docs/evaluation.md)")
+    (dst / "clips.json").write_text(json.dumps(list(clips.values()), indent=1) + "\n")
+    print(f"bench: {name}: {len(clips)} clips imported, {len(skipped)} rows skipped, at {dst}")
     return _update_manifest(Path(out) / VERSION, {name: {
-        "path": name, "layout": "videos", "task": "vera", "samples": len(rows), "ground_truth": False,
-        "source": str(path)}})
+        "path": name, "layout": "videos", "task": "vera", "samples": len(clips), "ground_truth": False,
+        "source": str(path), "skipped": dict(skipped)}})
 
 
+@command(also=(RuntimeError,))  # make: a split that fails to generate or validate
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m datagen.bench", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -173,17 +262,13 @@ def main(argv=None) -> int:
     ie.add_argument("jsonl")
     ie.add_argument("--out", required=True)
     a = p.parse_args(argv)
-    try:
-        if a.command == "make":
-            path = make(a.out, a.samples, a.splits, {k: getattr(a, k) for k in ("width", "height", "frames", "spp")},
-                        ["runner.mode=local"] if a.local else [])
-        elif a.command == "import-void":
-            path = import_void(a.sample_dir, a.out)
-        else:
-            path = import_vera(a.jsonl, a.out)
-    except (ValueError, FileNotFoundError, RuntimeError) as e:
-        print(f"error: {e}".splitlines()[0], file=sys.stderr)
-        return 2
+    if a.command == "make":
+        path = make(a.out, a.samples, a.splits, {k: getattr(a, k) for k in ("width", "height", "frames", "spp")},
+                    ["runner.mode=local"] if a.local else [])
+    elif a.command == "import-void":
+        path = import_void(a.sample_dir, a.out)
+    else:
+        path = import_vera(a.jsonl, a.out)
     print(f"manifest: {path}")
     return 0
 

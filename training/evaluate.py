@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from datagen.core.cli import command
 from training import scores as S
 
 VOID_COLUMNS = ("psnr_whole", "ssim_whole", "psnr_keep", "ssim_keep", "psnr_removed", "ssim_removed",
@@ -228,6 +229,7 @@ def _json_default(v):
     raise TypeError(type(v).__name__)
 
 
+@command
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n\n")[0])
     p.add_argument("--truth", required=True, help="benchmark version folder (manifest.json) or one split")
@@ -241,12 +243,8 @@ def main(argv=None) -> int:
                    help="default: identity inpaint (VOID), identity (Vera), none dilated (--task affect)")
     p.add_argument("--dilation", type=int, default=16, help="pixels of the dilated-object baseline (--task affect)")
     a = p.parse_args(argv)
-    try:
-        evaluate(a.truth, a.pred, a.out, a.splits, a.limit, None if a.baselines is None else tuple(a.baselines),
-                 a.task, a.dilation)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}".splitlines()[0], file=sys.stderr)
-        return 2
+    evaluate(a.truth, a.pred, a.out, a.splits, a.limit, None if a.baselines is None else tuple(a.baselines),
+             a.task, a.dilation)
     return 0
 
 

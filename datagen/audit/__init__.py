@@ -19,6 +19,7 @@ from datagen.audit.vera import VERA_SECTIONS, VeraAudit, collect_vera
 from datagen.audit.void import (VOID_SECTIONS, VoidAudit, collect_void, section_areas, section_balance,
                                 section_displacement, section_divergence, section_masked_pairs,
                                 section_quadmask_balance, section_samples)
+from datagen.core.cli import command
 from datagen.dataset.store import SUMMARY, Store
 
 __all__ = ["Section", "VoidAudit", "VeraAudit", "VOID_SECTIONS", "VERA_SECTIONS", "collect", "collect_void",
@@ -56,6 +57,7 @@ def write_report(url: str, out: str | Path, limit: int | None = None, grid: int 
     return out
 
 
+@command
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m datagen.audit", description=__doc__.split("\n\n")[0])
     parser.add_argument("path", help="dataset directory or fsspec URL (a VOID or Vera generator run)")
@@ -64,8 +66,5 @@ def main(argv=None) -> None:
     parser.add_argument("--limit", type=int, default=None, help="audit only the first N samples")
     parser.add_argument("--grid", type=int, default=4, help="samples shown as contact sheets")
     args = parser.parse_args(argv)
-    try:
-        out = write_report(args.path, args.out or default_out(args.path), limit=args.limit, grid=args.grid)
-    except (ValueError, FileNotFoundError) as e:
-        raise SystemExit(f"error: {e}".splitlines()[0]) from None
+    out = write_report(args.path, args.out or default_out(args.path), limit=args.limit, grid=args.grid)
     print(f"wrote {out.resolve()}")

@@ -1,4 +1,6 @@
 """``python -m datagen.audit``."""
+import sys
+
 from datagen.audit import main
 
-main()
+sys.exit(main())

@@ -43,18 +43,14 @@ from pathlib import Path
 
 import numpy as np
 
+from datagen.core.cli import command
+from datagen.dataset.media import LOSSLESS_ARGS, ffmpeg_exe
 from datagen.dataset.sample_io import SampleError, decode_bytes, decode_mp4
 from datagen.dataset.store import SUMMARY, Store
 
 VOID_MANIFEST = "void_train.json"
 VOID_FILES = {"input": "rgb_full.mp4", "target": "rgb_removed.mp4", "mask": "mask.mp4",
               "metadata": "metadata.json", "caption": "caption.txt"}
-
-
-def _ffmpeg() -> str:
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
 
 
 def encode_rgb_lossless(video: np.ndarray, fps: float) -> bytes:
@@ -67,11 +63,9 @@ def encode_rgb_lossless(video: np.ndarray, fps: float) -> bytes:
     fd, path = tempfile.mkstemp(suffix=".mp4")
     os.close(fd)
     try:
-        cmd = [_ffmpeg(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+        cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{fps:g}", "-i", "pipe:0",
-               "-c:v", "libx264rgb", "-qp", "0", "-preset", "veryslow", "-pix_fmt", "rgb24",
-               "-x264-params", "threads=1", "-fflags", "+bitexact", "-flags:v", "+bitexact",
-               "-movflags", "+faststart", path]
+               *LOSSLESS_ARGS, path]
         proc = subprocess.run(cmd, input=np.ascontiguousarray(video).tobytes(), capture_output=True)
         if proc.returncode != 0:
             raise SampleError(f"ffmpeg failed to encode a {t}x{h}x{w} video: {proc.stderr.decode()[-300:].strip()}")
@@ -201,6 +195,7 @@ def export_vera(url: str, out: str | Path, *, limit: int | None = None, verify: 
     return jsonl
 
 
+@command
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m datagen.export", description=__doc__.split("\n\n")[0])
     parser.add_argument("path", help="dataset directory or fsspec URL (a runner output)")
@@ -210,17 +205,16 @@ def main(argv=None) -> None:
     parser.add_argument("--relative-paths", action="store_true",
                         help="manifest file_path relative to --to (default: absolute, as VOID's converter)")
     args = parser.parse_args(argv)
-    try:
-        if args.format == "vera":
-            manifest = export_vera(args.path, args.to, limit=args.limit)
-            n = len(manifest.read_text().splitlines())
-        else:
-            manifest = export_void(args.path, args.to, limit=args.limit, relative_paths=args.relative_paths)
-            n = len(json.loads(manifest.read_text()))
-    except (ValueError, FileNotFoundError) as e:
-        raise SystemExit(f"error: {e}".splitlines()[0]) from None
+    if args.format == "vera":
+        manifest = export_vera(args.path, args.to, limit=args.limit)
+        n = len(manifest.read_text().splitlines())
+    else:
+        manifest = export_void(args.path, args.to, limit=args.limit, relative_paths=args.relative_paths)
+        n = len(json.loads(manifest.read_text()))
     print(f"exported {n} {'clips' if args.format == 'vera' else 'pairs'} to {args.to}; manifest {manifest}")
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    sys.exit(main())

@@ -1,11 +1,14 @@
 """``python -m datagen.preview DATASET``: a contact sheet (PNG) and a GIF per sample of a dataset, with the
-columns its generator's ``preview_columns(sample)`` chooses (else every RGB video member)."""
+columns its generator's ``preview_columns(sample)`` chooses (else every RGB video member). The generator is
+imported only when it is a registered one (``dataset.generators``); a bad dataset or shard is one line
+``error: ...`` and exit code 2 (``core.cli``)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
 
+from datagen.core.cli import command
 from datagen.core.pictures import contact_sheet, hstack, save_gif, save_png
 
 
@@ -20,27 +23,34 @@ def sample_columns(generator, sample: dict) -> list[np.ndarray]:
 
 def write_previews(url: str, out: Path, limit: int = 8, fps: int | None = None) -> list[Path]:
     """A contact sheet (PNG) and a GIF per sample, for the first ``limit`` samples of a dataset."""
-    import importlib
-
+    from datagen.dataset.generators import generator_module
     from datagen.dataset.reader import open_dataset
     from datagen.dataset.store import SUMMARY, Store
 
     summary = Store(url).read_json(SUMMARY)
-    generator = importlib.import_module(summary["generator"])
-    fps = fps or int(summary["config"]["render"]["fps"])
+    if not isinstance(summary, dict):
+        raise ValueError(f"{url}: {SUMMARY} is not a JSON object")
+    generator = generator_module(summary.get("generator"))
+    fps = fps or int(((summary.get("config") or {}).get("render") or {}).get("fps") or 12)
     out = Path(out)
     written = []
     dataset = open_dataset(url, shardshuffle=False, split_by_node=False, split_by_worker=False)
     for k, sample in enumerate(dataset):
         if k >= limit:
             break
-        columns = sample_columns(generator, sample)
-        key = sample["__key__"]
+        key = sample.get("__key__", str(k))
+        try:
+            columns = sample_columns(generator, sample)
+        except KeyError as e:
+            raise ValueError(f"{url}: sample {key} has no {e} member") from None
+        if not columns:
+            raise ValueError(f"{url}: sample {key} has no video to show")
         written.append(save_png(out / f"{key}.png", contact_sheet(columns)))
         written.append(save_gif(out / f"{key}.gif", [hstack([c[t] for c in columns]) for t in range(len(columns[0]))], fps))
     return written
 
 
+@command
 def main(argv=None) -> None:
     import argparse
 
@@ -56,4 +66,6 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    sys.exit(main())

@@ -35,6 +35,8 @@ from typing import Any, BinaryIO, Iterable, Iterator, Mapping
 
 import numpy as np
 
+from datagen.dataset.media import DECODE_ARGS, X264_ARGS, ffmpeg_exe
+
 KINDS: dict[str, str] = {"video": "mp4", "mask": "npy.gz", "array": "npy", "json": "json", "text": "txt"}
 MASK_DTYPES = ("uint8", "uint16", "float16", "float32")
 INFO = "info"  # reserved member the runner adds to every sample: {"index": i, "seed": s}
@@ -44,14 +46,7 @@ KEY_RE = re.compile(r"^\d{%d,}$" % KEY_DIGITS)
 DEFAULT_CRF = 18
 DEFAULT_PRESET = "medium"
 
-# x264 output depends on its thread count; one thread keeps shards byte-identical on every machine.
-# ``-tune psnr`` turns off x264's psychovisual tuning (which spends bits on grain-like detail instead
-# of fidelity): videos here are training targets whose layers must add up after decoding.
-_X264_ARGS = ["-c:v", "libx264", "-threads", "1", "-tune", "psnr", "-pix_fmt", "yuv420p",
-              "-vf", "scale=out_color_matrix=bt709:out_range=tv", "-sws_flags", "accurate_rnd+full_chroma_int",
-              "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv",
-              "-fflags", "+bitexact", "-flags:v", "+bitexact", "-map_metadata", "-1", "-movflags", "+faststart"]
-_DECODE_ARGS = ["-sws_flags", "accurate_rnd+full_chroma_int"]
+# the encoder's and decoder's arguments live in ``media`` (one ffmpeg for every reader and writer)
 
 
 class SampleError(ValueError):
@@ -179,21 +174,15 @@ def encode_npy(array: np.ndarray, compress: bool) -> bytes:
     return gzip.compress(data, compresslevel=9, mtime=0) if compress else data
 
 
-def _ffmpeg() -> str:
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
-
-
 def encode_mp4(video: np.ndarray, fps: float, crf: int = DEFAULT_CRF, preset: str = DEFAULT_PRESET) -> bytes:
     """H.264 mp4 of a uint8 (T,H,W,3) sRGB video; deterministic (one x264 thread, bit-exact muxing)."""
     t, h, w, _ = video.shape
     fd, path = tempfile.mkstemp(suffix=".mp4")
     os.close(fd)
     try:
-        cmd = [_ffmpeg(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+        cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{fps:g}", "-i", "pipe:0",
-               *_X264_ARGS, "-crf", str(int(crf)), "-preset", preset, path]
+               *X264_ARGS, "-crf", str(int(crf)), "-preset", preset, path]
         proc = subprocess.run(cmd, input=np.ascontiguousarray(video).tobytes(), capture_output=True)
         if proc.returncode != 0:
             raise SampleError(f"ffmpeg failed to encode a {t}x{h}x{w} video: {proc.stderr.decode()[-300:].strip()}")
@@ -211,7 +200,7 @@ def decode_mp4(data: bytes) -> np.ndarray:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        reader = imageio_ffmpeg.read_frames(path, pix_fmt="rgb24", output_params=_DECODE_ARGS)
+        reader = imageio_ffmpeg.read_frames(path, pix_fmt="rgb24", output_params=DECODE_ARGS)
         try:
             w, h = next(reader)["size"]
             frames = [np.frombuffer(frame, np.uint8).reshape(h, w, 3) for frame in reader]

@@ -7,6 +7,7 @@ import sys
 
 from omegaconf import DictConfig
 
+from datagen.core.cli import report_error
 from datagen.runner.config import CONFIG_DIR, ConfigError
 from datagen.runner.driver import report, run
 from datagen.runner.validate import validate
@@ -25,8 +26,7 @@ def main(config_name: str) -> None:
         try:
             result = run(cfg)
         except ConfigError as e:
-            print(f"error: {e}", file=sys.stderr)
-            code = 2
+            code = report_error(e)
             return
         code = report(result)
         if code == 0 and cfg.runner.get("validate", True):

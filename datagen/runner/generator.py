@@ -13,14 +13,15 @@ number of CPUs the runner reserved for the task, so a renderer uses exactly that
 ``datagen.runner.stage``. ``credits`` gets a sample's encoded members (``{"name.ext": bytes}``) and
 returns ``[{"id", "licence", "creator", ...}]``: the runner gathers them into ``dataset.json``
 (``assets``, ``licences``) and an ``ATTRIBUTION.md`` beside the shards. The runner knows nothing else
-about a generator.
+about a generator. Only registered generators are loaded (``datagen.dataset.generators.GENERATORS``):
+a dataset names its generator, and a downloaded dataset must not choose what gets imported.
 """
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from datagen.dataset.generators import generator_module
 from datagen.dataset.sample_io import Member, check_schema
 
 Invariant = Callable[[dict, Any], list]
@@ -37,11 +38,10 @@ class Generator:
 
 
 def load_generator(name: str) -> Generator:
-    """Import generator module ``name`` and check it follows the contract (ValueError if not)."""
-    if not isinstance(name, str) or not name:
-        raise ValueError("config key 'generator' must name a generator module, e.g. datagen.toy_shapes")
+    """Import the registered generator module ``name`` and check it follows the contract (ValueError, one
+    line, if not; an unregistered name is refused without being imported)."""
     try:
-        module = importlib.import_module(name)
+        module = generator_module(name)
     except ImportError as e:
         raise ValueError(f"cannot import generator module {name!r}: {e}") from None
     schema = getattr(module, "SCHEMA", None)

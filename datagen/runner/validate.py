@@ -6,7 +6,9 @@ and invariants, and every shard against its stats file.
 Prints one line per failure — a sample (all its problems on one line) or a shard-level problem
 (missing, incomplete, truncated or corrupt tar, checksum mismatch, samples that failed during
 generation) — then ``N passed, M failed`` (N samples passed, M failure lines), and exits 1 if M > 0,
-2 if PATH_OR_URL holds no dataset. The generator is found from ``dataset.json``.
+2 (one line ``error: ...``) if PATH_OR_URL holds no dataset or names an unregistered generator. The
+generator is found from ``dataset.json``; only registered generators are imported
+(``datagen.dataset.generators``), and ``--generator`` may name another registered one.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import hashlib
 import sys
 from typing import Callable
 
+from datagen.core.cli import command
 from datagen.runner.config import task_config
 from datagen.runner.generator import Generator, load_generator
 from datagen.dataset.sample_io import (INFO, SampleError, check_value, decode_bytes, iter_tar, key_index,
@@ -50,7 +53,9 @@ class Validator:
         if SUMMARY not in self.listing:
             raise DatasetError(f"no {SUMMARY} under {url}: not a dataset written by datagen.runner")
         self.summary = self.store.read_json(SUMMARY)
-        self.gen: Generator = load_generator(generator or self.summary["generator"])
+        if not isinstance(self.summary, dict) or not isinstance(self.summary.get("config"), dict):
+            raise DatasetError(f"{url}: {SUMMARY} has no 'config' object: not a dataset written by datagen.runner")
+        self.gen: Generator = load_generator(generator or self.summary.get("generator"))
         self.plain = self.summary["config"]
         self.cfg = task_config(self.plain, threads=1)
         self.exts = {f"{n}.{m.ext}": (n, m) for n, m in self.gen.schema.items()}
@@ -155,16 +160,13 @@ def validate(url: str, generator: str | None = None, emit: Callable[[str], None]
     return Validator(url, generator, emit).run()
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m datagen.validate", description=__doc__.split("\n\n")[0])
     parser.add_argument("url", metavar="PATH_OR_URL", help="dataset directory or fsspec URL (s3://, gs://, ...)")
     parser.add_argument("--generator", help="generator module (default: the one dataset.json names)")
     args = parser.parse_args(argv)
-    try:
-        passed, failed = validate(args.url, args.generator)
-    except (DatasetError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    passed, failed = validate(args.url, args.generator)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 

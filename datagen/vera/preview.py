@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from datagen.core.cli import command
+
 
 def checkerboard(height: int, width: int, square: int = 8, light: int = 205, dark: int = 135) -> np.ndarray:
     rows, cols = np.indices((height, width)) // square
@@ -48,6 +50,7 @@ def write_previews(dataset: str, out, limit: int = 8) -> list[Path]:
     return [*paths, out / "instructions.txt"]
 
 
+@command
 def main(argv=None) -> None:
     import argparse
 
@@ -62,4 +65,6 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    sys.exit(main())
