@@ -131,6 +131,13 @@ def load(path: Path, model, optimizer, scheduler, ema, runtime: Runtime) -> tupl
     return int(info["step"]), {"epoch": local["data"]["epoch"] + 1, "position": 0}
 
 
+def trained_size(path: Path) -> tuple[int, int] | None:
+    """(height, width) of the largest clips the run had trained on when checkpoint ``path`` was written
+    (inference runs clips at this size by default); None for checkpoints that predate the record."""
+    size = json.loads((Path(path) / DONE).read_text()).get("trained_size")
+    return (int(size[0]), int(size[1])) if size else None
+
+
 def load_model_weights(model, path: str | Path) -> None:
     """Start a run from another run's weights (e.g. VOID pass 2 from pass 1): the model part of a
     complete checkpoint, read by every rank on its own into the unsharded model."""

@@ -48,14 +48,16 @@ def check_config(cfg: DictConfig, need_out: bool = True) -> None:
 
 
 def run_command(job: Callable[[], object]) -> None:
-    """Run a command-line job: bad input (ValueError, FileNotFoundError) exits 2 with one line and no
-    traceback; the process group, if any, is always torn down."""
+    """Run a command-line job: bad input (``datagen.core.cli.INPUT_ERRORS``: a wrong value, a missing or
+    unreadable file, a corrupt shard or video) exits 2 with one line and no traceback; the process group,
+    if any, is always torn down."""
+    from datagen.core.cli import INPUT_ERRORS, report_error
+
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         job()
-    except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}".splitlines()[0], file=sys.stderr)
-        sys.exit(2)
+    except INPUT_ERRORS as e:
+        sys.exit(report_error(e))
     finally:
         import torch.distributed as dist
 

@@ -54,104 +54,241 @@ def void_options(cfg: DictConfig, runner: Runner) -> VoidOptions:
                        pass2_model=pass2_model)
 
 
+def max_side(cfg: DictConfig) -> tuple[int, str]:
+    """The working size's long side and where it came from: ``infer.max_side``, else the size the
+    checkpoint was trained at, else data.height/width, else ``infer.default_max_side``."""
+    from training.checkpoint import trained_size
+    from training.inference import resolve_checkpoint
+
+    if cfg.infer.get("max_side"):
+        return int(cfg.infer.max_side), "infer.max_side"
+    source = cfg.infer.checkpoint or cfg.trainer.get("init_from")
+    if source:
+        size = trained_size(resolve_checkpoint(str(source)))
+        if size:
+            return max(size), f"trained at {size[1]}x{size[0]}"
+    if cfg.data.height or cfg.data.width:
+        return max(int(cfg.data.height or 0), int(cfg.data.width or 0)), "data.height/width"
+    return int(cfg.infer.default_max_side), "infer.default_max_side"
+
+
+def check_memory(inputs, side: int) -> None:
+    """Refuse, before any model loads, a clip whose working size cannot fit in this machine's memory."""
+    from training.inference import InputError, available_bytes, working_bytes, working_size
+
+    free = available_bytes()
+    for item in inputs:
+        w, h = working_size(item.info.width, item.info.height, side)
+        need = working_bytes((item.info.frames - 1 + 3) // 4 * 4 + 1, w, h)
+        if free is not None and need > free:
+            raise InputError(f"{item.video}: {item.info.frames} frames at the working size {w}x{h} need about "
+                             f"{need / 2**30:.1f} GiB, {free / 2**30:.1f} GiB is available: lower infer.max_side "
+                             "or cut the clip")
+
+
 def infer(cfg: DictConfig) -> list[Path]:
+    import sys
+
     from tqdm import tqdm
+
+    from training.inference import InputError, load_clip, read_clips, scan_inputs
 
     for key in ("infer.input", "infer.out"):
         if OmegaConf.is_missing(cfg, key) or not OmegaConf.select(cfg, key):
             raise ValueError(f"{key}= is required (e.g. python training/infer.py model=void infer.input=DIR "
                              "infer.out=OUT infer.checkpoint=RUN)")
-    clips = list(read_clips(str(cfg.infer.input), str(cfg.model.name), cfg.infer.prompt, cfg.infer.limit))
+    kind, source = str(cfg.model.name), str(cfg.infer.input)
+    side, side_from = max_side(cfg)
+    limit = cfg.infer.limit
+    skipped: list[str] = []
+    if (Path(source) / "dataset.json").is_file() or "://" in source:
+        clips = list(read_clips(source, kind, cfg.infer.prompt, limit, side))  # our shards: small clips
+        total = len(clips)
+    else:  # files: found and checked now, decoded one at a time at their working size
+        inputs, skipped = scan_inputs(source, kind, cfg.infer.prompt)
+        for line in skipped:
+            print(f"skipped: {line}", file=sys.stderr)
+        if not inputs:
+            raise InputError(f"infer.input={source}: no usable clips ({len(skipped)} skipped)")
+        inputs = inputs[:limit] if limit is not None else inputs
+        check_memory(inputs, side)
+        clips, total = (load_clip(item, side) for item in inputs), len(inputs)
     runner, loaded = build_runner(cfg)  # after the inputs: a bad path fails before any model is built
-    kind = str(cfg.model.name)
     opts = void_options(cfg, runner) if kind == "void" else None
     out_root = Path(str(cfg.infer.out))
     out_root.mkdir(parents=True, exist_ok=True)
     written = []
-    for clip in tqdm(clips, desc=f"infer {cfg.model.name}", unit="clip", dynamic_ncols=True):
+    for clip in tqdm(clips, total=total, desc=f"infer {kind}", unit="clip", dynamic_ncols=True):
         t0 = time.perf_counter()
         if kind == "affect":
-            result = runner.affect(clip, float(cfg.model.threshold), int(cfg.model.get("dilation") or 0))
+            threshold, dilation = float(cfg.model.threshold), int(cfg.model.get("dilation") or 0)
+            result = runner.affect(clip, threshold, dilation)
         else:
             result = runner.vera(clip) if opts is None else runner.void(clip, opts)
+        work = result["source"].shape
         settings = {"model": OmegaConf.to_container(cfg.model, resolve=True), "loaded": loaded,
-                    "input": str(cfg.infer.input), "clip": clip.name,
-                    "prompt": clip.prompt, "frames": int(len(result["source"])), "seconds": round(time.perf_counter() - t0, 3),
+                    "input": source, "clip": clip.name, "prompt": clip.prompt, "frames": int(work[0]),
+                    "size": list(clip.size), "working_size": [int(work[2]), int(work[1])],
+                    "max_side": {"value": side, "from": side_from},
+                    "seconds": round(time.perf_counter() - t0, 3),
                     "device": str(runner.device), "dtype": str(runner.dtype).replace("torch.", "")}
+        fps = float(cfg.infer.fps or clip.fps)
         if kind == "affect":
-            written.append(write_quadmask_clip(out_root / clip.name, clip, result, settings,
-                                               float(cfg.infer.fps or clip.fps)))
+            written.append(write_quadmask_clip(out_root / clip.name, clip, result, settings, fps, threshold, dilation))
             continue
         settings["sampling"] = runner.settings.__dict__
         if opts is not None:
             settings["void"] = {k: v for k, v in opts.__dict__.items() if k != "pass2_model"} | {
                 "pass2_checkpoint": cfg.void.pass2_checkpoint, "morphing": result["morphing"],
                 "pass2_ran": result["pass2_ran"], "flow_source": result.get("flow_source")}
-        written.append(write_clip(out_root / clip.name, result, settings, float(cfg.infer.fps or clip.fps)))
-    print(f"wrote {len(written)} clip(s) to {out_root}")
+        written.append(write_clip(out_root / clip.name, result, settings, fps, clip=clip,
+                                  alpha_floor=runner.settings.alpha_floor,
+                                  keep_dilation=opts.keep_dilation if opts is not None and opts.keep_region else None))
+    print(f"wrote {len(written)} clip(s) to {out_root}" + (f"; {len(skipped)} skipped" if skipped else ""))
     return written
 
 
-def write_clip(folder: Path, result: dict, settings: dict, fps: float) -> Path:
-    """The clip's outputs, written into a temporary folder that is renamed into place when complete."""
-    from datagen.core.pictures import contact_sheet, hstack, save_png
-    from datagen.dataset.export import encode_mask_mp4, encode_rgb_lossless
-    from datagen.dataset.sample_io import encode_mp4
+def _scale(clip, work_w: int) -> float:
+    return (clip.size[0] if clip is not None else work_w) / work_w
 
-    tmp = _temporary(folder)
-    videos = {k: v for k, v in result.items() if k in ("edit", "composite", "pass1", "pass2")
-              and isinstance(v, np.ndarray)}
-    for name, video in videos.items():
-        (tmp / f"{name}.mp4").write_bytes(encode_mp4(video, fps))
-    (tmp / "result.mp4").write_bytes(encode_rgb_lossless(result["final"], fps))  # lossless: exact pixels
-    if result.get("alpha") is not None:
-        (tmp / "alpha.mp4").write_bytes(encode_mask_mp4(result["alpha"], fps))
-    columns = [result["source"]]
+
+def write_clip(folder: Path, result: dict, settings: dict, fps: float, clip=None, alpha_floor: int = 0,
+               keep_dilation: int | None = None) -> Path:
+    return _atomically(folder, _write_clip, result, settings, fps, clip, alpha_floor, keep_dilation)
+
+
+def _write_clip(tmp: Path, folder: Path, result: dict, settings: dict, fps: float, clip, alpha_floor: int,
+                keep_dilation: int | None) -> None:
+    """The clip's outputs at the input's own size and frame count, written frame by frame into a temporary
+    folder that is renamed into place when complete. ``result.mp4`` (lossless) is exact where it must be:
+    Vera's source pixels wherever the (upsampled) alpha is 0, VOID's keep region (with ``keep_dilation``)
+    from the full-resolution input; edits and alpha are upsampled from the working size."""
+    import contextlib
+
+    from datagen.core.pictures import contact_sheet, hstack, save_png
+    from datagen.dataset.media import FrameWriter
+    from datagen.dataset.sample_io import encode_mp4
+    from training.inference import composite_exact, keep_region, resize_frame
+
+    n, h, w = result["source"].shape[:3]
+    size = clip.size if clip is not None else (w, h)
+    videos = [k for k in ("edit", "composite", "pass1", "pass2") if isinstance(result.get(k), np.ndarray)]
+    alpha = result.get("alpha")
+    vera = alpha is not None and "edit" in videos
+    dilation = None if keep_dilation is None else int(np.ceil(keep_dilation * _scale(clip, w)))
+    with contextlib.ExitStack() as stack:
+        out = {k: stack.enter_context(FrameWriter(tmp / f"{k}.mp4", *size, fps)) for k in videos}
+        out["result"] = stack.enter_context(FrameWriter(tmp / "result.mp4", *size, fps, lossless=True))
+        if alpha is not None:
+            out["alpha"] = stack.enter_context(FrameWriter(tmp / "alpha.mp4", *size, fps, lossless=True))
+        sources = clip.source_frames() if clip is not None else iter(result["source"])
+        masks = clip.mask_frames() if clip is not None and dilation is not None else None
+        i = -1
+        for i, src in enumerate(sources):
+            if i >= n:
+                raise ValueError(f"{folder.name}: the input has more frames than the {n} that were run")
+            up = {k: resize_frame(result[k][i], size) for k in videos}
+            for k in videos:
+                out[k].write(up[k])
+            if vera:
+                a = resize_frame(alpha[i], size)
+                a[a < alpha_floor] = 0  # as at the working size: an empty layer is exactly empty
+                out["alpha"].write(a)
+                final = composite_exact(src[None], up["edit"][None], a[None])[0]
+            else:
+                final = resize_frame(result["final"][i], size)
+                if masks is not None:
+                    final = keep_region(final[None], src[None], next(masks)[None], dilation)[0]
+            out["result"].write(final)
+        if i + 1 != n:
+            raise ValueError(f"{folder.name}: the input gave {i + 1} frames, {n} were run")
+    columns = [result["source"]]  # the preview stays at the working size: it is for looking at
     if "quadmask" in result:
         from datagen.labels.quadmask import colorize
 
         columns.append(colorize(result["quadmask"]))
-    if result.get("alpha") is not None:
-        columns.append(np.repeat(result["alpha"][..., None], 3, -1))
-    columns += [videos[k] for k in ("edit", "pass1") if k in videos] + [result["final"]]
+    if alpha is not None:
+        columns.append(np.repeat(alpha[..., None], 3, -1))
+    columns += [result[k] for k in ("edit", "pass1") if k in videos]
+    if result.get("final") is not None:
+        columns.append(result["final"])
     (tmp / "preview.mp4").write_bytes(encode_mp4(np.stack([hstack([c[t] for c in columns], pad=2)
-                                                            for t in range(len(columns[0]))]), fps))
+                                                            for t in range(n)]), fps))
     save_png(tmp / "preview.png", contact_sheet(columns))
     (tmp / "settings.json").write_text(json.dumps(settings, indent=1, default=str))
-    return _publish(tmp, folder)
 
 
-def write_quadmask_clip(folder: Path, clip, result: dict, settings: dict, fps: float) -> Path:
-    """The affect model's output as one clip of VOID's inference layout, ready for ``model=void``:
-    ``input_video.mp4`` (the input file's bytes, or a lossless encode of our shards' frames),
-    ``quadmask_0.mp4`` (lossless, decodes to exactly 0/63/127/255; checked), ``prompt.json`` when the clip
-    has a prompt, ``change_probability.mp4``, ``preview.mp4/png`` and ``settings.json``."""
+def write_quadmask_clip(folder: Path, clip, result: dict, settings: dict, fps: float, threshold: float = 0.5,
+                        dilation: int = 0) -> Path:
+    return _atomically(folder, _write_quadmask_clip, clip, result, settings, fps, threshold, dilation)
+
+
+def _write_quadmask_clip(tmp: Path, folder: Path, clip, result: dict, settings: dict, fps: float, threshold: float,
+                         dilation: int) -> None:
+    """The affect model's output as one clip of VOID's inference layout, ready for ``model=void``, at the
+    input's own size: ``input_video.mp4`` (the input file's bytes, or a lossless encode of our shards'
+    frames), ``quadmask_0.mp4`` (lossless: its 0/63 pixels are the full-resolution object mask, its 127
+    the upsampled change probability above ``threshold`` grown by ``dilation`` working-size pixels; frame 0
+    has no 127; read back and checked frame by frame), ``prompt.json`` when the clip has a prompt,
+    ``change_probability.mp4``, ``preview.mp4/png`` (working size) and ``settings.json``."""
+    import contextlib
+    import hashlib
+
     from datagen.core.pictures import contact_sheet, hstack, save_png
-    from datagen.dataset.export import encode_mask_mp4, encode_rgb_lossless, read_mask_mp4
+    from datagen.dataset.media import FrameWriter, read_mask_frames
     from datagen.dataset.sample_io import SampleError, encode_mp4
-    from datagen.labels.quadmask import check_quadmask, colorize
-    from training.inference import VOID_LAYOUT
+    from datagen.labels.quadmask import AFFECTED, KEEP, OBJECT, OVERLAP, colorize, dilate, quadmask, removed_region
+    from training.inference import VOID_LAYOUT, resize_frame
 
-    video, mask = result["source"], result["quadmask"]
-    problems = check_quadmask(mask)
-    if problems:
-        raise ValueError(f"{clip.name}: the predicted quadmask is invalid: {problems[0]}")
-    tmp = _temporary(folder)
-    source = clip.path.read_bytes() if clip.path is not None else encode_rgb_lossless(video, fps)
-    (tmp / VOID_LAYOUT[0]).write_bytes(source)
-    (tmp / VOID_LAYOUT[1]).write_bytes(encode_mask_mp4(mask, fps))
-    if not np.array_equal(read_mask_mp4(tmp / VOID_LAYOUT[1]), mask):
-        raise SampleError(f"{clip.name}: {VOID_LAYOUT[1]} does not decode to the predicted quadmask")
+    n, h, w = result["source"].shape[:3]
+    size = clip.size
+    grow = int(np.ceil(dilation * _scale(clip, w))) if dilation else 0
+    digests, counts = [], {str(v): 0 for v in (OBJECT, OVERLAP, AFFECTED, KEEP)}
+    with contextlib.ExitStack() as stack:
+        if clip.path is not None:
+            shutil.copyfile(clip.path, tmp / VOID_LAYOUT[0])
+        else:
+            video_out = stack.enter_context(FrameWriter(tmp / VOID_LAYOUT[0], *size, fps, lossless=True))
+            for frame in clip.source_frames():
+                video_out.write(frame)
+        mask_out = stack.enter_context(FrameWriter(tmp / VOID_LAYOUT[1], *size, fps, lossless=True))
+        heat_out = stack.enter_context(FrameWriter(tmp / "change_probability.mp4", *size, fps))
+        i = -1
+        for i, given in enumerate(clip.mask_frames()):
+            if i >= n:
+                break
+            prob = resize_frame(result["probability"][i].astype(np.float32), size)
+            changed = dilate(prob > float(threshold), grow) if i > 0 else np.zeros(prob.shape, bool)
+            q = quadmask(removed_region(given)[None], changed[None], clear_first_frame=False)[0]
+            for v in (OBJECT, OVERLAP, AFFECTED, KEEP):
+                counts[str(v)] += int((q == v).sum())
+            digests.append(hashlib.sha1(q.tobytes()).hexdigest())
+            mask_out.write(q)
+            heat_out.write(np.round(prob * 255).clip(0, 255).astype(np.uint8))
+        if i + 1 < n:
+            raise ValueError(f"{clip.name}: the mask gave {i + 1} frames, {n} were run")
+    for k, frame in enumerate(read_mask_frames(tmp / VOID_LAYOUT[1])):
+        if k >= len(digests) or hashlib.sha1(frame.tobytes()).hexdigest() != digests[k]:
+            raise SampleError(f"{clip.name}: {VOID_LAYOUT[1]} frame {k} does not decode to the predicted quadmask")
     if clip.prompt:
         (tmp / "prompt.json").write_text(json.dumps({"bg": clip.prompt}) + "\n")
     heat = np.round(result["probability"] * 255).astype(np.uint8)
-    (tmp / "change_probability.mp4").write_bytes(encode_mp4(np.repeat(heat[..., None], 3, -1), fps))
-    columns = [video, colorize(mask), np.repeat(heat[..., None], 3, -1)]
+    columns = [result["source"], colorize(result["quadmask"]), np.repeat(heat[..., None], 3, -1)]
     (tmp / "preview.mp4").write_bytes(encode_mp4(np.stack([hstack([c[t] for c in columns], pad=2)
-                                                            for t in range(len(video))]), fps))
+                                                            for t in range(n)]), fps))
     save_png(tmp / "preview.png", contact_sheet(columns))
-    counts = {str(v): int((mask == v).sum()) for v in (0, 63, 127, 255)}
     (tmp / "settings.json").write_text(json.dumps({**settings, "quadmask_pixels": counts}, indent=1, default=str))
+
+
+def _atomically(folder: Path, write, *args) -> Path:
+    """Run ``write(tmp, folder, *args)`` into a temporary folder beside ``folder`` and rename it into place;
+    on any error the temporary folder is removed, so a clip's folder is complete or absent."""
+    tmp = _temporary(folder)
+    try:
+        write(tmp, folder, *args)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return _publish(tmp, folder)
 
 

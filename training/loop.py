@@ -122,8 +122,10 @@ def train(cfg: DictConfig) -> list[dict]:
     logged, max_steps = [], int(cfg.trainer.max_steps)
     bar = _progress(rt, step, max_steps)
     window_start, window_samples, window_tokens = time.perf_counter(), 0, 0
+    size = ckpt.trained_size(resume_from) if resume_from is not None else None
     while step < max_steps:
         lat = batches.next()
+        size = _largest(size, _pixel_size(lat))
         generator = step_generator(int(cfg.seed), rt.rank, 0 if cfg.flow.fixed_noise else step)
         with autocast:
             loss, parts = task.loss(model, lat, generator, cfg.flow, rt.device, torch.float32)
@@ -156,10 +158,21 @@ def train(cfg: DictConfig) -> list[dict]:
             logged.append({"step": step, **values})
         if step % int(cfg.trainer.checkpoint_every) == 0 or step == max_steps:
             ckpt.save(out, step, model, optimizer, scheduler, ema, stream.state_dict(), rt,
-                      keep=int(cfg.trainer.keep_checkpoints), extra={"model": cfg.model.name})
+                      keep=int(cfg.trainer.keep_checkpoints),
+                      extra={"model": cfg.model.name, "trained_size": list(size)})
     bar.close()
     metrics.close()
     return logged
+
+
+def _pixel_size(lat: dict) -> tuple[int, int]:
+    """(height, width) in pixels of a batch's clips: its first video latent (Wan VAE: 8x)."""
+    v = next(t for t in lat.values() if isinstance(t, torch.Tensor) and t.ndim == 5)
+    return int(v.shape[-2]) * 8, int(v.shape[-1]) * 8
+
+
+def _largest(a: tuple[int, int] | None, b: tuple[int, int]) -> tuple[int, int]:
+    return b if a is None or max(b) > max(a) else a
 
 
 def load_encoders(cfg: DictConfig, rt: Runtime):

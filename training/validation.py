@@ -40,13 +40,11 @@ class Validator:
         dtype = next(model.parameters()).dtype
         runner = Runner(self.task, model, self.vae, self.text, self.settings, self.rt.device, dtype, self.cfg.data)
         rows, videos = [], {}
-        for clip in self.clips:
-            t, fit = runner.fit(clip)
+        for clip in self.clips:  # results are at the clip's size: scored against the stored truth as it is
             if self.task.name == "vera":
                 result = runner.vera(clip)
-                truth = {k: runner.pixels(clip.truth[k], t, fit) for k in ("composite",)}
-                alpha = clip.truth["edit_alpha"][:t, fit.top:fit.top + fit.crop_hw[0], fit.left:fit.left + fit.crop_hw[1]]
-                rows.append(S.vera_scores(result["final"], result["source"], truth["composite"], alpha, result["alpha"]))
+                rows.append(S.vera_scores(result["final"], result["source"], clip.truth["composite"],
+                                          clip.truth["edit_alpha"], result["alpha"]))
                 videos[clip.name] = result["final"]
             elif self.task.name == "affect":
                 from datagen.labels.quadmask import colorize
@@ -55,9 +53,8 @@ class Validator:
                 rows.append(S.affected_counts(result["quadmask"], clip.truth["quadmask"][:len(result["quadmask"])]))
                 videos[clip.name] = colorize(result["quadmask"])
             else:
-                video, used = runner.void_pass(clip)
-                truth = runner.pixels(clip.truth["target_video"], t, fit)
-                rows.append(S.void_scores(video, truth, used["quadmask"]))
+                video, _ = runner.void_pass(clip)
+                rows.append(S.void_scores(video, clip.truth["target_video"], clip.quadmask))
                 videos[clip.name] = video
         scores = S.region_scores(S.sum_counts(rows)) if self.task.name == "affect" else S.mean_scores(rows)
         means = {f"val/{k}": v for k, v in scores.items() if v is not None}
