@@ -18,8 +18,13 @@ from training.config import CONFIG_DIR, run_command
 @hydra.main(version_base=None, config_path=str(CONFIG_DIR), config_name="infer")
 def main(cfg: DictConfig) -> None:
     def go():
+        import signal
+        import sys
+
         from training.infer_run import infer
 
+        # a stopped run (kill, a scheduler's SIGTERM) unwinds like an error: the clip being written is removed
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
         infer(cfg)
     run_command(go)
 

@@ -121,8 +121,10 @@ def working_size(width: int, height: int, max_side: int) -> tuple[int, int]:
 
 def working_bytes(frames: int, width: int, height: int) -> int:
     """Host memory a clip needs at its working size: the uint8 frames and the float copies the model
-    input, the outputs and the previews make of them (measured by ``benchmarks/inference_memory.py``)."""
-    return int(frames * width * height * 3 * 40)
+    input, the outputs and the previews make of them: about 50 bytes per working-size pixel value for a
+    tiny VOID model on the CPU (``benchmarks/inference_memory.py``), rounded up to 60; the model's own
+    weights and activations come on top (``benchmarks/inference_arithmetic.py``)."""
+    return int(frames * width * height * 3 * 60)
 
 
 def available_bytes() -> int | None:

@@ -131,7 +131,7 @@ def scan_folder(folder: Path, need_mask: bool = True) -> ClipFolder:
 def scan_clips(root: str | Path, *, need_mask: bool = True) -> tuple[list[ClipFolder], list[tuple[Path, str]]]:
     """``(usable clips, [(folder, why it was skipped)])`` under ``root``: ``root`` itself when it holds
     ``input_video.mp4``, else its direct subfolders that look like clips (an input video, a prompt.json or a
-    mask by VOID's names), in name order. Nothing is decoded: the videos' headers are read (``media.probe``)
+    mask by VOID's names), in name order; hidden folders (a writer's ``.NAME.tmp``) are not clips. Nothing is decoded: the videos' headers are read (``media.probe``)
     and a mask whose frame count or size differs from the video's skips the clip."""
     root = Path(root)
     if not root.is_dir():
@@ -139,7 +139,8 @@ def scan_clips(root: str | Path, *, need_mask: bool = True) -> tuple[list[ClipFo
     if (root / VIDEO).is_file():
         folders = [root]
     else:
-        folders = [p for p in sorted(root.iterdir(), key=lambda p: p.name) if p.is_dir() and _is_candidate(p)]
+        folders = [p for p in sorted(root.iterdir(), key=lambda p: p.name)
+                   if p.is_dir() and not p.name.startswith(".") and _is_candidate(p)]
     clips, skipped = [], []
     for folder in folders:
         try:
