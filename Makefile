@@ -1,14 +1,21 @@
-# counterfactory — two commands matter: `make demo` and `make test` (both run `make setup` first).
+# counterfactory — three commands matter: `make demo`, `make check` (the fast tests: nothing renders, trains,
+# starts Ray or runs a notebook) and `make test` (every test; what CI runs). Each runs `make setup` first.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 export PYTHONHASHSEED := 0
 export RAY_AUTH_MODE ?= disabled
 export RAY_USAGE_STATS_ENABLED ?= 0
 
-.PHONY: setup test demo bench clean
+.PHONY: setup check test demo bench clean
 
 setup:
 	@bash scripts/setup.sh
+
+# markers registered in pyproject.toml; tests/test_tiers.py checks that they are the same five
+HEAVY := render or train or ray or notebook or fullsize
+
+check: setup
+	$(PY) -m pytest -q -n 2 --dist loadfile -m "not ($(HEAVY))" tests
 
 test: setup
 	$(PY) -m pytest -q tests

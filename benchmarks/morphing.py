@@ -1,4 +1,4 @@
-"""Calibrate and measure the morphing detector (``training/morphing.py``) on videos with known answers.
+"""Calibrate and measure the morphing detector (``training/inference/morphing.py``) on videos with known answers.
 
     python benchmarks/morphing.py [DATASET ...] [--amplitudes 1.5 3]
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from datagen.dataset.reader import open_dataset
-from training.morphing import DEFAULT_THRESHOLD, deform_silhouette, morph_score
+from training.inference.morphing import DEFAULT_THRESHOLD, deform_silhouette, morph_score
 
 
 def cases(url: str, amplitudes, rng):

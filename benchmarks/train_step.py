@@ -23,8 +23,8 @@ def main() -> None:
     ap.add_argument("--activation-checkpointing", choices=("true", "false"), default="true")
     args = ap.parse_args()
     from datagen.runner import load_config as data_config, run
-    from training.config import load_config
-    from training.loop import train
+    from training.core.config import load_config
+    from training.trainer.loop import train
 
     with tempfile.TemporaryDirectory() as tmp:
         data = args.data

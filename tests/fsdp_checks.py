@@ -9,11 +9,11 @@ import torch.distributed as dist
 
 
 def main(kind: str, data: str, out: str) -> None:
-    from training import checkpoint as ckpt
-    from training.config import load_config
-    from training.loop import _initial_model, build
+    from training.core import checkpoint as ckpt
+    from training.core.config import load_config
+    from training.core.runtime import init_runtime
     from training.models import wan
-    from training.parallel import init_runtime
+    from training.trainer.loop import _initial_model, build
 
     overrides = [f"model={kind}", f"data.path={data}", f"trainer.out={out}", "text.max_length=24"]
     # 1. rank 0 alone materialises the model; the sharded weights equal the one-process build
@@ -46,7 +46,7 @@ def main(kind: str, data: str, out: str) -> None:
     lat = {k: torch.randn(1, 16, 2, 4, 4, generator=g) for k in task.latent_keys if k not in ("context", "flow")}
     lat["context"] = torch.randn(1, 24, model.cfg.text_dim, generator=g)
     lat["flow"] = torch.zeros(1, 2, 2, 4, 4)
-    from training.optim import EMA
+    from training.core.ema import EMA
     ema = EMA(model, 0.5)
     before = {n: t.full_tensor().clone() for n, t in ema.shadow.items()}
     loss, _ = task.loss(model, lat, g, cfg.flow, rt.device, torch.float32)

@@ -15,8 +15,8 @@ import torch
 
 from datagen.core.paths import REPO_ROOT
 from datagen.labels import quadmask as qm
-from training import scores as S
-from training.models.affect import CELL, AffectModel, build_affect_model, fold, unfold
+from training.evaluation import scores as S
+from training.models.affect import AffectModel, CELL, build_affect_model, fold, unfold
 from training.models.wan import WanConfig
 from training_data import make_dataset
 
@@ -56,7 +56,7 @@ def test_the_model_predicts_every_frame_and_pixel_from_both_inputs():
 def test_wan_weights_load_into_the_backbone(tmp_path):
     from diffusers import WanTransformer3DModel
 
-    from training.config import load_config
+    from training.core.config import load_config
     from training.tasks import make_task
 
     cfg = WanConfig.preset("tiny")
@@ -79,7 +79,8 @@ def test_wan_weights_load_into_the_backbone(tmp_path):
 
 
 def test_bad_affect_options_fail_in_one_line():
-    from training.config import check_config, load_config
+    from training.core.config import load_config
+    from training.trainer.checks import check_config
 
     check_config(load_config(["model=affect", "data.path=d", "trainer.out=o"]))
     for bad, match in (("model.threshold=1.5", "model.threshold"), ("model.loss_weights.dice=-1", "dice"),
@@ -133,9 +134,9 @@ def test_any_clip_size_gets_a_full_quadmask(tmp_path):
     quadmask covers every frame and pixel, its 0/63 are the object, frame 0 has no 127."""
     from omegaconf import OmegaConf
 
-    from training.config import load_config
-    from training.infer_run import build_runner
-    from training.inference import InputError, read_clips
+    from training.core.config import load_config
+    from training.inference.inputs import InputError, read_clips
+    from training.inference.job import build_runner
 
     video, obj = _write_video_inputs(tmp_path / "in")
     (clip,) = read_clips(str(tmp_path / "in"), "affect")
@@ -161,8 +162,8 @@ def test_any_clip_size_gets_a_full_quadmask(tmp_path):
 def test_padding_keeps_the_training_crop_on_the_token_grid(h, w):
     """A tiny model memorises pixel positions within a latent cell: inference must put the centred crop
     the trainer used at the same place on the 16-pixel grid (a 4-pixel shift cost IoU 0.9 -> 0.24)."""
-    from training.data import plan_fit
-    from training.inference import grid_padding
+    from training.core.clips import plan_fit
+    from training.inference.runner import grid_padding
 
     top, bottom, left, right = grid_padding(h, w)
     crop = plan_fit(h, w, None, None)
@@ -193,18 +194,19 @@ def test_void_clip_layout_check(tmp_path):
     assert len(lines) == 1 and "lossy" in lines[0]
 
 
-@pytest.mark.slow
+@pytest.mark.render
+@pytest.mark.train
 def test_a_tiny_model_learns_the_affected_region_and_void_runs_on_its_quadmasks(tmp_path):
     """Done when: a tiny model=affect run overfits two clips (IoU far above both baselines, whatever the
     ring's width), infer.py writes quadmasks that validate and survive VOID's snapping, the evaluation
     table prints, and model=void inference runs on the written folder."""
     from datagen.dataset.export import read_mask_mp4
     from datagen.validate import main as validate
-    from training.config import load_config
-    from training.evaluate import evaluate
-    from training.infer_run import infer
-    from training.loop import train
-    from training.precompute import precompute
+    from training.core.config import load_config
+    from training.evaluation.evaluate import evaluate
+    from training.inference.job import infer
+    from training.trainer.loop import train
+    from training.trainer.precompute import precompute
 
     data = make_dataset("void_counterfactuals", tmp_path / "data", num_samples=2)  # test_training's pairs
     latents, run = tmp_path / "latents", tmp_path / "run"

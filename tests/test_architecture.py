@@ -1,6 +1,7 @@
-"""The package layout is the data flow: every import inside ``datagen/`` points down a layer (or stays
-in its own package), nothing imports in a circle, no module reaches into another's private names, and
-no subpackage shadows an installed top-level module. See docs/architecture.md for the layers."""
+"""The package layout is the data flow: in ``datagen/`` and in ``training/`` every import points down a layer
+(or stays in its own package), nothing imports in a circle, no module reaches into another's private names,
+and no subpackage or top-level module has the name of an installed module. See docs/architecture.md for the
+layers."""
 from __future__ import annotations
 
 import ast
@@ -11,42 +12,53 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DATAGEN = ROOT / "datagen"
 
-# Bottom to top. A module may import from its own package or from a lower layer, never sideways or up.
-LAYERS: list[set[str]] = [
-    {"core"},                                     # paths, seeds, timing, rotations, pictures: no datagen imports
-    {"kubric_compat", "labels", "dataset"},       # Kubric on Blender 4.5 · pixel maths of labels · shard format
-    {"assets"},                                   # asset library and sources (Kubric manifests)
-    {"humans"},                                   # bodies and motion (HUMOTO, anny, SMPL-X), HUMOTO objects
-    {"scene"},                                    # spec, build, simulate, render, looks, random helpers, words
-    {"void", "vera", "runner"},                   # VOID pairs · Vera layers · generator-agnostic runner
-    {"void_counterfactuals", "vera_layers", "toy_shapes"},  # generators (module paths are in every dataset)
-    {"audit", "validate", "preview", "export", "bench"},  # reports, benchmark splits and the dataset commands
-    {"demo"},                                     # make demo: everything above, end to end
-]
-LAYER = {name: i for i, names in enumerate(LAYERS) for name in names}
+# Bottom to top, per package. A module may import from its own unit (subpackage or top-level module) or from
+# a lower layer, never sideways or up.
+LAYERS: dict[str, list[set[str]]] = {
+    "datagen": [
+        {"core"},                                     # paths, seeds, timing, rotations, pictures: no datagen imports
+        {"kubric_compat", "labels", "dataset"},       # Kubric on Blender 4.5 · pixel maths of labels · shard format
+        {"assets"},                                   # asset library and sources (Kubric manifests)
+        {"humans"},                                   # bodies and motion (HUMOTO, anny, SMPL-X), HUMOTO objects
+        {"scene"},                                    # spec, build, simulate, render, looks, random helpers, words
+        {"void", "vera", "runner"},                   # VOID pairs · Vera layers · generator-agnostic runner
+        {"void_counterfactuals", "vera_layers", "toy_shapes"},  # generators (module paths are in every dataset)
+        {"audit", "validate", "preview", "export", "bench"},  # reports, benchmark splits and the dataset commands
+        {"demo"},                                     # make demo: everything above, end to end
+    ],
+    "training": [
+        {"core"},                    # runtime, checkpoint, EMA, encoders, clips, flow matching, noise warp, config
+        {"models"},                  # Wan DiT, Vera MoT, VOID 48-channel DiT, affect predictor: plain nn.Modules
+        {"tasks"},                   # a base, one file per model, the registry (make_task, load_encoders)
+        {"inference", "evaluation"},  # inputs, runner, sampling, morphing, the infer job · scores, the report
+        {"trainer"},                 # loop, optim, metrics, validation, config checks, the precompute job
+        {"train", "infer", "precompute", "evaluate"},  # entry points: the paths the README's commands name
+        {"demo_affect"},             # make demo's last step: everything above, end to end
+    ],
+}
+PACKAGES = sorted(LAYERS)
 
 
-def module_name(path: Path) -> str:
-    rel = path.relative_to(ROOT).with_suffix("")
+def module_name(root: Path, path: Path) -> str:
+    rel = path.relative_to(root).with_suffix("")
     parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
     return ".".join(parts)
 
 
-MODULES = {module_name(p): p for p in sorted(DATAGEN.rglob("*.py"))}
+def modules(root: Path, package: str) -> dict[str, Path]:
+    return {module_name(root, p): p for p in sorted((root / package).rglob("*.py"))}
 
 
 def unit(module: str) -> str:
-    """The layer unit of a module: its first package below ``datagen`` (or the top-level module)."""
+    """The layer unit of a module: its first package below the top package (or the top-level module)."""
     parts = module.split(".")
     return parts[1] if len(parts) > 1 else ""
 
 
-def imports(module: str) -> list[tuple[str, list[str], int]]:
+def imports(module: str, path: Path) -> list[tuple[str, list[str], int]]:
     """``(imported module, imported names, line)`` of every import statement in ``module``, also
     those inside functions (deferred imports still make arrows)."""
-    path = MODULES[module]
     tree = ast.parse(path.read_text(), str(path))
     package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
     out = []
@@ -62,46 +74,49 @@ def imports(module: str) -> list[tuple[str, list[str], int]]:
     return out
 
 
-def edges() -> list[tuple[str, str, int, list[str]]]:
-    """``(from module, to module, line, names)`` for every import of a datagen module by a datagen module."""
+def edges(root: Path, package: str) -> list[tuple[str, str, int, list[str]]]:
+    """``(from module, to module, line, names)`` for every import of a package module by a package module."""
+    mods = modules(root, package)
     out = []
-    for module in MODULES:
-        for target, names, line in imports(module):
-            if target != "datagen" and not target.startswith("datagen."):
+    for module, path in mods.items():
+        for target, names, line in imports(module, path):
+            if target != package and not target.startswith(package + "."):
                 continue
-            subs = [f"{target}.{n}" for n in names if f"{target}.{n}" in MODULES]
+            subs = [f"{target}.{n}" for n in names if f"{target}.{n}" in mods]
             for sub in subs:
                 out.append((module, sub, line, []))
-            rest = [n for n in names if f"{target}.{n}" not in MODULES]
+            rest = [n for n in names if f"{target}.{n}" not in mods]
             if rest or not names:
                 out.append((module, target, line, rest))
     return out
 
 
-def test_every_datagen_package_has_a_layer():
-    units = {unit(m) for m in MODULES} - {""}
-    assert units <= set(LAYER), f"packages without a layer (add them to LAYERS): {sorted(units - set(LAYER))}"
+def unplaced(root: Path, package: str, layers: list[set[str]]) -> list[str]:
+    placed = {n for names in layers for n in names}
+    return sorted({unit(m) for m in modules(root, package)} - {""} - placed)
 
 
-def test_imports_point_down_the_layers():
+def layer_violations(root: Path, package: str, layers: list[set[str]]) -> list[str]:
+    layer = {n: i for i, names in enumerate(layers) for n in names}
+    mods = modules(root, package)
     wrong = []
-    for a, b, line, _ in edges():
+    for a, b, line, _ in edges(root, package):
         ua, ub = unit(a), unit(b)
         if ua == ub or ub == "":
             continue
-        if ua == "" or LAYER[ub] >= LAYER[ua]:
-            wrong.append(f"{MODULES[a].relative_to(ROOT)}:{line} {a} -> {b} "
-                         f"(layer {LAYER.get(ua)} imports layer {LAYER.get(ub)})")
-    assert not wrong, "imports that go sideways or up a layer:\n" + "\n".join(wrong)
+        if ua == "" or layer[ub] >= layer[ua]:
+            wrong.append(f"{mods[a].relative_to(root)}:{line} {a} -> {b} "
+                         f"(layer {layer.get(ua)} imports layer {layer.get(ub)})")
+    return wrong
 
 
-def test_no_import_circles():
-    graph: dict[str, set[str]] = {m: set() for m in MODULES}
-    for a, b, _, _ in edges():
+def circles(root: Path, package: str) -> list[list[str]]:
+    graph: dict[str, set[str]] = {m: set() for m in modules(root, package)}
+    for a, b, _, _ in edges(root, package):
         if b in graph and a != b:
             graph[a].add(b)
     # Tarjan's strongly connected components
-    index, low, stack, on, cycles, counter = {}, {}, [], set(), [], [0]
+    index, low, stack, on, found, counter = {}, {}, [], set(), [], [0]
 
     def visit(v):
         index[v] = low[v] = counter[0]
@@ -123,40 +138,98 @@ def test_no_import_circles():
                 if w == v:
                     break
             if len(comp) > 1:
-                cycles.append(sorted(comp))
+                found.append(sorted(comp))
 
     sys.setrecursionlimit(max(10_000, sys.getrecursionlimit()))
     for v in sorted(graph):
         if v not in index:
             visit(v)
-    assert not cycles, f"import circles: {cycles}"
+    return found
 
 
-def test_no_private_names_across_modules():
-    wrong = [f"{MODULES[a].relative_to(ROOT)}:{line} imports {names} from {b}"
-             for a, b, line, names in edges()
-             if a != b and any(n.startswith("_") and not n.startswith("__") for n in names)]
+def private_imports(root: Path, package: str) -> list[str]:
+    mods = modules(root, package)
+    return [f"{mods[a].relative_to(root)}:{line} imports {names} from {b}"
+            for a, b, line, names in edges(root, package)
+            if a != b and any(n.startswith("_") and not n.startswith("__") for n in names)]
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_every_package_has_a_layer(package):
+    missing = unplaced(ROOT, package, LAYERS[package])
+    assert not missing, f"{package}: units without a layer (add them to LAYERS): {missing}"
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_imports_point_down_the_layers(package):
+    wrong = layer_violations(ROOT, package, LAYERS[package])
+    assert not wrong, "imports that go sideways or up a layer:\n" + "\n".join(wrong)
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_no_import_circles(package):
+    found = circles(ROOT, package)
+    assert not found, f"import circles: {found}"
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_no_private_names_across_modules(package):
+    wrong = private_imports(ROOT, package)
     assert not wrong, "private names imported across modules:\n" + "\n".join(wrong)
 
 
 def test_datagen_never_imports_training():
-    wrong = [f"{MODULES[m].relative_to(ROOT)}:{line} imports {t}" for m in MODULES for t, _, line in imports(m)
-             if t == "training" or t.startswith("training.")]
+    wrong = [f"{path.relative_to(ROOT)}:{line} imports {t}" for m, path in modules(ROOT, "datagen").items()
+             for t, _, line in imports(m, path) if t == "training" or t.startswith("training.")]
     assert not wrong, "\n".join(wrong)
 
 
-@pytest.mark.parametrize("name", sorted(n for n in LAYER if (DATAGEN / n).is_dir()))
-def test_subpackage_does_not_shadow_an_installed_module(name):
-    """Running ``python datagen/x.py`` puts ``datagen/`` on sys.path (and Ray copies a script's folder to
-    its workers' paths): a subpackage named like a library would then replace that library."""
-    outside = [p for p in sys.path if p and not Path(p).resolve().is_relative_to(ROOT)]
-    found = importlib.machinery.PathFinder.find_spec(name, outside)
-    assert found is None, f"datagen/{name}/ has the name of an installed module ({found.origin})"
+# Where installed modules are found: every sys.path entry but the repository's own folders (site-packages
+# may live inside the repository, in .venv/, and must be searched).
+OWN = {ROOT, ROOT / "tests", ROOT / "datagen", ROOT / "training"}
+INSTALLED = [p for p in sys.path if p and Path(p).resolve() not in OWN]
+TOP_NAMES = [(package, n) for package in PACKAGES for names in LAYERS[package] for n in sorted(names)
+             if (ROOT / package / n).is_dir() or (ROOT / package / f"{n}.py").is_file()]
+
+
+@pytest.mark.parametrize("package, name", TOP_NAMES, ids=[f"{p}/{n}" for p, n in TOP_NAMES])
+def test_no_unit_shadows_an_installed_module(package, name):
+    """Running ``python datagen/x.py`` or ``python training/train.py`` puts that folder on sys.path (and Ray
+    copies a script's folder to its workers' paths): a subpackage or module named like a library would
+    then replace that library."""
+    found = importlib.machinery.PathFinder.find_spec(name, INSTALLED)
+    assert found is None, f"{package}/{name} has the name of an installed module ({found.origin})"
+
+
+def test_the_shadow_check_searches_the_installed_packages():
+    for name in ("torch", "kubric", "hydra"):
+        assert importlib.machinery.PathFinder.find_spec(name, INSTALLED) is not None, name
 
 
 def test_layer_checks_can_fail(tmp_path):
-    """The checker sees deferred imports and resolves ``from pkg import submodule``."""
-    src = "def f():\n    from datagen.void import pairs\n    from datagen.scene.spec import _x\n"
-    tree = ast.parse(src)
-    found = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
-    assert [f.module for f in found] == ["datagen.void", "datagen.scene.spec"]
+    """Each checker fails on a package made to break its rule: an upward deferred import, a sideways import,
+    a circle, a private name, a unit without a layer; and accepts what the rules allow."""
+    files = {
+        "pkg/__init__.py": "",
+        "pkg/low/__init__.py": "",
+        "pkg/low/a.py": "import os\n\n\ndef f():\n    from pkg.high import b  # deferred, and up\n    return b, os\n",
+        "pkg/low/c.py": "from pkg.low import a\nfrom . import a as again\n",
+        "pkg/high/__init__.py": "",
+        "pkg/low/p.py": "_hidden = 1\n",
+        "pkg/high/b.py": "from pkg.low.p import _hidden\nfrom pkg.high import d\n",
+        "pkg/high/d.py": "from pkg.high.b import thing\n",
+        "pkg/side/__init__.py": "",
+        "pkg/side/e.py": "from pkg.high.b import thing\n",
+        "pkg/stray/__init__.py": "",
+        "pkg/top.py": "from pkg.side import e\nfrom pkg.high import d\n",
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    layers = [{"low"}, {"high", "side"}, {"top"}]
+    assert unplaced(tmp_path, "pkg", layers) == ["stray"]
+    wrong = layer_violations(tmp_path, "pkg", layers)
+    assert [w.split(" (")[0] for w in wrong] == ["pkg/low/a.py:5 pkg.low.a -> pkg.high.b",
+                                                 "pkg/side/e.py:1 pkg.side.e -> pkg.high.b"], wrong
+    assert circles(tmp_path, "pkg") == [["pkg.high.b", "pkg.high.d"]]
+    assert private_imports(tmp_path, "pkg") == ["pkg/high/b.py:1 imports ['_hidden'] from pkg.low.p"]

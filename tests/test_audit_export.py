@@ -57,6 +57,7 @@ def test_mask_mp4_is_lossless_for_every_value():
     assert encode_mask_mp4(mask, fps=12) == data, "deterministic bytes"
 
 
+@pytest.mark.render
 def test_export_void_round_trip(dataset, shard_samples, tmp_path):
     raw, decoded = shard_samples
     out = tmp_path / "export"
@@ -91,6 +92,7 @@ def test_export_void_round_trip(dataset, shard_samples, tmp_path):
         assert (folder / "caption.txt").read_text().strip() == entry["text"]
 
 
+@pytest.mark.render
 def test_export_limit_and_relative_paths(dataset, tmp_path):
     manifest = export_void(str(dataset), tmp_path / "e", limit=1, relative_paths=True)
     entries = json.loads(manifest.read_text())
@@ -104,6 +106,7 @@ SECTION_TITLES = ["Overview", "Quadmask value balance", "Pairs with an affected 
                   "Sample grids", "Failures"]
 
 
+@pytest.mark.render
 def test_collect_void_statistics(dataset, shard_samples):
     _, decoded = shard_samples
     a = audit.collect_void(str(dataset), grid=2)
@@ -126,6 +129,7 @@ def test_collect_void_statistics(dataset, shard_samples):
     assert audit.collect_void(str(dataset), limit=1, grid=0).rows[0]["key"] == "00000000"
 
 
+@pytest.mark.render
 def test_html_report(dataset, tmp_path):
     out = tmp_path / "report.html"
     result = subprocess.run([sys.executable, "-m", "datagen.audit", str(dataset), "--out", str(out), "--limit", "3"],
@@ -140,6 +144,7 @@ def test_html_report(dataset, tmp_path):
     assert "http://" not in text and "https://" not in text, "self-contained"
 
 
+@pytest.mark.render
 def test_failures_from_shard_stats(dataset, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(dataset, copy)
@@ -154,6 +159,8 @@ def test_failures_from_shard_stats(dataset, tmp_path):
     assert "RuntimeError: boom" in html
 
 
+@pytest.mark.render
+@pytest.mark.notebook
 def test_notebook_executes(dataset, tmp_path):
     pngs, markdown = execute_audit_notebook("audit_void", dataset, tmp_path)
     assert pngs == 5 + 2

@@ -16,6 +16,8 @@ from datagen.core.paths import REPO_ROOT
 from datagen.runner import load_config, run
 from audit_helpers import execute_audit_notebook, raw_and_decoded
 
+pytestmark = pytest.mark.render
+
 TINY = ["render.width=64", "render.height=48", "render.frames=5", "render.spp=2", "runner.progress=false"]
 NUM = 3
 
@@ -130,6 +132,7 @@ def test_html_report(dataset, tmp_path):
     assert "http://" not in text and "https://" not in text, "self-contained"
 
 
+@pytest.mark.notebook
 def test_notebook_executes(dataset, tmp_path):
     pngs, markdown = execute_audit_notebook("audit_vera", dataset, tmp_path)
     assert pngs == 3 + 2

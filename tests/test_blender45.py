@@ -9,6 +9,8 @@ import pytest
 from datagen.kubric_compat import blender45
 import blender45_checks as checks
 
+pytestmark = pytest.mark.render
+
 HERE = Path(__file__).parent
 
 

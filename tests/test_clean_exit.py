@@ -7,6 +7,8 @@ import pytest
 
 from blender45_checks import LEAK_REPORT
 
+pytestmark = pytest.mark.render
+
 RENDER = """
 import sys
 from datagen.assets import open_asset_source

@@ -11,10 +11,9 @@ import pytest
 from datagen import bench
 from datagen.runner import load_config, run
 from datagen.runner.config import ConfigError
-from training.evaluate import evaluate
-from training.inference import read_clips
+from training.evaluation.evaluate import evaluate
+from training.inference.inputs import read_clips
 
-pytestmark = pytest.mark.slow
 TINY = {"width": 64, "height": 48, "frames": 5, "spp": 2}
 
 
@@ -26,6 +25,7 @@ def benchmark(tmp_path_factory):
     return root / bench.VERSION, json.loads(manifest.read_text())
 
 
+@pytest.mark.render
 def test_splits_are_versioned_seed_disjoint_and_resumable(benchmark, tmp_path):
     root, manifest = benchmark
     splits = manifest["splits"]
@@ -40,6 +40,7 @@ def test_splits_are_versioned_seed_disjoint_and_resumable(benchmark, tmp_path):
     assert json.loads(again.read_text())["splits"]["void_negative"]["seed"] == splits["void_negative"]["seed"]
 
 
+@pytest.mark.render
 def test_baselines_order_as_they_must(benchmark, tmp_path):
     root, _ = benchmark
     results = evaluate(str(root), out=str(tmp_path / "report"))
@@ -56,6 +57,7 @@ def test_baselines_order_as_they_must(benchmark, tmp_path):
     assert json.loads((tmp_path / "report" / "vera_addition.json").read_text())["kind"] == "vera"
 
 
+@pytest.mark.render
 def test_any_models_mp4s_are_scored(benchmark, tmp_path):
     """Another model's outputs, one mp4 per sample key: here the truth itself, so the model row is exact."""
     from datagen.dataset.reader import open_dataset
@@ -99,9 +101,11 @@ def test_public_clip_converters(tmp_path):
     assert bench.main(["import-vera", str(vera / "missing.jsonl"), "--out", str(tmp_path / "o")]) == 2
 
 
+@pytest.mark.render
+@pytest.mark.train
 def test_training_validates_and_logs(benchmark, tmp_path):
-    from training.config import load_config as train_config
-    from training.loop import train
+    from training.core.config import load_config as train_config
+    from training.trainer.loop import train
 
     root, _ = benchmark
     out = tmp_path / "run"

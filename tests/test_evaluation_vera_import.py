@@ -78,7 +78,7 @@ def test_import_vera_published_rows(vera_test_set, tmp_path, capsys):
 
 
 def test_import_vera_reads_back_and_fails_in_one_line(vera_test_set, tmp_path, capsys):
-    from training.inference import read_clips
+    from training.inference.inputs import read_clips
 
     bench.import_vera(str(vera_test_set / "test.jsonl"), str(tmp_path))
     skipped: list[str] = []

@@ -19,7 +19,7 @@ from runner_helpers import sample_keys, toy_config
 
 
 
-@pytest.mark.slow
+@pytest.mark.ray
 def test_a_hung_sample_times_out_and_the_shard_is_written(tmp_path):
     import ray
 
@@ -38,7 +38,6 @@ def test_a_hung_sample_times_out_and_the_shard_is_written(tmp_path):
         run(toy_config(tmp_path / "local", "runner.sample_timeout_s=2"))
 
 
-@pytest.mark.slow
 def test_a_second_run_on_the_same_output_refuses(tmp_path):
     out = tmp_path / "toy"
     holder = subprocess.Popen([sys.executable, "-c", (
@@ -57,7 +56,7 @@ def test_a_second_run_on_the_same_output_refuses(tmp_path):
     assert not (out / ".counterfactory.lock").exists()
 
 
-@pytest.mark.slow
+@pytest.mark.ray
 def test_multi_node_cluster_spreads_shards_and_survives_losing_a_node(tmp_path):
     import ray
     from ray.cluster_utils import Cluster

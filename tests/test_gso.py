@@ -223,7 +223,7 @@ def _object_pixels(source, materials_spec) -> np.ndarray:
     return spec, out["rgb"][0][out["segmentation"][0] == 1].astype(float)
 
 
-@pytest.mark.slow
+@pytest.mark.render
 def test_a_scan_keeps_its_texture_in_the_render_unless_materials_random(mirror, no_sources):
     """The two-colour texture of the scan shows on the object's pixels (both hues); materials=random
     puts one of the samplers' plain colours there instead."""

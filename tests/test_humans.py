@@ -172,6 +172,7 @@ def test_physics_config_overrides_the_automatic_modes(fixture_root, tmp_path):
 
 # -- the generator ------------------------------------------------------------------------------------
 
+@pytest.mark.render
 def test_generator_makes_valid_human_removal_pairs(fixture_root, tmp_path):
     from datagen.runner import load_config, run
     from datagen.dataset.reader import open_dataset
@@ -197,6 +198,7 @@ def test_generator_makes_valid_human_removal_pairs(fixture_root, tmp_path):
     assert "plate" in sample["caption"] and "person" not in sample["caption"]
 
 
+@pytest.mark.render
 def test_generator_with_an_smplx_body(fixture_root, tmp_path):
     """The SMPL-X path end to end, on a random model file of the real shapes and AMASS-style motion."""
     from datagen.humans import smplx_body

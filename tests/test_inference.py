@@ -13,12 +13,11 @@ import pytest
 import torch
 
 from datagen.core.paths import REPO_ROOT
-from training.config import load_config
-from training.inference import (Clip, Runner, Settings, VoidOptions, composite_exact, keep_region, load_weights,
-                                read_clips)
+from training.core.config import load_config
+from training.inference.inputs import Clip, read_clips
+from training.inference.runner import Runner, Settings, VoidOptions, composite_exact, keep_region, load_weights
 from training_data import make_dataset
 
-pytestmark = pytest.mark.slow
 FAST = ["trainer.tensorboard=false", "trainer.log_every=50", "text.max_length=24", "optim.warmup_steps=0",
         "trainer.activation_checkpointing=false"]
 STEPS = 300
@@ -28,8 +27,8 @@ STEPS = 300
 def trained(tmp_path_factory):
     """Per model: one clip of ours and a tiny model trained STEPS steps on it (single process, on
     precomputed latents: the VAE runs once, not every step)."""
-    from training.loop import train
-    from training.precompute import precompute
+    from training.trainer.loop import train
+    from training.trainer.precompute import precompute
 
     root = tmp_path_factory.mktemp("infer")
     out = {}
@@ -45,7 +44,7 @@ def trained(tmp_path_factory):
 
 
 def runner_for(kind, data, checkpoint=None, **settings) -> Runner:
-    from training.infer_run import build_runner
+    from training.inference.job import build_runner
 
     cfg = load_config([f"model={kind}", f"data.path={data}", "trainer.out=/tmp/unused", "text.max_length=24"])
     from omegaconf import OmegaConf
@@ -59,12 +58,14 @@ def runner_for(kind, data, checkpoint=None, **settings) -> Runner:
 
 
 def target_latent(runner: Runner, pixels: np.ndarray) -> torch.Tensor:
-    from training.data import Fit, video_tensor
+    from training.core.clips import Fit, video_tensor
 
     hw = pixels.shape[1:3]
     return runner.vae.encode(video_tensor(pixels, len(pixels), Fit(0, 0, hw, hw))[None])
 
 
+@pytest.mark.render
+@pytest.mark.train
 @pytest.mark.parametrize("kind", ["vera", "void"])
 def test_trained_models_sample_their_training_target_back(trained, kind):
     data, run = trained[kind]
@@ -83,9 +84,11 @@ def test_trained_models_sample_their_training_target_back(trained, kind):
     assert errors["trained"] < 0.25 * errors["untrained"], errors
 
 
+@pytest.mark.render
+@pytest.mark.train
 def test_vera_delivers_the_source_exactly_where_alpha_is_zero(trained, tmp_path):
     from datagen.dataset.sample_io import decode_mp4
-    from training.infer_run import write_clip
+    from training.inference.job import write_clip
 
     data, run = trained["vera"]
     (clip,) = list(read_clips(str(data), "vera"))
@@ -106,6 +109,8 @@ def test_vera_delivers_the_source_exactly_where_alpha_is_zero(trained, tmp_path)
     assert np.array_equal(out[alpha == 0], src[alpha == 0]) and np.array_equal(out[alpha == 255], edit[alpha == 255])
 
 
+@pytest.mark.render
+@pytest.mark.train
 def test_void_windows_pass2_and_its_trigger(trained):
     data, run = trained["void"]
     (clip,) = list(read_clips(str(data), "void"))
@@ -129,6 +134,8 @@ def test_void_windows_pass2_and_its_trigger(trained):
     assert np.array_equal(stored["final"][outside], stored["source"][outside])
 
 
+@pytest.mark.render
+@pytest.mark.train
 def test_ema_weights_are_used_when_saved(trained, tmp_path):
     from training.tasks import make_task
 
@@ -153,6 +160,8 @@ def _void_layout(root, clip: Clip):
     return root
 
 
+@pytest.mark.render
+@pytest.mark.train
 def test_infer_cli_on_shards_and_on_void_layout(trained, tmp_path):
     data, run = trained["void"]
     (clip,) = list(read_clips(str(data), "void"))

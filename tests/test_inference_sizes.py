@@ -15,6 +15,8 @@ from datagen.core.paths import REPO_ROOT
 from datagen.dataset.media import FrameWriter, probe, read_frames, read_mask_frames
 from datagen.labels import quadmask as qm
 
+pytestmark = pytest.mark.fullsize
+
 W, H, FRAMES = 3840, 2160, 6
 SIDE = 64  # infer.max_side: the clip runs at 64x36
 TINY = ["data.path=unused", "model.size=tiny", f"infer.max_side={SIDE}", "infer.steps=1", "text.max_length=24",
@@ -61,8 +63,8 @@ def clip4k(tmp_path_factory):
 
 
 def _infer(args: list[str]):
-    from training.config import load_config
-    from training.infer_run import infer
+    from training.core.config import load_config
+    from training.inference.job import infer
 
     return infer(load_config(args, name="infer"))
 

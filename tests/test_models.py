@@ -7,9 +7,9 @@ import json
 import pytest
 import torch
 
+from training.core.clips import quadmask_to_condition
 from training.models.vera_mot import VeraMoT
-from training.models.void_inpaint import (build_void_model, quadmask_to_condition, snap_quadmask,
-                                          widen_patch_embedding)
+from training.models.void_inpaint import build_void_model, snap_quadmask, widen_patch_embedding
 from training.models.wan import WanConfig, WanTransformer
 from training.models.wan_checkpoint import CheckpointError, load_wan_checkpoint, map_state_dict, wan_from_pretrained
 
@@ -171,7 +171,7 @@ def test_mot_experts_are_separate_and_all_learn():
 
 
 def test_pretrained_of_another_size_fails_in_one_line(tmp_path):
-    from training.config import load_config
+    from training.core.config import load_config
     from training.tasks import make_task
 
     diffusers_model(num_layers=3).save_pretrained(tmp_path / "other")

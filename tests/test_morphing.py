@@ -4,7 +4,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from training.morphing import DEFAULT_THRESHOLD, deform_silhouette, morph_score, video_flow
+from training.inference.morphing import DEFAULT_THRESHOLD, deform_silhouette, morph_score, video_flow
 
 
 def moving_square(T=9, H=96, W=128):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from training.noise_warp import degrade, latent_flow, sample_gamma, warp_frame, warp_noise
+from training.core.noise_warp import degrade, latent_flow, sample_gamma, warp_frame, warp_noise
 
 
 def gen(seed=0):

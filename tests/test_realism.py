@@ -154,7 +154,7 @@ def test_sun_direction_and_energy(tmp_path):
     np.testing.assert_allclose(hdri.world_direction([1, 0, 0], math.pi / 2), [0, -1, 0], atol=1e-9)
 
 
-@pytest.mark.slow
+@pytest.mark.render
 def test_blender_shows_the_sun_where_the_map_direction_says(tmp_path):
     """Render the map with Cycles, turned, from a camera aimed where ``world_direction`` puts its sun:
     the sun lands in the middle of the picture."""
@@ -256,7 +256,7 @@ def test_hdri_files_keep_the_backdrop_sharp_only_where_the_map_allows():
     assert set(files) == {"environment.exr", "backdrop.exr"} and meta["sun"]["irradiance_rgb"][0] > 0
 
 
-@pytest.mark.slow
+@pytest.mark.render
 def test_void_pairs_from_real_assets_validate_credit_and_reproduce(sources, tmp_path, monkeypatch):
     """A VOID run drawing only real objects and HDRIs (CC0 ones): every invariant holds, dataset.json and
     ATTRIBUTION.md list what the samples used, and the same config and seed give the same bytes."""

@@ -13,6 +13,8 @@ from datagen.runner.driver import report
 from datagen.runner.validate import validate
 from runner_helpers import sample_keys, tar_bytes, toy_config
 
+pytestmark = pytest.mark.ray
+
 ALL_KEYS = [f"{i:08d}" for i in range(10)]
 
 

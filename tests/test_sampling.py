@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from training import sampling as S
+from training.inference import sampling as S
 
 TINY_DIT = dict(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=48, in_channels=16,
                 out_channels=16, text_dim=32, freq_dim=32, ffn_dim=192, num_layers=2, rope_max_seq_len=256)
@@ -73,7 +73,7 @@ def test_text_to_video_equals_diffusers_wan_pipeline(tiny_wan, sampler):
     prompt, guidance 5, seed, 6 steps."""
     from diffusers import FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler, WanPipeline
 
-    from training.encoders import TextEncoder, VideoVAE
+    from training.core.encoders import TextEncoder, VideoVAE
     from training.models.wan_checkpoint import wan_from_pretrained
 
     transformer, vae, text, tokenizer, path = tiny_wan

@@ -114,6 +114,7 @@ def lineup(source):
     renderer.close()
 
 
+@pytest.mark.render
 def test_segmentation_at_projected_centres(lineup):
     spec, states, renderer = lineup
     out = renderer.render(layers=("segmentation", "depth"), frames=[0, 5])
@@ -130,6 +131,7 @@ def test_segmentation_at_projected_centres(lineup):
         assert abs(np.median(d) - true) < 0.25, (name, np.median(d), true)
 
 
+@pytest.mark.render
 def test_same_spec_gives_identical_pixels(lineup, source):
     from datagen.scene.render import SceneRenderer
     spec, states, renderer = lineup
@@ -141,6 +143,7 @@ def test_same_spec_gives_identical_pixels(lineup, source):
         assert np.array_equal(first[key], second[key]), key
 
 
+@pytest.mark.render
 def test_hidden_removes_pixels_and_shadow_shadow_only_keeps_shadow(lineup, source):
     from datagen.scene.render import SceneRenderer
     spec, states, renderer = lineup
@@ -178,6 +181,7 @@ def _dilate(mask: np.ndarray, r: int) -> np.ndarray:
     return out
 
 
+@pytest.mark.render
 def test_flow_follows_motion(source):
     """Objects resting and a static camera: no flow; a camera panning: the image slides sideways;
     an object sliding: forward and backward flow point opposite ways along its motion."""
@@ -210,6 +214,7 @@ def test_flow_follows_motion(source):
     assert np.median(out["backward_flow"][0, ..., 1][ball]) < -1.0, "and backward flow to the left"
 
 
+@pytest.mark.render
 def test_every_asset_loads_simulates_and_renders(source):
     from datagen.scene.render import SceneRenderer
     ids = source.all_asset_ids
@@ -235,6 +240,7 @@ def test_every_asset_loads_simulates_and_renders(source):
     assert out["rgb"].std() > 10
 
 
+@pytest.mark.render
 def test_older_renderer_refuses_after_reset(source):
     from datagen.scene.render import SceneRenderer
     spec = _lineup(frames=1)

@@ -15,13 +15,12 @@ import torch
 from omegaconf import OmegaConf
 
 from datagen.core.paths import REPO_ROOT
-from training.checkpoint import list_checkpoints
-from training.config import load_config, check_config
-from training.data import DataError, SampleStream, check_dataset, clip_frames
-from training.metrics import read_metrics
+from training.core.checkpoint import list_checkpoints
+from training.core.clips import DataError, SampleStream, check_dataset, clip_frames
+from training.core.config import load_config
+from training.trainer.checks import check_config
+from training.trainer.metrics import read_metrics
 from training_data import make_dataset
-
-pytestmark = pytest.mark.slow
 
 FAST = ["trainer.tensorboard=false", "trainer.log_every=1", "text.max_length=24", "optim.warmup_steps=0"]
 
@@ -57,7 +56,7 @@ def python_train(*overrides: str, timeout: int = 600) -> subprocess.CompletedPro
 @pytest.mark.parametrize("kind", ["vera", "void", "affect"])
 @pytest.mark.parametrize("size", ["tiny", "1.3B", "14B"])
 def test_config_composes(kind, size):
-    from training.tasks import wan_config
+    from training.tasks.base import wan_config
 
     cfg = load_config([f"model={kind}", f"model.size={size}", "data.path=/d", "trainer.out=/o"])
     check_config(cfg)
@@ -79,6 +78,7 @@ def test_default_out_and_bad_configs():
         check_config(load_config(["data.path=/d", "trainer.max_steps=0"]))
 
 
+@pytest.mark.render
 def test_cli_bad_input_is_one_line(tmp_path, datasets):
     proc = python_train("model=vera", f"data.path={tmp_path / 'nothing'}", f"trainer.out={tmp_path / 'o'}")
     assert proc.returncode == 2 and "no dataset.json" in proc.stderr
@@ -91,6 +91,7 @@ def test_cli_bad_input_is_one_line(tmp_path, datasets):
 
 # -------------------------------------------------------------------------------------------- data
 
+@pytest.mark.render
 def test_stream_is_deterministic_split_and_resumable(datasets):
     url = str(datasets["void"])
     assert check_dataset(url, "void") is False
@@ -125,7 +126,7 @@ def test_clip_frames():
 def test_clips_are_cropped_or_resized_to_multiples_of_16():
     import numpy as np
 
-    from training.data import flow_tensor, plan_fit, video_tensor
+    from training.core.clips import flow_tensor, plan_fit, video_tensor
 
     fit = plan_fit(120, 208, None, None)  # the issues' 208x120 renders: centred crop, no resampling
     assert (fit.top, fit.left, fit.out_hw, fit.resized) == (4, 0, (112, 208), False)
@@ -145,7 +146,7 @@ def test_clips_are_cropped_or_resized_to_multiples_of_16():
 
 
 def test_encoders_load_local_paths_only(tmp_path):
-    from training.encoders import EncoderError, load_text_encoder, load_vae
+    from training.core.encoders import EncoderError, load_text_encoder, load_vae
 
     cfg = load_config(["data.path=/d"])
     with pytest.raises(EncoderError, match="vae.path=.*no such directory"):
@@ -185,6 +186,8 @@ def runs(datasets, tmp_path_factory):
     return out
 
 
+@pytest.mark.render
+@pytest.mark.train
 @pytest.mark.parametrize("kind", KINDS)
 def test_two_processes_overfit_two_samples(runs, kind):
     full, _ = runs[kind]
@@ -200,6 +203,8 @@ def test_two_processes_overfit_two_samples(runs, kind):
     assert (full / "config.yaml").is_file()
 
 
+@pytest.mark.render
+@pytest.mark.train
 @pytest.mark.parametrize("kind", KINDS)
 def test_resume_continues_exactly(runs, kind):
     full, resumed = runs[kind]
@@ -210,6 +215,7 @@ def test_resume_continues_exactly(runs, kind):
         assert a["loss"] == b["loss"] and a["grad_norm"] == b["grad_norm"], (a, b)
 
 
+@pytest.mark.train
 @pytest.mark.parametrize("kind", ["vera", "void"])
 def test_fsdp_start_up_and_mixed_precision(kind, tmp_path):
     """Under torchrun: only rank 0 builds the full model and its weights reach every shard exactly
@@ -225,8 +231,8 @@ def test_fsdp_start_up_and_mixed_precision(kind, tmp_path):
 
 
 def test_no_weight_decay_on_biases_norms_and_modulation():
-    from training.optim import build_optimizer
     from training.tasks import make_task
+    from training.trainer.optim import build_optimizer
 
     model = make_task(load_config(["model=void", "data.path=x"]).model).build_model()
     opt = build_optimizer(model, load_config(["data.path=x"]).optim)
@@ -237,12 +243,14 @@ def test_no_weight_decay_on_biases_norms_and_modulation():
     assert opt.param_groups[1]["weight_decay"] == 0.0
 
 
+@pytest.mark.render
+@pytest.mark.train
 def test_two_process_checkpoint_loads_in_one_process(runs, tmp_path):
     from torch.distributed.checkpoint.format_utils import dcp_to_torch_save
 
-    from training import checkpoint as ckpt
-    from training.loop import build
-    from training.parallel import init_runtime
+    from training.core import checkpoint as ckpt
+    from training.core.runtime import init_runtime
+    from training.trainer.loop import build
 
     full, _ = runs["vera"]
     path = full / "checkpoints" / f"step-{HALF:07d}"
@@ -277,9 +285,11 @@ def runs_data(runs) -> str:
     return yaml.safe_load((runs["vera"][0] / "config.yaml").read_text())["data"]["path"]
 
 
+@pytest.mark.render
+@pytest.mark.train
 def test_precomputed_latents_train_exactly_like_raw_clips(datasets, tmp_path):
-    from training.loop import train
-    from training.precompute import precompute
+    from training.trainer.loop import train
+    from training.trainer.precompute import precompute
 
     cfg = _cfg("void", datasets["void"], tmp_path / "raw", "trainer.max_steps=3", "trainer.checkpoint_every=3",
                "model.noise=warped", f"precompute.out={tmp_path / 'latents'}")
@@ -302,10 +312,12 @@ def test_precomputed_latents_train_exactly_like_raw_clips(datasets, tmp_path):
     assert [m["loss"] for m in raw] == [m["loss"] for m in lat]
 
 
+@pytest.mark.render
+@pytest.mark.train
 def test_ema_is_updated_checkpointed_and_resumed(datasets, tmp_path):
-    from training import checkpoint as ckpt
-    from training.loop import build, train
-    from training.parallel import init_runtime
+    from training.core import checkpoint as ckpt
+    from training.core.runtime import init_runtime
+    from training.trainer.loop import build, train
 
     args = ("trainer.ema.enabled=true", "trainer.ema.decay=0.5", "trainer.checkpoint_every=2", "optim.lr=1e-2")
     train(_cfg("vera", datasets["vera"], tmp_path / "a", "trainer.max_steps=2", *args))
@@ -314,7 +326,7 @@ def test_ema_is_updated_checkpointed_and_resumed(datasets, tmp_path):
     _, model, optimizer, scheduler, ema, _ = build(cfg, rt)
     initial = {k: v.clone() for k, v in ema.state_dict().items()}
     ckpt.load(ckpt.list_checkpoints(tmp_path / "a")[-1], model, optimizer, scheduler, ema, rt)
-    from training.optim import _clean
+    from training.core.ema import _clean
     params = {_clean(n): p for n, p in model.named_parameters()}
     shadow = ema.state_dict()
     name = next(n for n in shadow if n.endswith("experts.edit.ffn.fc1.weight"))

@@ -62,9 +62,9 @@ def test_smplx_models_are_read_without_pickle(tmp_path):
 
 
 def test_checkpoint_rank_state_loads_without_code(tmp_path):
-    from training import checkpoint as ckpt
-    from training.optim import build_scheduler
-    from training.parallel import init_runtime
+    from training.core import checkpoint as ckpt
+    from training.core.runtime import init_runtime
+    from training.trainer.optim import build_scheduler
 
     rt = init_runtime("cpu", "fp32")
     model = torch.nn.Linear(3, 2)

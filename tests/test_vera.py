@@ -240,6 +240,7 @@ def stage_renders(source):
     return spec, full, plate, region, report, boxes, passes
 
 
+@pytest.mark.render
 def test_decomposition_of_renders(stage_renders):
     """Shadow and floor reflection land in the alpha outside the subject; the occluder's pixels
     stay 0; the subject is opaque; the layers reproduce F."""
@@ -259,6 +260,7 @@ def test_decomposition_of_renders(stage_renders):
     assert (lay.alpha == 0).mean() > 0.5, "empty regions stay exactly 0"
 
 
+@pytest.mark.render
 def test_region_render_is_bit_identical(stage_renders):
     spec, full, plate, region, report, boxes, passes = stage_renders
     assert 0 < report["pixel_share"] < 1 and report["full_frames"] == []
@@ -274,6 +276,7 @@ def test_region_render_is_bit_identical(stage_renders):
     assert passes.cost == pytest.approx(2.0 + report["pixel_share"])
 
 
+@pytest.mark.render
 def test_region_falls_back_when_the_box_is_too_small(stage_renders):
     from datagen.vera.passes import Passes
     from datagen.scene.simulate import simulate
@@ -290,6 +293,7 @@ def test_region_falls_back_when_the_box_is_too_small(stage_renders):
     assert np.array_equal(out["rgb"], full["rgb"])
 
 
+@pytest.mark.render
 def test_transparent_film(source):
     """``rgba``: the sky is transparent, the object opaque; rgb of the same pass is its colour."""
     from datagen.scene.render import SceneRenderer
@@ -308,6 +312,7 @@ def test_transparent_film(source):
 
 
 # -- the generator end to end ----------------------------------------------------------------------
+@pytest.mark.render
 def test_generator_end_to_end_deterministic_and_valid(tmp_path):
     """Three samples (one per family) through the runner, twice: identical bytes, valid, previews."""
     outs = []

@@ -19,6 +19,8 @@ from runner_helpers import tar_bytes
 TINY = ["render.width=96", "render.height=64", "render.frames=6", "render.spp=2", "runner.progress=false"]
 import datagen.void_counterfactuals as void  # noqa: E402
 
+pytestmark = pytest.mark.render
+
 
 def _config(*overrides):
     cfg = load_config("void_counterfactuals", ["out=memory://unused", *TINY, *overrides])
@@ -139,6 +141,7 @@ def test_runner_end_to_end_is_deterministic_and_validates(tmp_path):
     assert [p.suffix for p in written] == [".png", ".gif"] and all(p.stat().st_size > 0 for p in written)
 
 
+@pytest.mark.ray
 def test_entry_point_runs_as_a_path_under_ray(tmp_path):
     """The issue's command (smaller), with the default Ray runner, then the validator's CLI."""
     out = tmp_path / "void"

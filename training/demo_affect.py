@@ -21,11 +21,11 @@ QUIET = ["trainer.tensorboard=false", "optim.warmup_steps=0", "trainer.activatio
 
 def run(data: Path, out: Path, heldout: Path | None, steps: int) -> dict:
     from datagen.void.layout import check_void_clips
-    from training.config import load_config
-    from training.evaluate import evaluate
-    from training.infer_run import infer
-    from training.loop import train
-    from training.precompute import precompute
+    from training.core.config import load_config
+    from training.evaluation.evaluate import evaluate
+    from training.inference.job import infer
+    from training.trainer.loop import train
+    from training.trainer.precompute import precompute
 
     t0 = time.perf_counter()
     latents, run_dir = out / "latents", out / "run"

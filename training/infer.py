@@ -12,7 +12,7 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from training.config import CONFIG_DIR, run_command
+from training.core.config import CONFIG_DIR, run_command
 
 
 @hydra.main(version_base=None, config_path=str(CONFIG_DIR), config_name="infer")
@@ -21,7 +21,7 @@ def main(cfg: DictConfig) -> None:
         import signal
         import sys
 
-        from training.infer_run import infer
+        from training.inference.job import infer
 
         # a stopped run (kill, a scheduler's SIGTERM) unwinds like an error: the clip being written is removed
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))

@@ -12,13 +12,14 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from training.config import CONFIG_DIR, check_config, run_command
+from training.core.config import CONFIG_DIR, run_command
+from training.trainer.checks import check_config
 
 
 @hydra.main(config_path=str(CONFIG_DIR), config_name="train", version_base=None)
 def main(cfg: DictConfig) -> None:
     def job():
-        from training.loop import train
+        from training.trainer.loop import train
 
         check_config(cfg)
         train(cfg)

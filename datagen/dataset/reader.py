@@ -1,5 +1,5 @@
 """The one reader of a dataset's shards (local path or fsspec URL), used by the dataset tools (preview,
-audit, export, validate's tar checks), by ``training/data.py`` and by ``training/precompute.py``.
+audit, export, validate's tar checks), by ``training/core/clips.py`` and by ``training/precompute.py``.
 
     from datagen.dataset.reader import open_dataset
     ds = open_dataset("s3://bucket/toy", members=("video", "mask"), decode="torch", shuffle=256, seed=0)

@@ -1,6 +1,6 @@
 """VOID's inpainting model: the Wan2.1 DiT with its input widened to 48 channels
-(noisy target latent | VAE-encoded quadmask | VAE-encoded input video), and the quadmask's
-conditioning values (REFERENCE §1)."""
+(noisy target latent | VAE-encoded quadmask | VAE-encoded input video). The quadmask's conditioning
+values (REFERENCE §1) are ``training/core/clips.py``'s ``quadmask_to_condition``."""
 from __future__ import annotations
 
 import torch
@@ -56,12 +56,3 @@ def build_void_model(cfg: WanConfig, pretrained_path: str | None = None, init: s
 def snap_quadmask(mask: torch.Tensor) -> torch.Tensor:
     """Snap 8-bit values to the four levels as VOID's readers do (<=31, 32..95, 96..191, >191)."""
     return torch.from_numpy(qm.SNAP_TABLE)[mask.long()]
-
-
-def quadmask_to_condition(mask: torch.Tensor, keep_overlap: bool = False, channels: int | None = None) -> torch.Tensor:
-    """uint8 quadmask (..., H, W) -> float conditioning in [0, 1]; ``channels`` adds a trailing repeat
-    axis (3 for the VAE)."""
-    cond = torch.from_numpy(qm.conditioning_table(keep_overlap))[mask.long()]
-    if channels:
-        cond = cond.unsqueeze(-1).expand(*cond.shape, channels)
-    return cond

@@ -2,7 +2,7 @@
 text cross-attention. Numerically equal to diffusers' ``WanTransformer3DModel`` (tested) so Wan2.1
 checkpoints load through ``training.models.wan_checkpoint``.
 
-Parallelism is not in here: ``model.blocks`` is the unit that ``training/parallel.py`` checkpoints and
+Parallelism is not in here: ``model.blocks`` is the unit that ``training/core/runtime.py`` checkpoints and
 shards, and a block's forward takes only tensors (RoPE tables are computed once per forward).
 """
 from __future__ import annotations
@@ -36,7 +36,7 @@ class WanConfig:
 
     @classmethod
     def preset(cls, size: str, **overrides) -> "WanConfig":
-        """``tiny`` (tests; text_dim matches training.encoders' tiny UMT5), ``1.3B`` and ``14B`` (Wan2.1 T2V)."""
+        """``tiny`` (tests; text_dim matches training.core.encoders' tiny UMT5), ``1.3B`` and ``14B`` (Wan2.1 T2V)."""
         presets = {
             "tiny": dict(num_attention_heads=2, attention_head_dim=48, text_dim=32, freq_dim=32, ffn_dim=192,
                          num_layers=2, rope_max_seq_len=256),

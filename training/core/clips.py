@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from datagen.dataset.reader import DataError, SampleStream  # noqa: F401  (the one reader; re-exported)
 from datagen.dataset.store import SUMMARY, Store
+from datagen.labels import quadmask as qm
 
 # Members each model reads from a generator's shards.
 RAW_MEMBERS = {
@@ -120,6 +121,15 @@ def flow_tensor(flow: np.ndarray, frames: int, video_hw: tuple[int, int], fit: F
     return (x * scale).permute(1, 2, 3, 0).contiguous()
 
 
+def quadmask_to_condition(mask: torch.Tensor, keep_overlap: bool = False, channels: int | None = None) -> torch.Tensor:
+    """uint8 quadmask (..., H, W) -> float conditioning in [0, 1]; ``channels`` adds a trailing repeat
+    axis (3 for the VAE)."""
+    cond = torch.from_numpy(qm.conditioning_table(keep_overlap))[mask.long()]
+    if channels:
+        cond = cond.unsqueeze(-1).expand(*cond.shape, channels)
+    return cond
+
+
 def vera_clip(sample: dict, data_cfg) -> dict:
     """A Vera sample as model-ready pixel tensors (alpha as a 3-channel image for the VAE)."""
     t = clip_frames(sample["input_video"].shape[0], data_cfg.frames)
@@ -134,8 +144,6 @@ def vera_clip(sample: dict, data_cfg) -> dict:
 def void_clip(sample: dict, data_cfg, keep_overlap: bool) -> dict:
     """A VOID pair as pixel tensors: quadmask -> conditioning values (REFERENCE §1) as a 3-channel
     image in [-1, 1]; the target's forward flow stays in pixels for the warped-noise pass."""
-    from training.models.void_inpaint import quadmask_to_condition
-
     t = clip_frames(sample["input_video"].shape[0], data_cfg.frames)
     hw = tuple(sample["input_video"].shape[1:3])
     fit = plan_fit(*hw, data_cfg.height, data_cfg.width)

@@ -5,7 +5,9 @@ fixed seed, for tests and CPU smoke runs — never for real training.
 """
 from __future__ import annotations
 
+import html
 import logging
+import re
 from pathlib import Path
 
 import torch
@@ -17,6 +19,18 @@ TINY_VAE = dict(base_dim=16, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
                 temperal_downsample=[False, True, True])
 TINY_TEXT = dict(vocab_size=384, d_kv=8, d_ff=64, num_layers=2, num_heads=4,
                  relative_attention_num_buckets=8)
+
+
+def prompt_clean(text: str) -> str:
+    """What Wan's pipelines do to a prompt before tokenising it: HTML entities unescaped (twice),
+    whitespace runs collapsed (ftfy's text repair too, when it is installed)."""
+    try:
+        import ftfy
+
+        text = ftfy.fix_text(text)
+    except ImportError:
+        pass
+    return re.sub(r"\s+", " ", html.unescape(html.unescape(text)).strip()).strip()
 
 
 class EncoderError(ValueError):
@@ -90,8 +104,6 @@ class TextEncoder:
 
     @torch.no_grad()
     def encode(self, prompts: list[str]) -> torch.Tensor:
-        from training.sampling import prompt_clean
-
         tok = self.tokenizer([prompt_clean(p) for p in prompts], padding="max_length", max_length=self.max_length,
                              truncation=True,
                              add_special_tokens=True, return_tensors="pt")

@@ -10,15 +10,15 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from training import checkpoint as ckpt
-from training.data import SampleStream, check_dataset, collate
-from training.encoders import load_text_encoder, load_vae
-from training.flow_matching import step_generator
-from training.metrics import MetricsLog, peak_flops
-from training.optim import EMA, build_optimizer, build_scheduler
-from training.parallel import (Runtime, all_reduce_mean, apply_activation_checkpointing, apply_fsdp,
-                               init_runtime, load_full_weights, resolve_dtype)
-from training.tasks import make_task, wan_config
+from training.core import checkpoint as ckpt
+from training.core.clips import SampleStream, check_dataset, collate
+from training.core.ema import EMA
+from training.core.flow_matching import step_generator
+from training.core.runtime import (Runtime, all_reduce_mean, apply_activation_checkpointing, apply_fsdp,
+                                   init_runtime, load_full_weights)
+from training.tasks import load_encoders, make_task
+from training.trainer.metrics import MetricsLog, peak_flops
+from training.trainer.optim import build_optimizer, build_scheduler
 
 log = logging.getLogger("training")
 
@@ -113,7 +113,7 @@ def train(cfg: DictConfig) -> list[dict]:
     validate_every = int(cfg.trainer.get("validate_every") or 0)
     validator = None
     if validate_every:
-        from training.validation import Validator
+        from training.trainer.validation import Validator
 
         validator = Validator(cfg, task, rt, encoders or load_encoders(cfg, rt), out)
     autocast = torch.autocast(rt.device.type, dtype=rt.param_dtype) \
@@ -173,20 +173,6 @@ def _pixel_size(lat: dict) -> tuple[int, int]:
 
 def _largest(a: tuple[int, int] | None, b: tuple[int, int]) -> tuple[int, int]:
     return b if a is None or max(b) > max(a) else a
-
-
-def load_encoders(cfg: DictConfig, rt: Runtime):
-    """The frozen VAE and text encoder of ``cfg`` (local paths; tiny random ones for model.size=tiny);
-    no text encoder (None) for a model without prompts (``model=affect``)."""
-    from training.tasks import TASKS
-
-    size = str(cfg.model.size)
-    vae = load_vae(cfg.vae, size, rt.device, resolve_dtype(cfg.vae.dtype, rt.device))
-    if not getattr(TASKS.get(str(cfg.model.name)), "uses_text", True):
-        return vae, None
-    text = load_text_encoder(cfg.text, size, wan_config(cfg.model).text_dim, rt.device,
-                             resolve_dtype(cfg.text.dtype, rt.device))
-    return vae, text
 
 
 def _flops_per_token(model, seq_len: int) -> float | None:

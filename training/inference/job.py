@@ -11,16 +11,16 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from training.inference import Runner, Settings, VoidOptions, load_weights, read_clips
-from training.morphing import DEFAULT_THRESHOLD
+from training.inference.inputs import read_clips
+from training.inference.morphing import DEFAULT_THRESHOLD
+from training.inference.runner import Runner, Settings, VoidOptions, load_weights
 
 
 def build_runner(cfg: DictConfig) -> tuple[Runner, dict]:
     """The model (weights from ``infer.checkpoint``, else ``trainer.init_from``, else ``model.pretrained``),
     its encoders and the sampling settings; and what was loaded, for settings.json."""
-    from training.loop import load_encoders
-    from training.parallel import init_runtime
-    from training.tasks import make_task
+    from training.core.runtime import init_runtime
+    from training.tasks import load_encoders, make_task
 
     rt = init_runtime(str(cfg.trainer.device), str(cfg.trainer.dtype))
     task = make_task(cfg.model)
@@ -57,8 +57,8 @@ def void_options(cfg: DictConfig, runner: Runner) -> VoidOptions:
 def max_side(cfg: DictConfig) -> tuple[int, str]:
     """The working size's long side and where it came from: ``infer.max_side``, else the size the
     checkpoint was trained at, else data.height/width, else ``infer.default_max_side``."""
-    from training.checkpoint import trained_size
-    from training.inference import resolve_checkpoint
+    from training.core.checkpoint import trained_size
+    from training.inference.runner import resolve_checkpoint
 
     if cfg.infer.get("max_side"):
         return int(cfg.infer.max_side), "infer.max_side"
@@ -74,7 +74,7 @@ def max_side(cfg: DictConfig) -> tuple[int, str]:
 
 def check_memory(inputs, side: int) -> None:
     """Refuse, before any model loads, a clip whose working size cannot fit in this machine's memory."""
-    from training.inference import InputError, available_bytes, working_bytes, working_size
+    from training.inference.inputs import InputError, available_bytes, working_bytes, working_size
 
     free = available_bytes()
     for item in inputs:
@@ -91,7 +91,7 @@ def infer(cfg: DictConfig) -> list[Path]:
 
     from tqdm import tqdm
 
-    from training.inference import InputError, load_clip, read_clips, scan_inputs
+    from training.inference.inputs import InputError, load_clip, read_clips, scan_inputs
 
     for key in ("infer.input", "infer.out"):
         if OmegaConf.is_missing(cfg, key) or not OmegaConf.select(cfg, key):
@@ -168,7 +168,8 @@ def _write_clip(tmp: Path, folder: Path, result: dict, settings: dict, fps: floa
     from datagen.core.pictures import contact_sheet, hstack, save_png
     from datagen.dataset.media import FrameWriter
     from datagen.dataset.sample_io import encode_mp4
-    from training.inference import composite_exact, keep_region, resize_frame
+    from training.inference.inputs import resize_frame
+    from training.inference.runner import composite_exact, keep_region
 
     n, h, w = result["source"].shape[:3]
     size = clip.size if clip is not None else (w, h)
@@ -238,7 +239,7 @@ def _write_quadmask_clip(tmp: Path, folder: Path, clip, result: dict, settings: 
     from datagen.dataset.media import FrameWriter, read_mask_frames
     from datagen.dataset.sample_io import SampleError, encode_mp4
     from datagen.labels.quadmask import AFFECTED, KEEP, OBJECT, OVERLAP, colorize, dilate, quadmask, removed_region
-    from training.inference import VOID_LAYOUT, resize_frame
+    from training.inference.inputs import VOID_LAYOUT, resize_frame
 
     n, h, w = result["source"].shape[:3]
     size = clip.size

@@ -23,7 +23,7 @@ from torch.distributed.checkpoint.state_dict import (StateDictOptions, get_model
                                                      get_optimizer_state_dict, set_model_state_dict,
                                                      set_optimizer_state_dict)
 
-from training.parallel import Runtime, barrier
+from training.core.runtime import Runtime, barrier
 
 STEP_RE = re.compile(r"^step-(\d{7,})$")
 DONE = "done.json"

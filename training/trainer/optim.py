@@ -1,4 +1,4 @@
-"""AdamW, linear warmup + cosine decay, and an optional EMA of the trained weights."""
+"""AdamW and linear warmup + cosine decay (the EMA of the weights: ``training/core/ema.py``)."""
 from __future__ import annotations
 
 import math
@@ -32,32 +32,3 @@ def lr_factor(step: int, warmup: int, total: int, min_ratio: float) -> float:
 def build_scheduler(optimizer, cfg, max_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
     warmup, ratio = int(cfg.warmup_steps), float(cfg.min_lr_ratio)
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, warmup, max_steps, ratio))
-
-
-class EMA:
-    """Exponential moving average of the parameters, kept in the parameters' own (possibly sharded)
-    layout so it costs one extra copy per rank and checkpoints through DCP like the model."""
-
-    def __init__(self, model: nn.Module, decay: float):
-        self.decay = float(decay)
-        self.names = [n for n, p in model.named_parameters() if p.requires_grad]
-        self.shadow = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
-
-    @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
-        params = dict(model.named_parameters())
-        torch._foreach_lerp_([self.shadow[n] for n in self.names], [params[n].detach() for n in self.names],
-                             1.0 - self.decay)
-
-    def state_dict(self) -> dict:
-        return {_clean(n): t for n, t in self.shadow.items()}
-
-    def load_state_dict(self, state: dict) -> None:
-        with torch.no_grad():
-            for n in self.names:
-                self.shadow[n].copy_(state[_clean(n)])
-
-
-def _clean(name: str) -> str:
-    """Parameter names without wrapper prefixes, so EMA checkpoints match across AC/FSDP settings."""
-    return name.replace("_checkpoint_wrapped_module.", "").replace("_orig_mod.", "")

@@ -17,8 +17,6 @@ guidance and seed (``tests/test_sampling.py``):
 """
 from __future__ import annotations
 
-import html
-import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -31,18 +29,6 @@ TRAIN_STEPS = 1000
 
 def shifted(s, shift: float):
     return shift * s / (1 + (shift - 1) * s)
-
-
-def prompt_clean(text: str) -> str:
-    """What Wan's pipelines do to a prompt before tokenising it: HTML entities unescaped (twice),
-    whitespace runs collapsed (ftfy's text repair too, when it is installed)."""
-    try:
-        import ftfy
-
-        text = ftfy.fix_text(text)
-    except ImportError:
-        pass
-    return re.sub(r"\s+", " ", html.unescape(html.unescape(text)).strip()).strip()
 
 
 @dataclass(frozen=True)

@@ -1,22 +1,6 @@
-"""Running trained Vera, VOID and affect models on clips of any size: inputs, sampling, exact pixel-space
-compositing.
-
-Inputs (``read_clips``): a dataset written by our generators (a folder with ``dataset.json``), VOID's
-per-clip layout as VOID publishes it (``datagen.void.layout.scan_clips``: ``input_video.mp4`` with
-``quadmask_0.mp4``, ``trimask_quadmask.mp4`` or per-object ``mask_*.mp4``, and ``prompt.json`` with
-``{"bg": "<the scene after removal>"}``), or a folder of videos (``NAME.mp4``, the prompt in ``NAME.txt``
-or ``infer.prompt``; for VOID the quadmask in ``NAME.quadmask.mp4``). The affect model needs only the
-object's mask: a segmenter's white-on-black ``object_mask.mp4`` in a clip folder or ``NAME.mask.mp4``
-beside a video (else the 0/63 pixels of the quadmask, which is what our shards give). A clip that cannot
-be used is skipped with one line saying why.
-
-**Any size, bounded memory.** A clip is decoded at its *working size* (``working_size``: long side at
-most ``infer.max_side``, by default the size the model was trained at), resized by ffmpeg while it
-decodes, and run at every frame (repeated to 4k+1, long clips in temporal windows). Outputs are written
-back at the input's own size and frame count, frame by frame (``training/infer_run.py``): delivered
-source pixels and the object's 0/63 pixels come from the full-resolution input, probabilities, alpha and
-edits are upsampled.
-
+"""The sampler runner: a trained Vera, VOID or affect model with its VAE and text encoder, run on one
+clip at its working size (``training/inference/inputs.py``), with exact pixel-space compositing;
+the checkpoint it loads.
 Vera: the three experts are sampled jointly from the source; the delivered video is computed in
 pixel space, ``alpha * edit + (1 - alpha) * source`` with alpha on 8-bit levels, so every pixel whose
 alpha is 0 is the source pixel, bit for bit. Affect: one forward pass (per window) gives every frame's
@@ -24,27 +8,24 @@ change probability, and with the object's mask the full quadmask (``Runner.affec
 Gaussian noise; optionally every pixel marked 255 outside a dilated edit region is copied from the input;
 pass 2 (``void.pass2``) re-samples from noise carried along the optical flow of pass 1's result (OpenCV
 DIS, or the render flow stored in our shards), when ``auto`` finds pass 1 morphing
-(``training/morphing.py``). Long clips are denoised in overlapping temporal windows blended at every step
+(``training/inference/morphing.py``). Long clips are denoised in overlapping temporal windows blended at every step
 (``sampling.windowed``).
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 import torch
 
-from datagen.void.layout import QUADMASK, VIDEO
-from training import sampling as S
-from training.data import Fit, plan_fit, video_tensor
-from training.morphing import DEFAULT_THRESHOLD
+from training.core.clips import Fit, plan_fit, video_tensor
+from training.inference import sampling as S
+from training.inference.inputs import Clip, InputError, resize_frames
+from training.inference.morphing import DEFAULT_THRESHOLD
 
-VOID_LAYOUT = (VIDEO, QUADMASK)
-SIDE_VIDEOS = (".quadmask.mp4", ".mask.mp4", ".alpha.mp4")  # beside NAME.mp4 in a folder of videos: not inputs
-OBJECT_MASK = "object_mask.mp4"  # affect input: the removed object white (>= 128) on black, as segmenters export
+
 WAN_NEGATIVE = ("Bright tones, overexposed, static, blurred details, subtitles, style, works, paintings, images, "
                 "static, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, "
                 "extra fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, misshapen limbs, "
@@ -52,288 +33,9 @@ WAN_NEGATIVE = ("Bright tones, overexposed, static, blurred details, subtitles, 
                 "walking backwards")
 
 
-class InputError(ValueError):
-    """An input that cannot be run; the message is one line naming the file."""
-
-
-if TYPE_CHECKING:
-    from datagen.dataset.media import VideoInfo
-
-
-@dataclass
-class Clip:
-    """One input: uint8 (T, H, W, 3) video, its prompt, and what the model kind needs."""
-    name: str
-    video: np.ndarray
-    prompt: str
-    quadmask: np.ndarray | None = None  # VOID: uint8 (T, H, W), snapped to 0/63/127/255
-    flow: np.ndarray | None = None  # VOID from our shards: the render's forward flow (T, h, w, 2)
-    truth: dict = field(default_factory=dict)  # ground-truth members when the input came from our shards
-    fps: float = 16.0
-    path: Path | None = None  # the video file it was read from (None for our shards)
-    full_size: tuple[int, int] | None = None  # (width, height) of the input; None: the working size
-    full_video: np.ndarray | None = None  # our shards: the input at full size (files are read again instead)
-    full_masks: Callable[[tuple[int, int] | None], Iterator[np.ndarray]] | None = None  # full-size quadmask
-
-    @property
-    def size(self) -> tuple[int, int]:
-        """(width, height) of the input as given; outputs are written at this size."""
-        return self.full_size or (self.video.shape[2], self.video.shape[1])
-
-    def source_frames(self) -> Iterator[np.ndarray]:
-        """The input's frames at full size, one at a time."""
-        if self.path is not None:
-            from datagen.dataset.media import read_frames
-
-            return read_frames(self.path)
-        return iter(self.full_video if self.full_video is not None else self.video)
-
-    def mask_frames(self) -> Iterator[np.ndarray]:
-        """The quadmask (or the object's mask as 0/255) at full size, one frame at a time."""
-        if self.full_masks is not None:
-            return self.full_masks(None)
-        return iter(self.quadmask)
-
-
-# -- inputs -------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ClipInput:
-    """One input found on disk, not yet decoded: its files, prompt and size (``scan_inputs``)."""
-    name: str
-    video: Path
-    info: "VideoInfo"
-    prompt: str
-    masks: Callable[[tuple[int, int] | None], Iterator[np.ndarray]] | None = None  # quadmask frames at a size
-    object_mask: bool = False  # the masks are a segmenter's object mask (object white), not a quadmask
-
-
-def working_size(width: int, height: int, max_side: int) -> tuple[int, int]:
-    """The size a clip of ``width`` x ``height`` is run at: the same aspect with its long side at most
-    ``max_side`` (even numbers, never upscaled)."""
-    if max_side < 16:
-        raise InputError(f"infer.max_side={max_side}: must be at least 16 pixels")
-    scale = min(1.0, max_side / max(width, height))
-    if scale == 1.0:
-        return width, height
-    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
-
-
-def working_bytes(frames: int, width: int, height: int) -> int:
-    """Host memory a clip needs at its working size: the uint8 frames and the float copies the model
-    input, the outputs and the previews make of them: about 50 bytes per working-size pixel value for a
-    tiny VOID model on the CPU (``benchmarks/inference_memory.py``), rounded up to 60; the model's own
-    weights and activations come on top (``benchmarks/inference_arithmetic.py``)."""
-    return int(frames * width * height * 3 * 60)
-
-
-def available_bytes() -> int | None:
-    """Memory this process may still use: the machine's MemAvailable, capped by the container's cgroup
-    limit and the process's address-space limit (``ulimit -v``); None where none can be read (not Linux)."""
-    import resource
-
-    limits = []
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                limits.append(int(line.split()[1]) * 1024)
-    except OSError:
-        pass
-    try:
-        text = Path("/sys/fs/cgroup/memory.max").read_text().strip()
-        used = int(Path("/sys/fs/cgroup/memory.current").read_text().strip())
-        if text != "max":
-            limits.append(int(text) - used)
-    except (OSError, ValueError):
-        pass
-    soft = resource.getrlimit(resource.RLIMIT_AS)[0]
-    if soft != resource.RLIM_INFINITY:
-        limits.append(soft)
-    return min(limits) if limits else None
-
-
-def _object_quadmask(frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-    """A segmenter's mask frames (object white, >= 128) in quadmask terms: object 0, everything else 255."""
-    from datagen.labels.quadmask import KEEP, OBJECT
-
-    for f in frames:
-        yield np.where(f >= 128, OBJECT, KEEP).astype(np.uint8)
-
-
-def _mask_file(path: Path, object_mask: bool) -> Callable[[tuple[int, int] | None], Iterator[np.ndarray]]:
-    """Quadmask frames of a mask video at a size (nearest neighbour: the levels survive)."""
-    from datagen.dataset.media import read_mask_frames
-    from datagen.labels.quadmask import snap
-
-    def frames(size=None):
-        it = read_mask_frames(path, size)
-        return _object_quadmask(it) if object_mask else (snap(f) for f in it)
-    return frames
-
-
-def _probe(path: Path) -> "VideoInfo":
-    from datagen.dataset.media import MediaError, probe
-
-    try:
-        return probe(path)
-    except MediaError as e:
-        raise InputError(str(e).splitlines()[0]) from None
-
-
-def _check_mask(name: str, info, mask_path: Path) -> None:
-    m = _probe(mask_path)
-    if (m.width, m.height, m.frames) != (info.width, info.height, info.frames):
-        raise InputError(f"{mask_path}: {m.frames} frames of {m.width}x{m.height}, but the video has "
-                         f"{info.frames} frames of {info.width}x{info.height}")
-
-
-def scan_inputs(path: str, model: str, prompt: str | None = None) -> tuple[list[ClipInput], list[str]]:
-    """The clips under ``path`` that can be run (see the module docstring), without decoding them, and one
-    line per clip that cannot (skipped). A path that holds no clips at all is an ``InputError``."""
-    root = Path(path)
-    if not root.is_dir():
-        raise InputError(f"infer.input={path}: no such folder")
-    from datagen.void.layout import iter_quadmask, scan_clips
-
-    folders, skipped_folders = scan_clips(root, need_mask=False)
-    skipped = [f"{p}: {why}" for p, why in skipped_folders]
-    inputs: list[ClipInput] = []
-    if folders or skipped:
-        for c in folders:
-            text = c.prompt if c.prompt is not None else (prompt or "")
-            if model == "affect" and (c.folder / OBJECT_MASK).is_file():
-                try:
-                    _check_mask(c.folder.name, c.info, c.folder / OBJECT_MASK)
-                except InputError as e:
-                    skipped.append(str(e))
-                    continue
-                inputs.append(ClipInput(c.folder.name, c.video, c.info, text,
-                                        _mask_file(c.folder / OBJECT_MASK, True), True))
-            elif c.masks:
-                inputs.append(ClipInput(c.folder.name, c.video, c.info, text,
-                                        lambda size=None, c=c: iter_quadmask(c, size)))
-            elif model == "vera":
-                inputs.append(ClipInput(c.folder.name, c.video, c.info, text))
-            else:
-                need = "the quadmask" if model == "void" else f"{OBJECT_MASK} or a quadmask (the object's mask)"
-                skipped.append(f"{c.folder}: no mask ({model} needs {need})")
-        return inputs, skipped
-    videos = sorted(p for p in root.glob("*.mp4") if not p.name.endswith(SIDE_VIDEOS))
-    if not videos:
-        raise InputError(f"infer.input={path}: no dataset.json, no {VOID_LAYOUT[0]} folders and no .mp4 videos")
-    for p in videos:
-        side = p.with_suffix(".txt")
-        text = side.read_text().strip() if side.is_file() else (prompt or "")
-        quad, obj = p.with_name(p.stem + ".quadmask.mp4"), p.with_name(p.stem + ".mask.mp4")
-        mask_path, object_mask = (obj, True) if model == "affect" and obj.is_file() else (quad, False)
-        try:
-            info = _probe(p)
-            if model == "void" and not quad.is_file():
-                raise InputError(f"{p}: no {quad.name} beside it (VOID needs the quadmask)")
-            if model == "affect" and not mask_path.is_file():
-                raise InputError(f"{p}: no {obj.name} (the object's mask) or {quad.name} beside it")
-            if model == "vera" and not text:
-                raise InputError(f"{p}: no instruction ({side.name} or infer.prompt=...)")
-            if mask_path.is_file():
-                _check_mask(p.stem, info, mask_path)
-        except InputError as e:
-            skipped.append(str(e))
-            continue
-        inputs.append(ClipInput(p.stem, p, info, text,
-                                _mask_file(mask_path, object_mask) if mask_path.is_file() else None, object_mask))
-    return inputs, skipped
-
-
-def load_clip(item: ClipInput, max_side: int) -> Clip:
-    """An input decoded at its working size (``working_size``): ffmpeg resizes while it decodes, so a 4K
-    clip never exists in memory at 4K. The full-size frames are read again, frame by frame, when the
-    outputs are written (``Clip.source_frames``, ``Clip.mask_frames``)."""
-    from datagen.dataset.media import MediaError, read_frames
-
-    info = item.info
-    size = working_size(info.width, info.height, max_side)
-    try:
-        video = np.stack(list(read_frames(item.video, size, info=info)))
-        mask = np.stack(list(item.masks(size))) if item.masks is not None else None
-    except MediaError as e:
-        raise InputError(str(e).splitlines()[0]) from None
-    if mask is not None and mask.shape != video.shape[:3]:
-        raise InputError(f"{item.name}: the mask has {len(mask)} frames, the video {len(video)}")
-    return Clip(item.name, video, item.prompt, mask, fps=info.fps or 16.0, path=item.video,
-                full_size=(info.width, info.height), full_masks=item.masks)
-
-
-def read_clips(path: str, model: str, prompt: str | None = None, limit: int | None = None,
-               max_side: int | None = None, skipped: list[str] | None = None) -> Iterator[Clip]:
-    """The clips under ``path`` (see the module docstring), in a stable order, at their working size
-    (long side at most ``max_side``; None: as stored). Unusable clips are left out, their reasons appended
-    to ``skipped`` (or, without a list, the first one raises ``InputError``)."""
-    if (Path(path) / "dataset.json").is_file() or "://" in str(path):
-        yield from _from_shards(str(path), model, limit, max_side)
-        return
-    inputs, bad = scan_inputs(path, model, prompt)
-    if skipped is not None:
-        skipped += bad
-    elif bad:
-        raise InputError(bad[0])
-    for item in inputs[:limit]:
-        yield load_clip(item, max_side or max(item.info.width, item.info.height))
-
-
-def resize_frame(frame: np.ndarray, size: tuple[int, int], nearest: bool = False) -> np.ndarray:
-    """One frame (H, W[, C]) at ``size`` = (width, height): nearest neighbour for masks, area averaging
-    when shrinking, bilinear when enlarging."""
-    import cv2
-
-    if (frame.shape[1], frame.shape[0]) == tuple(size):
-        return frame
-    if nearest:
-        mode = cv2.INTER_NEAREST
-    else:
-        mode = cv2.INTER_AREA if size[0] < frame.shape[1] else cv2.INTER_LINEAR
-    return cv2.resize(np.ascontiguousarray(frame), tuple(size), interpolation=mode)
-
-
-def _resize_frames(video: np.ndarray, size: tuple[int, int], nearest: bool = False) -> np.ndarray:
-    return np.stack([resize_frame(f, size, nearest) for f in video])
-
-
-def _from_shards(url: str, model: str, limit: int | None, max_side: int | None = None) -> Iterator[Clip]:
-    from datagen.dataset.reader import open_dataset
-    from datagen.dataset.store import SUMMARY, Store
-
-    summary = Store(url).read_json(SUMMARY)
-    fps = float(summary["config"]["render"]["fps"])
-    for n, s in enumerate(open_dataset(url, shardshuffle=False, split_by_node=False, split_by_worker=False)):
-        if limit is not None and n >= limit:
-            return
-        video = s["input_video"]
-        h, w = video.shape[1:3]
-        size = working_size(w, h, max_side or max(w, h))
-        quad = s.get("quadmask")
-        if size != (w, h):  # our clips are small: resized in memory, the full-size arrays kept for the outputs
-            small = _resize_frames(video, size)
-            small_quad = _resize_frames(quad, size, nearest=True) if quad is not None else None
-        else:
-            small, small_quad = video, quad
-        full = dict(full_size=(w, h), full_video=video, full_masks=(lambda size=None, q=quad: iter(q))
-                    if quad is not None else None)
-        if model == "vera":
-            yield Clip(s["__key__"], small, s["edit_instruction"],
-                       truth={k: s[k] for k in ("edit_rgb", "edit_alpha", "composite") if k in s}, fps=fps, **full)
-        elif model == "affect":
-            yield Clip(s["__key__"], small, s["caption"], small_quad, truth={"quadmask": quad}, fps=fps, **full)
-        else:
-            yield Clip(s["__key__"], small, s["caption"], small_quad,
-                       s.get("target_forward_flow") if size == (w, h) else None,
-                       truth={"target_video": s["target_video"]} if "target_video" in s else {}, fps=fps, **full)
-
-
-# -- models -------------------------------------------------------------------------------------------
-
 def resolve_checkpoint(path: str) -> Path:
     """A complete checkpoint folder: ``path`` itself (a ``step-*`` folder), or a run folder's newest."""
-    from training.checkpoint import DONE, list_checkpoints
+    from training.core.checkpoint import DONE, list_checkpoints
 
     p = Path(path)
     if not (p / DONE).is_file():
@@ -349,7 +51,7 @@ def load_weights(model: torch.nn.Module, path: str, ema: str = "auto") -> dict:
     unsharded model; EMA weights when saved (``ema=auto``) or demanded (``true``). Returns what was used."""
     import torch.distributed.checkpoint as dcp
 
-    from training.checkpoint import DONE
+    from training.core.checkpoint import DONE
 
     p = resolve_checkpoint(path)
     info = json.loads((p / DONE).read_text())
@@ -357,7 +59,7 @@ def load_weights(model: torch.nn.Module, path: str, ema: str = "auto") -> dict:
     if use_ema and not info.get("ema"):
         raise ValueError(f"infer.checkpoint={p}: infer.ema=true but the checkpoint has no EMA weights")
     if use_ema:
-        from training.optim import EMA
+        from training.core.ema import EMA
 
         shadow = EMA(model, 0.0).state_dict()
         state = {"ema": shadow}
@@ -483,7 +185,7 @@ class Runner:
     def void_pass(self, clip: Clip, noise: torch.Tensor | None = None, model=None) -> tuple[np.ndarray, dict]:
         """One sampling pass: (uint8 video at the working size, what the model used: its input pixels,
         quadmask, latents, the model-size output)."""
-        from training.models.void_inpaint import quadmask_to_condition
+        from training.core.clips import quadmask_to_condition
 
         model = model or self.model
         plan = self.plan(clip.video)
@@ -513,7 +215,7 @@ class Runner:
     def void(self, clip: Clip, opts: "VoidOptions") -> dict:
         """Pass 1, the keep-region guarantee, the morphing check and, when it says so (or always), pass 2;
         every video at the clip's working size."""
-        from training.morphing import morph_score, video_flow
+        from training.inference.morphing import morph_score, video_flow
 
         video, mask = clip.video, clip.quadmask
         pass1, used = self.void_pass(clip)
@@ -526,7 +228,7 @@ class Runner:
         if run2:
             plan = used["plan"]
             if opts.flow == "stored" and clip.flow is not None and not plan.padded:
-                from training.data import flow_tensor
+                from training.core.clips import flow_tensor
 
                 flow = flow_tensor(clip.flow, used["frames"], tuple(video.shape[1:3]), used["fit"]).numpy()
                 out["flow_source"] = "stored render flow"
@@ -641,7 +343,7 @@ class Plan:
         """A model-size uint8 (frames, H', W', C) output back at the working size (n, h, w, C)."""
         (top, bottom), (left, right) = self.pad_width[1], self.pad_width[2]
         if self.fit.resized:
-            video = _resize_frames(video, (self.w + left + right, self.h + top + bottom))
+            video = resize_frames(video, (self.w + left + right, self.h + top + bottom))
             video = video if video.ndim == 4 else video[..., None]
         return np.ascontiguousarray(video[:self.n, top:top + self.h, left:left + self.w])
 
@@ -686,7 +388,7 @@ def keep_region(result: np.ndarray, video: np.ndarray, quadmask: np.ndarray, dil
 def warped_noise(flow_px: np.ndarray, video_hw: tuple[int, int], latent_shape, seed: int) -> torch.Tensor:
     """Pass 2's starting noise: Gaussian noise carried along a pixel forward flow (T, h, w, 2) in
     (d_row, d_col), resampled to latent frames and pixels (the training noise warp, no degradation)."""
-    from training.noise_warp import latent_flow, warp_noise
+    from training.core.noise_warp import latent_flow, warp_noise
 
     g = torch.Generator().manual_seed(int(seed))
     flow = latent_flow(torch.as_tensor(np.asarray(flow_px, np.float32)), video_hw, tuple(latent_shape[-2:]))

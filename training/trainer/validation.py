@@ -1,6 +1,6 @@
 """Validation during training: every ``trainer.validate_every`` steps, sample ``trainer.validate.clips``
 held-out clips with the inference sampler (the affect model: predict their quadmasks; IoU, precision and
-recall of the affected region), score them against their ground truth (``training/scores.py``)
+recall of the affected region), score them against their ground truth (``training/evaluation/scores.py``)
 and log it: ``OUT/validation.jsonl`` (one line per validation), TensorBoard scalars ``val/<score>`` and a
 frame strip per clip, and the sampled videos as ``OUT/validation/step-XXXXXXX/<key>.mp4``.
 
@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from training import scores as S
-from training.inference import Runner, Settings, read_clips
+from training.evaluation import scores as S
+from training.inference.inputs import read_clips
+from training.inference.runner import Runner, Settings
 
 
 class Validator:

@@ -1,0 +1,2 @@
+"""Scoring predictions against ground truth: the scores (scores) and the benchmark report
+(evaluate), which ``python -m training.evaluate`` runs."""
