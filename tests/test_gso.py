@@ -125,7 +125,12 @@ def mirror(tmp_path_factory):
 
 @pytest.fixture
 def no_sources(tmp_path, monkeypatch):
+    """No installed sources; scene libraries (cached per process by config, not by sources) opened fresh
+    and not left behind for other tests."""
     monkeypatch.setenv("COUNTERFACTORY_SOURCES", str(tmp_path / "no_sources"))
+    library._open.cache_clear()
+    yield
+    library._open.cache_clear()
 
 
 def open_library(**changes):

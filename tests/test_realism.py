@@ -178,6 +178,15 @@ def test_blender_shows_the_sun_where_the_map_direction_says(tmp_path):
 
 # -- the scene library --------------------------------------------------------------------------------
 
+@pytest.fixture(autouse=True)
+def fresh_scene_libraries():
+    """Scene libraries are cached per process by their config, not by COUNTERFACTORY_SOURCES: the tests here
+    open them from their own small sources, so none may reuse another test's library or leave theirs behind."""
+    library._open.cache_clear()
+    yield
+    library._open.cache_clear()
+
+
 @pytest.fixture(scope="module")
 def sources(tmp_path_factory):
     """A sources folder as scripts/fetch_assets.sh lays it out: a CC0 and a CC-BY furniture library and
@@ -241,7 +250,6 @@ def test_built_models_keep_their_materials_unless_materials_random(sources, monk
     from datagen.scene.spec import MaterialSpec, ObjectSpec, SceneSpec
 
     monkeypatch.setenv("COUNTERFACTORY_SOURCES", str(sources))
-    library._open.cache_clear()  # libraries opened by earlier tests were built from other sources
     drawn = MaterialSpec("wood", (0.85, 0.2, 0.15))
     spec = SceneSpec(objects=[ObjectSpec(a, a, drawn) for a in ("toy_block", "radio", "cube")])
     for materials, presets in (("keep", ["asset", "asset", "wood"]), ("random", ["wood", "wood", "wood"])):
