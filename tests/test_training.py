@@ -82,7 +82,7 @@ def test_default_out_and_bad_configs():
 def test_cli_bad_input_is_one_line(tmp_path, datasets):
     proc = python_train("model=vera", f"data.path={tmp_path / 'nothing'}", f"trainer.out={tmp_path / 'o'}")
     assert proc.returncode == 2 and "no dataset.json" in proc.stderr
-    assert proc.stderr.strip().count("\n") == 0 or "Traceback" not in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr, proc.stderr
     proc = python_train("model=vera", f"data.path={datasets['void']}", f"trainer.out={tmp_path / 'o'}")
     assert proc.returncode == 2 and "cannot train model=vera" in proc.stderr
     proc = python_train("model=void", "model.size=1.3B", f"data.path={datasets['void']}", f"trainer.out={tmp_path / 'o'}")
