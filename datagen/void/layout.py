@@ -107,6 +107,16 @@ def _is_candidate(folder: Path) -> bool:
         return True
 
 
+def mask_mismatch(mask: Path, video: Path, info: VideoInfo) -> str | None:
+    """Why the mask video ``mask`` cannot go with ``video`` (whose header is ``info``): another frame count
+    or size, read from the mask's header (``MediaError`` when it cannot be read); None when it fits."""
+    m = probe(mask)
+    if (m.width, m.height, m.frames) == (info.width, info.height, info.frames):
+        return None
+    return (f"{mask.name} has {m.frames} frames of {m.width}x{m.height}, {video.name} has "
+            f"{info.frames} frames of {info.width}x{info.height}")
+
+
 def scan_folder(folder: Path, need_mask: bool = True) -> ClipFolder:
     """One clip folder, from its files' headers (no decoding); ValueError (one line, without the folder's
     name) saying why it cannot be used."""
@@ -119,10 +129,9 @@ def scan_folder(folder: Path, need_mask: bool = True) -> ClipFolder:
         prompt = read_prompt(folder)
         info = probe(folder / VIDEO)
         for mask in masks:
-            m = probe(mask)
-            if (m.width, m.height, m.frames) != (info.width, info.height, info.frames):
-                raise ValueError(f"{mask.name} has {m.frames} frames of {m.width}x{m.height}, {VIDEO} has "
-                                 f"{info.frames} frames of {info.width}x{info.height}")
+            why = mask_mismatch(mask, folder / VIDEO, info)
+            if why:
+                raise ValueError(why)
     except (MediaError, OSError) as e:  # a file that cannot be read, named relative to its folder
         raise ValueError(str(e).replace(f"{folder}/", "").splitlines()[0]) from None
     return ClipFolder(folder, folder / VIDEO, masks, naming, prompt, info)

@@ -54,6 +54,12 @@ def check_dataset(url: str, model: str) -> bool:
 
 # ------------------------------------------------------------------------------------------- clips
 
+def padded_frames(frames: int) -> int:
+    """The Wan VAE's length for a clip of ``frames`` frames run whole: the next 4k+1 (inference repeats the
+    last frame up to it and cuts the outputs back)."""
+    return (frames - 1 + 3) // 4 * 4 + 1
+
+
 def clip_frames(available: int, wanted: int | None) -> int:
     """Frames to train on: ``wanted`` (must be 4k+1 and available) or the most 4k+1 frames available."""
     if wanted is None:

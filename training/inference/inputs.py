@@ -83,7 +83,6 @@ class ClipInput:
     info: "VideoInfo"
     prompt: str
     masks: Callable[[tuple[int, int] | None], Iterator[np.ndarray]] | None = None  # quadmask frames at a size
-    object_mask: bool = False  # the masks are a segmenter's object mask (object white), not a quadmask
 
 
 def working_size(width: int, height: int, max_side: int) -> tuple[int, int]:
@@ -158,11 +157,17 @@ def _probe(path: Path) -> "VideoInfo":
         raise InputError(str(e).splitlines()[0]) from None
 
 
-def _check_mask(name: str, info, mask_path: Path) -> None:
-    m = _probe(mask_path)
-    if (m.width, m.height, m.frames) != (info.width, info.height, info.frames):
-        raise InputError(f"{mask_path}: {m.frames} frames of {m.width}x{m.height}, but the video has "
-                         f"{info.frames} frames of {info.width}x{info.height}")
+def _check_mask(video: Path, info, mask_path: Path) -> None:
+    """InputError (one line naming the folder) when the mask video does not match the video's header."""
+    from datagen.dataset.media import MediaError
+    from datagen.void.layout import mask_mismatch
+
+    try:
+        why = mask_mismatch(mask_path, video, info)
+    except MediaError as e:
+        raise InputError(str(e).splitlines()[0]) from None
+    if why:
+        raise InputError(f"{video.parent}: {why}")
 
 
 def scan_inputs(path: str, model: str, prompt: str | None = None) -> tuple[list[ClipInput], list[str]]:
@@ -181,12 +186,12 @@ def scan_inputs(path: str, model: str, prompt: str | None = None) -> tuple[list[
             text = c.prompt if c.prompt is not None else (prompt or "")
             if model == "affect" and (c.folder / OBJECT_MASK).is_file():
                 try:
-                    _check_mask(c.folder.name, c.info, c.folder / OBJECT_MASK)
+                    _check_mask(c.video, c.info, c.folder / OBJECT_MASK)
                 except InputError as e:
                     skipped.append(str(e))
                     continue
                 inputs.append(ClipInput(c.folder.name, c.video, c.info, text,
-                                        _mask_file(c.folder / OBJECT_MASK, True), True))
+                                        _mask_file(c.folder / OBJECT_MASK, True)))
             elif c.masks:
                 inputs.append(ClipInput(c.folder.name, c.video, c.info, text,
                                         lambda size=None, c=c: iter_quadmask(c, size)))
@@ -213,12 +218,12 @@ def scan_inputs(path: str, model: str, prompt: str | None = None) -> tuple[list[
             if model == "vera" and not text:
                 raise InputError(f"{p}: no instruction ({side.name} or infer.prompt=...)")
             if mask_path.is_file():
-                _check_mask(p.stem, info, mask_path)
+                _check_mask(p, info, mask_path)
         except InputError as e:
             skipped.append(str(e))
             continue
         inputs.append(ClipInput(p.stem, p, info, text,
-                                _mask_file(mask_path, object_mask) if mask_path.is_file() else None, object_mask))
+                                _mask_file(mask_path, object_mask) if mask_path.is_file() else None))
     return inputs, skipped
 
 

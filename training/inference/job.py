@@ -11,9 +11,11 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from training.inference.inputs import read_clips
+from training.inference.inputs import (VOID_LAYOUT, InputError, available_bytes, load_clip, read_clips, resize_frame,
+                                       scan_inputs, working_bytes, working_size)
 from training.inference.morphing import DEFAULT_THRESHOLD
-from training.inference.runner import Runner, Settings, VoidOptions, load_weights
+from training.inference.runner import (Runner, Settings, VoidOptions, composite_exact, keep_region, load_weights,
+                                       resolve_checkpoint)
 
 
 def build_runner(cfg: DictConfig) -> tuple[Runner, dict]:
@@ -58,7 +60,6 @@ def max_side(cfg: DictConfig) -> tuple[int, str]:
     """The working size's long side and where it came from: ``infer.max_side``, else the size the
     checkpoint was trained at, else data.height/width, else ``infer.default_max_side``."""
     from training.core.checkpoint import trained_size
-    from training.inference.runner import resolve_checkpoint
 
     if cfg.infer.get("max_side"):
         return int(cfg.infer.max_side), "infer.max_side"
@@ -74,12 +75,12 @@ def max_side(cfg: DictConfig) -> tuple[int, str]:
 
 def check_memory(inputs, side: int) -> None:
     """Refuse, before any model loads, a clip whose working size cannot fit in this machine's memory."""
-    from training.inference.inputs import InputError, available_bytes, working_bytes, working_size
+    from training.core.clips import padded_frames
 
     free = available_bytes()
     for item in inputs:
         w, h = working_size(item.info.width, item.info.height, side)
-        need = working_bytes((item.info.frames - 1 + 3) // 4 * 4 + 1, w, h)
+        need = working_bytes(padded_frames(item.info.frames), w, h)
         if free is not None and need > free:
             raise InputError(f"{item.video}: {item.info.frames} frames at the working size {w}x{h} need about "
                              f"{need / 2**30:.1f} GiB, {free / 2**30:.1f} GiB is available: lower infer.max_side "
@@ -90,8 +91,6 @@ def infer(cfg: DictConfig) -> list[Path]:
     import sys
 
     from tqdm import tqdm
-
-    from training.inference.inputs import InputError, load_clip, read_clips, scan_inputs
 
     for key in ("infer.input", "infer.out"):
         if OmegaConf.is_missing(cfg, key) or not OmegaConf.select(cfg, key):
@@ -165,11 +164,7 @@ def _write_clip(tmp: Path, folder: Path, result: dict, settings: dict, fps: floa
     from the full-resolution input; edits and alpha are upsampled from the working size."""
     import contextlib
 
-    from datagen.core.pictures import contact_sheet, hstack, save_png
     from datagen.dataset.media import FrameWriter
-    from datagen.dataset.sample_io import encode_mp4
-    from training.inference.inputs import resize_frame
-    from training.inference.runner import composite_exact, keep_region
 
     n, h, w = result["source"].shape[:3]
     size = clip.size if clip is not None else (w, h)
@@ -213,9 +208,7 @@ def _write_clip(tmp: Path, folder: Path, result: dict, settings: dict, fps: floa
     columns += [result[k] for k in ("edit", "pass1") if k in videos]
     if result.get("final") is not None:
         columns.append(result["final"])
-    (tmp / "preview.mp4").write_bytes(encode_mp4(np.stack([hstack([c[t] for c in columns], pad=2)
-                                                            for t in range(n)]), fps))
-    save_png(tmp / "preview.png", contact_sheet(columns))
+    _write_preview(tmp, columns, fps)
     (tmp / "settings.json").write_text(json.dumps(settings, indent=1, default=str))
 
 
@@ -235,11 +228,9 @@ def _write_quadmask_clip(tmp: Path, folder: Path, clip, result: dict, settings: 
     import contextlib
     import hashlib
 
-    from datagen.core.pictures import contact_sheet, hstack, save_png
     from datagen.dataset.media import FrameWriter, read_mask_frames
-    from datagen.dataset.sample_io import SampleError, encode_mp4
+    from datagen.dataset.sample_io import SampleError
     from datagen.labels.quadmask import AFFECTED, KEEP, OBJECT, OVERLAP, colorize, dilate, quadmask, removed_region
-    from training.inference.inputs import VOID_LAYOUT, resize_frame
 
     n, h, w = result["source"].shape[:3]
     size = clip.size
@@ -274,11 +265,19 @@ def _write_quadmask_clip(tmp: Path, folder: Path, clip, result: dict, settings: 
     if clip.prompt:
         (tmp / "prompt.json").write_text(json.dumps({"bg": clip.prompt}) + "\n")
     heat = np.round(result["probability"] * 255).astype(np.uint8)
-    columns = [result["source"], colorize(result["quadmask"]), np.repeat(heat[..., None], 3, -1)]
-    (tmp / "preview.mp4").write_bytes(encode_mp4(np.stack([hstack([c[t] for c in columns], pad=2)
-                                                            for t in range(n)]), fps))
-    save_png(tmp / "preview.png", contact_sheet(columns))
+    _write_preview(tmp, [result["source"], colorize(result["quadmask"]), np.repeat(heat[..., None], 3, -1)], fps)
     (tmp / "settings.json").write_text(json.dumps({**settings, "quadmask_pixels": counts}, indent=1, default=str))
+
+
+def _write_preview(tmp: Path, columns: list[np.ndarray], fps: float) -> None:
+    """``preview.mp4`` (the columns side by side, frame by frame) and ``preview.png`` (a contact sheet), at
+    the working size: they are for looking at."""
+    from datagen.core.pictures import contact_sheet, hstack, save_png
+    from datagen.dataset.sample_io import encode_mp4
+
+    frames = np.stack([hstack([c[t] for c in columns], pad=2) for t in range(len(columns[0]))])
+    (tmp / "preview.mp4").write_bytes(encode_mp4(frames, fps))
+    save_png(tmp / "preview.png", contact_sheet(columns))
 
 
 def _atomically(folder: Path, write, *args) -> Path:

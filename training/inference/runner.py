@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from training.core.clips import Fit, plan_fit, video_tensor
+from training.core.clips import Fit, padded_frames, plan_fit, video_tensor
 from training.inference import sampling as S
 from training.inference.inputs import Clip, InputError, resize_frames
 from training.inference.morphing import DEFAULT_THRESHOLD
@@ -116,7 +116,7 @@ class Runner:
         n, h, w = video.shape[:3]
         resize = bool(self.data_cfg.height or self.data_cfg.width)
         top, bottom, left, right = (0, 0, 0, 0) if resize else grid_padding(h, w)
-        t = (n - 1 + 3) // 4 * 4 + 1  # the next 4k+1
+        t = padded_frames(n)
         fit = plan_fit(h + top + bottom, w + left + right, self.data_cfg.height, self.data_cfg.width)
         return Plan(n, h, w, t, ((0, t - n), (top, bottom), (left, right)), fit)
 
