@@ -21,9 +21,11 @@ from datagen.void.layout import check_clips, scan_clips
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     paths = [a for a in argv if not a.startswith("-")]
-    if len(paths) == 1 and "://" not in paths[0] and not (Path(paths[0]) / "dataset.json").is_file() \
-            and any(scan_clips(paths[0], need_mask=True)):
-        passed, failed, skipped = check_clips(paths[0], skip=lambda line: print(line, file=sys.stderr))
+    scanned = scan_clips(paths[0], need_mask=True) if len(paths) == 1 and "://" not in paths[0] \
+        and not (Path(paths[0]) / "dataset.json").is_file() else ([], [])
+    if any(scanned):
+        passed, failed, skipped = check_clips(paths[0], skip=lambda line: print(line, file=sys.stderr),
+                                              scanned=scanned)
         print(f"{passed} passed, {failed} failed, {skipped} skipped (VOID clip layout)")
         if passed + failed == 0:
             raise ValueError(f"{paths[0]}: no usable clip ({skipped} skipped)")

@@ -235,10 +235,11 @@ def check_void_clip(clip: ClipFolder) -> list[str]:
 
 
 def check_clips(root: str | Path, emit: Callable[[str], None] = print,
-                skip: Callable[[str], None] | None = None) -> tuple[int, int, int]:
-    """``(passed, failed, skipped)`` over the clips under ``root`` (``scan_clips``): one ``emit`` line per
-    failed clip, one ``skip`` line (default: ``emit``) per clip that cannot be used."""
-    clips, skipped = scan_clips(root)
+                skip: Callable[[str], None] | None = None, scanned: tuple | None = None) -> tuple[int, int, int]:
+    """``(passed, failed, skipped)`` over the clips under ``root`` (``scan_clips``, or its result given as
+    ``scanned``): one ``emit`` line per failed clip, one ``skip`` line (default: ``emit``) per clip that
+    cannot be used."""
+    clips, skipped = scanned if scanned is not None else scan_clips(root)
     for folder, why in skipped:
         (skip or emit)(f"{folder}: skipped: {why}")
     passed = failed = 0
