@@ -132,19 +132,16 @@ def _write_video_inputs(folder, frames=7, h=40, w=56):
 def test_any_clip_size_gets_a_full_quadmask(tmp_path):
     """Odd frame counts and sizes that are not multiples of 16 are padded for the model and cut back: the
     quadmask covers every frame and pixel, its 0/63 are the object, frame 0 has no 127."""
-    from omegaconf import OmegaConf
-
     from training.core.config import load_config
     from training.inference.inputs import InputError, read_clips
-    from training.inference.job import build_runner
+    from training.jobs.infer import build_runner
+    from training.tasks import TASKS
 
     video, obj = _write_video_inputs(tmp_path / "in")
-    (clip,) = read_clips(str(tmp_path / "in"), "affect")
+    (clip,) = read_clips(str(tmp_path / "in"), TASKS["affect"].reads)
     assert clip.quadmask.shape == obj.shape and np.array_equal(clip.quadmask == qm.OBJECT, obj)
-    cfg = load_config(["model=affect", "data.path=x"])
-    OmegaConf.set_struct(cfg, False)
-    cfg.infer = OmegaConf.create({"checkpoint": None, "ema": "auto", "sampler": "unipc", "steps": 1, "shift": 3.0,
-                                  "guidance": 1.0, "negative_prompt": "", "seed": 0, "window": 0, "overlap": 1})
+    cfg = load_config(["model=affect", "data.path=x", "infer.steps=1", "infer.window=0", "infer.overlap=1"],
+                      name="infer")
     runner, _ = build_runner(cfg)
     assert runner.text is None  # the affect model reads no prompt
     out = runner.affect(clip, threshold=0.01)  # untrained: a low threshold so that something is marked
@@ -154,7 +151,7 @@ def test_any_clip_size_gets_a_full_quadmask(tmp_path):
     assert (q == qm.AFFECTED).any()
     (tmp_path / "in" / "clip.mask.mp4").unlink()
     with pytest.raises(InputError, match="clip.mask.mp4") as e:
-        list(read_clips(str(tmp_path / "in"), "affect"))
+        list(read_clips(str(tmp_path / "in"), TASKS["affect"].reads))
     assert "\n" not in str(e.value)
 
 
@@ -203,10 +200,10 @@ def test_a_tiny_model_learns_the_affected_region_and_void_runs_on_its_quadmasks(
     from datagen.dataset.export import read_mask_mp4
     from datagen.validate import main as validate
     from training.core.config import load_config
-    from training.evaluation.evaluate import evaluate
-    from training.inference.job import infer
+    from training.jobs.evaluate import evaluate
+    from training.jobs.infer import infer
+    from training.jobs.precompute import precompute
     from training.trainer.loop import train
-    from training.trainer.precompute import precompute
 
     data = make_dataset("void_counterfactuals", tmp_path / "data", num_samples=2)  # test_training's pairs
     latents, run = tmp_path / "latents", tmp_path / "run"

@@ -30,9 +30,9 @@ LAYERS: dict[str, list[set[str]]] = {
     "training": [
         {"core"},                    # runtime, checkpoint, EMA, encoders, clips, flow matching, noise warp, config
         {"models"},                  # Wan DiT, Vera MoT, VOID 48-channel DiT, affect predictor: plain nn.Modules
-        {"tasks"},                   # a base, one file per model, the registry (make_task, load_encoders)
-        {"inference", "evaluation"},  # inputs, runner, sampling, morphing, the infer job · scores, the report
-        {"trainer"},                 # loop, optim, metrics, validation, config checks, the precompute job
+        {"inference", "evaluation"},  # inputs, runner, sampling, morphing, writing · scores, the report's machinery
+        {"tasks"},                   # the Task protocol, one file per model kind, the registry: the one place a kind is known
+        {"trainer", "jobs"},         # loop, optim, metrics, validation, config checks · infer, evaluate, precompute jobs
         {"train", "infer", "precompute", "evaluate"},  # entry points: the paths the README's commands name
         {"demo_affect"},             # make demo's last step: everything above, end to end
     ],

@@ -11,8 +11,9 @@ import pytest
 from datagen import bench
 from datagen.runner import load_config, run
 from datagen.runner.config import ConfigError
-from training.evaluation.evaluate import evaluate
 from training.inference.inputs import read_clips
+from training.jobs.evaluate import evaluate
+from training.tasks import TASKS
 
 TINY = {"width": 64, "height": 48, "frames": 5, "spp": 2}
 
@@ -86,7 +87,7 @@ def test_public_clip_converters(tmp_path):
     (clip / "quadmask_0.mp4").write_bytes(encode_mask_mp4(mask, 12))
     (clip / "prompt.json").write_text(json.dumps({"bg": "an empty table"}))
     bench.import_void(str(tmp_path / "sample"), str(tmp_path / "out"))
-    (read,) = list(read_clips(str(tmp_path / "out" / "v1" / "void_public"), "void"))
+    (read,) = list(read_clips(str(tmp_path / "out" / "v1" / "void_public"), TASKS["void"].reads))
     assert read.prompt == "an empty table" and np.array_equal(read.quadmask, mask)
     vera = tmp_path / "vera"
     (vera / "videos").mkdir(parents=True)
@@ -96,7 +97,7 @@ def test_public_clip_converters(tmp_path):
     manifest = bench.import_vera(str(vera / "test.jsonl"), str(tmp_path / "out"))
     splits = json.loads(manifest.read_text())["splits"]
     assert set(splits) == {"void_public", "vera_public"} and not splits["vera_public"]["ground_truth"]
-    (clip_v,) = list(read_clips(str(tmp_path / "out" / "v1" / "vera_public"), "vera"))
+    (clip_v,) = list(read_clips(str(tmp_path / "out" / "v1" / "vera_public"), TASKS["vera"].reads))
     assert clip_v.prompt == "add a red kite" and clip_v.video.shape == video.shape
     assert bench.main(["import-vera", str(vera / "missing.jsonl"), "--out", str(tmp_path / "o")]) == 2
 

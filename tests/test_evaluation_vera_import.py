@@ -79,10 +79,11 @@ def test_import_vera_published_rows(vera_test_set, tmp_path, capsys):
 
 def test_import_vera_reads_back_and_fails_in_one_line(vera_test_set, tmp_path, capsys):
     from training.inference.inputs import read_clips
+    from training.tasks import TASKS
 
     bench.import_vera(str(vera_test_set / "test.jsonl"), str(tmp_path))
     skipped: list[str] = []
-    clips = {c.name: c for c in read_clips(str(tmp_path / "v1" / "vera_public"), "vera", skipped=skipped)}
+    clips = {c.name: c for c in read_clips(str(tmp_path / "v1" / "vera_public"), TASKS["vera"].reads, skipped=skipped)}
     assert {"bg_001-0", "bg_001-1", "add_007", "clip_9", "sub_dir_9"} <= set(clips)
     assert clips["bg_001-1"].prompt == "Replace the background with a snowy street."
     assert clips["add_007"].video.shape == (5, 32, 48, 3)

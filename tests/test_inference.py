@@ -15,7 +15,9 @@ import torch
 from datagen.core.paths import REPO_ROOT
 from training.core.config import load_config
 from training.inference.inputs import Clip, read_clips
-from training.inference.runner import Runner, Settings, VoidOptions, composite_exact, keep_region, load_weights
+from training.core.checkpoint import load_weights
+from training.inference.runner import Runner, Settings, VoidOptions, composite_exact, keep_region
+from training.tasks import TASKS
 from training_data import make_dataset
 
 FAST = ["trainer.tensorboard=false", "trainer.log_every=50", "text.max_length=24", "optim.warmup_steps=0",
@@ -27,8 +29,8 @@ STEPS = 300
 def trained(tmp_path_factory):
     """Per model: one clip of ours and a tiny model trained STEPS steps on it (single process, on
     precomputed latents: the VAE runs once, not every step)."""
+    from training.jobs.precompute import precompute
     from training.trainer.loop import train
-    from training.trainer.precompute import precompute
 
     root = tmp_path_factory.mktemp("infer")
     out = {}
@@ -44,15 +46,13 @@ def trained(tmp_path_factory):
 
 
 def runner_for(kind, data, checkpoint=None, **settings) -> Runner:
-    from training.inference.job import build_runner
+    from training.jobs.infer import build_runner
 
-    cfg = load_config([f"model={kind}", f"data.path={data}", "trainer.out=/tmp/unused", "text.max_length=24"])
-    from omegaconf import OmegaConf
-
-    OmegaConf.set_struct(cfg, False)
-    cfg.infer = OmegaConf.create({"checkpoint": str(checkpoint) if checkpoint else None, "ema": "auto",
-                                  "sampler": "unipc", "steps": 20, "shift": 3.0, "guidance": 1.0,
-                                  "negative_prompt": "", "seed": 0, "window": 0, "overlap": 1, **settings})
+    chosen = {"checkpoint": str(checkpoint) if checkpoint else None, "steps": 20, "guidance": 1.0,
+              "negative_prompt": "", "window": 0, "overlap": 1, **settings}
+    cfg = load_config([f"model={kind}", f"data.path={data}", "trainer.out=/tmp/unused", "text.max_length=24",
+                       *(f"infer.{k}={'null' if v is None else repr(v) if v == '' else v}" for k, v in chosen.items())],
+                      name="infer")
     runner, _ = build_runner(cfg)
     return runner
 
@@ -69,7 +69,7 @@ def target_latent(runner: Runner, pixels: np.ndarray) -> torch.Tensor:
 @pytest.mark.parametrize("kind", ["vera", "void"])
 def test_trained_models_sample_their_training_target_back(trained, kind):
     data, run = trained[kind]
-    (clip,) = list(read_clips(str(data), kind))
+    (clip,) = list(read_clips(str(data), TASKS[kind].reads))
     errors = {}
     for name, ckpt in (("trained", run), ("untrained", None)):
         runner = runner_for(kind, data, ckpt)
@@ -88,10 +88,10 @@ def test_trained_models_sample_their_training_target_back(trained, kind):
 @pytest.mark.train
 def test_vera_delivers_the_source_exactly_where_alpha_is_zero(trained, tmp_path):
     from datagen.dataset.sample_io import decode_mp4
-    from training.inference.job import write_clip
+    from training.inference.writing import write_clip
 
     data, run = trained["vera"]
-    (clip,) = list(read_clips(str(data), "vera"))
+    (clip,) = list(read_clips(str(data), TASKS["vera"].reads))
     runner = runner_for("vera", data, run)
     levels = runner.vera(clip)["alpha"]
     runner.settings.alpha_floor = int(np.median(levels)) + 1  # a tiny random VAE is far from exact zeros
@@ -113,7 +113,7 @@ def test_vera_delivers_the_source_exactly_where_alpha_is_zero(trained, tmp_path)
 @pytest.mark.train
 def test_void_windows_pass2_and_its_trigger(trained):
     data, run = trained["void"]
-    (clip,) = list(read_clips(str(data), "void"))
+    (clip,) = list(read_clips(str(data), TASKS["void"].reads))
     runner = runner_for("void", data, run, steps=4, window=1, overlap=0)  # 5 frames = 2 latent frames: 2 windows
     windowed, used = runner.void_pass(clip)
     assert windowed.shape == used["video"].shape
@@ -164,9 +164,9 @@ def _void_layout(root, clip: Clip):
 @pytest.mark.train
 def test_infer_cli_on_shards_and_on_void_layout(trained, tmp_path):
     data, run = trained["void"]
-    (clip,) = list(read_clips(str(data), "void"))
+    (clip,) = list(read_clips(str(data), TASKS["void"].reads))
     layout = _void_layout(tmp_path / "layout", clip)
-    (read,) = list(read_clips(str(layout), "void"))
+    (read,) = list(read_clips(str(layout), TASKS["void"].reads))
     assert read.prompt == "an empty tiled floor" and np.array_equal(read.quadmask, clip.quadmask)
     for name, source in (("shards", data), ("layout", layout)):
         out = tmp_path / f"out-{name}"
@@ -186,6 +186,9 @@ def test_infer_cli_on_shards_and_on_void_layout(trained, tmp_path):
 
 def test_settings_validate():
     with pytest.raises(ValueError, match="sampler"):
-        Settings(sampler="ddim").schedule()
+        Settings.defaults(sampler="ddim")
+    with pytest.raises(ValueError, match="overlap"):
+        Settings.defaults(window=4, overlap=4)
+    assert Settings.defaults() == Settings.from_infer(load_config(["data.path=unused"], name="infer").infer)
     with pytest.raises(ValueError, match="pass2"):
         VoidOptions(pass2="sometimes")

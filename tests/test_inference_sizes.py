@@ -64,7 +64,7 @@ def clip4k(tmp_path_factory):
 
 def _infer(args: list[str]):
     from training.core.config import load_config
-    from training.inference.job import infer
+    from training.jobs.infer import infer
 
     return infer(load_config(args, name="infer"))
 

@@ -7,9 +7,10 @@ import json
 import pytest
 import torch
 
+from datagen.labels import quadmask as qm
 from training.core.clips import quadmask_to_condition
 from training.models.vera_mot import VeraMoT
-from training.models.void_inpaint import build_void_model, snap_quadmask, widen_patch_embedding
+from training.models.void_inpaint import build_void_model, widen_patch_embedding
 from training.models.wan import WanConfig, WanTransformer
 from training.models.wan_checkpoint import CheckpointError, load_wan_checkpoint, map_state_dict, wan_from_pretrained
 
@@ -125,7 +126,8 @@ def test_widening_by_tiling_and_zeros(tmp_path):
 
 def test_quadmask_conditioning_values():
     mask = torch.tensor([0, 20, 31, 32, 63, 95, 96, 127, 191, 192, 255], dtype=torch.uint8)
-    assert snap_quadmask(mask).tolist() == [0, 0, 0, 63, 63, 63, 127, 127, 127, 255, 255]
+    snapped = torch.from_numpy(qm.SNAP_TABLE)[mask.long()]  # VOID's readers: <=31, 32..95, 96..191, >191
+    assert snapped.tolist() == [0, 0, 0, 63, 63, 63, 127, 127, 127, 255, 255]
     assert quadmask_to_condition(mask).tolist() == [0, 0, 0, 0, 0, 0, .5, .5, .5, 1, 1]
     kept = quadmask_to_condition(mask, keep_overlap=True)
     assert kept[4].item() == 0.25 and kept[0].item() == 0.0

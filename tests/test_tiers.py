@@ -21,6 +21,7 @@ REQUIRED = {  # file -> the tests that must stay in `make check` (None: all of t
     "test_sampling.py": None,             # sampler parity with diffusers
     "test_untrusted.py": None,            # untrusted input
     "test_sample_io.py": None,            # the shard format and the reader
+    "test_tasks.py": None,                # the Task protocol's contract, over every task
     "test_tiers.py": None,
 }
 

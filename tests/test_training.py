@@ -18,6 +18,7 @@ from datagen.core.paths import REPO_ROOT
 from training.core.checkpoint import list_checkpoints
 from training.core.clips import DataError, SampleStream, check_dataset, clip_frames
 from training.core.config import load_config
+from training.tasks import TASKS
 from training.trainer.checks import check_config
 from training.trainer.metrics import read_metrics
 from training_data import make_dataset
@@ -94,7 +95,7 @@ def test_cli_bad_input_is_one_line(tmp_path, datasets):
 @pytest.mark.render
 def test_stream_is_deterministic_split_and_resumable(datasets):
     url = str(datasets["void"])
-    assert check_dataset(url, "void") is False
+    assert check_dataset(url, TASKS["void"]) is False
 
     def keys(stream, n):
         return [s["__key__"] for s in itertools.islice(iter(stream), n)]
@@ -289,14 +290,14 @@ def runs_data(runs) -> str:
 @pytest.mark.train
 def test_precomputed_latents_train_exactly_like_raw_clips(datasets, tmp_path):
     from training.trainer.loop import train
-    from training.trainer.precompute import precompute
+    from training.jobs.precompute import precompute
 
     cfg = _cfg("void", datasets["void"], tmp_path / "raw", "trainer.max_steps=3", "trainer.checkpoint_every=3",
                "model.noise=warped", f"precompute.out={tmp_path / 'latents'}")
     assert precompute(cfg)["written"] == 2
-    assert check_dataset(str(tmp_path / "latents"), "void") is True
+    assert check_dataset(str(tmp_path / "latents"), TASKS["void"]) is True
     with pytest.raises(DataError, match="precomputed for model=void"):
-        check_dataset(str(tmp_path / "latents"), "vera")
+        check_dataset(str(tmp_path / "latents"), TASKS["vera"])
     raw = train(cfg)
     lat = train(_cfg("void", tmp_path / "latents", tmp_path / "lat", "trainer.max_steps=3",
                      "trainer.checkpoint_every=3", "model.noise=warped"))

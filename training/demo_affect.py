@@ -22,17 +22,20 @@ QUIET = ["trainer.tensorboard=false", "optim.warmup_steps=0", "trainer.activatio
 def run(data: Path, out: Path, heldout: Path | None, steps: int) -> dict:
     from datagen.void.layout import check_void_clips
     from training.core.config import load_config
-    from training.evaluation.evaluate import evaluate
-    from training.inference.job import infer
+    from training.jobs.evaluate import evaluate
+    from training.jobs.infer import infer
+    from training.jobs.precompute import precompute
+    from training.tasks.affect import AffectTask
     from training.trainer.loop import train
-    from training.trainer.precompute import precompute
+
+    model = f"model={AffectTask.name}"
 
     t0 = time.perf_counter()
     latents, run_dir = out / "latents", out / "run"
     for p in (latents, run_dir):
         shutil.rmtree(p, ignore_errors=True)
-    precompute(load_config(["model=affect", f"data.path={data}", f"precompute.out={latents}", *QUIET]))
-    logged = train(load_config(["model=affect", f"data.path={latents}", f"trainer.out={run_dir}", *QUIET,
+    precompute(load_config([model, f"data.path={data}", f"precompute.out={latents}", *QUIET]))
+    logged = train(load_config([model, f"data.path={latents}", f"trainer.out={run_dir}", *QUIET,
                                 f"trainer.max_steps={steps}", f"trainer.checkpoint_every={steps}",
                                 f"trainer.log_every={max(steps // 5, 1)}", "optim.lr=3e-3", "optim.min_lr_ratio=0.1"]))
     print(f"demo: affect model trained {steps} steps in {time.perf_counter() - t0:.0f} s "
@@ -42,13 +45,13 @@ def run(data: Path, out: Path, heldout: Path | None, steps: int) -> dict:
         if source is None or not (Path(source) / "dataset.json").is_file():
             continue
         pred = out / "quadmasks" / name
-        infer(load_config(["model=affect", "data.path=x", f"infer.input={source}", f"infer.out={pred}",
+        infer(load_config([model, "data.path=x", f"infer.input={source}", f"infer.out={pred}",
                            f"infer.checkpoint={run_dir}"], name="infer"))
         passed, failed = check_void_clips(pred)
         print(f"demo: {name} quadmasks in VOID's layout: {passed} passed, {failed} failed -> {pred}")
         if failed:
             raise SystemExit("demo: affect quadmasks failed their checks")
-        results[name] = evaluate(str(source), str(pred), out=str(out / "report" / name), task="affect", dilation=8)
+        results[name] = evaluate(str(source), str(pred), out=str(out / "report" / name), task=AffectTask.name, dilation=8)
     return results
 
 

@@ -21,7 +21,7 @@ def main(cfg: DictConfig) -> None:
         import signal
         import sys
 
-        from training.inference.job import infer
+        from training.jobs.infer import infer
 
         # a stopped run (kill, a scheduler's SIGTERM) unwinds like an error: the clip being written is removed
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))

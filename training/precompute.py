@@ -1,6 +1,6 @@
 """Precompute the frozen encoders' outputs once (VAE latents, text embeddings) as latent shards the trainer
 reads directly: ``python training/precompute.py model=void data.path=DIR precompute.out=LATENTS ...`` (or under
-torchrun). The Hydra entry point; the job and its layout are in ``training/trainer/precompute.py``.
+torchrun). The Hydra entry point; the job and its layout are in ``training/jobs/precompute.py``.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 
 from training.core.config import CONFIG_DIR, run_command
 from training.trainer.checks import check_config
-from training.trainer.precompute import precompute
+from training.jobs.precompute import precompute
 
 
 @hydra.main(config_path=str(CONFIG_DIR), config_name="train", version_base=None)

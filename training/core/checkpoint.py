@@ -42,18 +42,28 @@ def list_checkpoints(out: str | Path) -> list[Path]:
     return sorted(found, key=lambda p: int(STEP_RE.match(p.name).group(1)))
 
 
+def resolve_checkpoint(path: str | Path, key: str = "infer.checkpoint") -> Path:
+    """A complete checkpoint: ``path`` itself (a ``step-*`` folder with ``done.json``) or, for a run folder,
+    its newest; FileNotFoundError naming the option ``key`` otherwise. Every way in (resume, init_from,
+    inference) goes through here and ``load_weights``."""
+    p = Path(str(path))
+    if (p / DONE).is_file():
+        return p
+    found = list_checkpoints(p) if p.is_dir() else []
+    if not found:
+        raise FileNotFoundError(f"{key}={path}: not a complete checkpoint, nor a run with one (no {DONE})")
+    return found[-1]
+
+
 def find_resume(resume, out: str | Path) -> Path | None:
     """``null`` -> none; ``auto`` -> the newest complete checkpoint under out (none on a fresh run);
-    a path -> that checkpoint, which must be complete."""
+    a path -> that checkpoint (or that run's newest)."""
     if resume in (None, "", False):
         return None
     if resume == "auto":
         found = list_checkpoints(out)
         return found[-1] if found else None
-    path = Path(str(resume))
-    if not (path / DONE).is_file():
-        raise FileNotFoundError(f"trainer.resume={resume}: not a complete checkpoint (no {DONE})")
-    return path
+    return resolve_checkpoint(resume, "trainer.resume")
 
 
 def _rng_state() -> dict:
@@ -138,15 +148,23 @@ def trained_size(path: Path) -> tuple[int, int] | None:
     return (int(size[0]), int(size[1])) if size else None
 
 
-def load_model_weights(model, path: str | Path) -> None:
-    """Start a run from another run's weights (e.g. VOID pass 2 from pass 1): the model part of a
-    complete checkpoint, read by every rank on its own into the unsharded model."""
-    path = Path(str(path))
-    if not (path / DONE).is_file():
-        raise FileNotFoundError(f"trainer.init_from={path}: not a complete checkpoint (no {DONE})")
-    state = {"model": model.state_dict()}
-    dcp.load(state, checkpoint_id=str(path), no_dist=True)
-    model.load_state_dict(state["model"], strict=True)
+def load_weights(model: torch.nn.Module, path: str | Path, ema="auto", key: str = "infer.checkpoint") -> dict:
+    """A checkpoint's weights (``resolve_checkpoint``) into an unsharded model, read by every rank on its own:
+    the EMA weights when saved (``ema=auto``) or demanded (``true``), else the model's. Returns what was used.
+    Inference loads this way, and a run started from another run's weights (``trainer.init_from``, e.g.
+    VOID pass 2 from pass 1, with ``ema=False``)."""
+    from training.core.ema import EMA
+
+    p = resolve_checkpoint(path, key)
+    info = json.loads((p / DONE).read_text())
+    use_ema = bool(info.get("ema")) if ema == "auto" else ema in (True, "true")
+    if use_ema and not info.get("ema"):
+        raise ValueError(f"{key}={p}: infer.ema=true but the checkpoint has no EMA weights")
+    part = "ema" if use_ema else "model"
+    state = {part: EMA(model, 0.0).state_dict() if use_ema else model.state_dict()}
+    dcp.load(state, checkpoint_id=str(p), no_dist=True)
+    model.load_state_dict({**model.state_dict(), **state["ema"]} if use_ema else state["model"], strict=True)
+    return {"checkpoint": str(p), "step": int(info["step"]), "ema": use_ema}
 
 
 def full_model_state(model) -> dict:

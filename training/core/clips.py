@@ -16,15 +16,6 @@ from datagen.dataset.reader import DataError, SampleStream  # noqa: F401  (the o
 from datagen.dataset.store import SUMMARY, Store
 from datagen.labels import quadmask as qm
 
-# Members each model reads from a generator's shards.
-RAW_MEMBERS = {
-    "vera": ("input_video", "edit_rgb", "edit_alpha", "composite", "edit_instruction"),
-    "void": ("input_video", "target_video", "quadmask", "caption", "target_forward_flow", "meta"),
-    "affect": ("input_video", "quadmask"),
-}
-# The generator whose shards train each model (the affect predictor learns from VOID's pairs).
-SOURCE_GENERATOR = {"vera": "datagen.vera_layers", "void": "datagen.void_counterfactuals",
-                    "affect": "datagen.void_counterfactuals"}
 LATENT_GENERATOR = "latents"  # dataset.json "generator" of precomputed latent shards
 
 
@@ -38,15 +29,17 @@ def dataset_kind(url: str) -> dict:
     return summary
 
 
-def check_dataset(url: str, model: str) -> bool:
-    """Whether ``url`` holds precomputed latents (else raw clips); errors when it cannot feed ``model``."""
+def check_dataset(url: str, task) -> bool:
+    """Whether ``url`` holds precomputed latents (else raw clips); errors when it cannot feed ``task`` (its
+    ``name`` and ``source_generator``)."""
+    model = task.name
     summary = dataset_kind(url)
     generator = (summary.get("config") or {}).get("generator") or summary.get("generator")
     if generator == LATENT_GENERATOR:
         if summary.get("model") != model:
             raise DataError(f"data.path={url}: latents were precomputed for model={summary.get('model')}, not {model}")
         return True
-    wanted = SOURCE_GENERATOR[model]
+    wanted = task.source_generator
     if generator != wanted:
         raise DataError(f"data.path={url}: a {generator} dataset cannot train model={model} (needs {wanted})")
     return False

@@ -77,7 +77,7 @@ def load_vae(cfg, size: str, device: torch.device, dtype: torch.dtype) -> VideoV
     only when ``model.size=tiny`` and no path is given."""
     from diffusers import AutoencoderKLWan
 
-    if cfg.get("path"):
+    if cfg.path:
         path = _local_dir(cfg.path, "vae.path")
         try:
             vae = AutoencoderKLWan.from_pretrained(str(path), local_files_only=True)
@@ -117,9 +117,9 @@ def load_text_encoder(cfg, size: str, text_dim: int, device: torch.device, dtype
     tiny UMT5 with a byte-level tokenizer only when ``model.size=tiny`` and no path is given."""
     from transformers import AutoTokenizer, ByT5Tokenizer, UMT5Config, UMT5EncoderModel
 
-    if cfg.get("path"):
+    if cfg.path:
         path = _local_dir(cfg.path, "text.path")
-        tok_path = _local_dir(cfg.get("tokenizer_path") or cfg.path, "text.tokenizer_path")
+        tok_path = _local_dir(cfg.tokenizer_path or cfg.path, "text.tokenizer_path")
         try:
             encoder = UMT5EncoderModel.from_pretrained(str(path), local_files_only=True)
             tokenizer = AutoTokenizer.from_pretrained(str(tok_path), local_files_only=True)

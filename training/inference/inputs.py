@@ -12,7 +12,7 @@ be used is skipped with one line saying why.
 **Any size, bounded memory.** A clip is decoded at its *working size* (``working_size``: long side at
 most ``infer.max_side``, by default the size the model was trained at), resized by ffmpeg while it
 decodes, and run at every frame (repeated to 4k+1, long clips in temporal windows). Outputs are written
-back at the input's own size and frame count, frame by frame (``training/inference/job.py``): delivered
+back at the input's own size and frame count, frame by frame (``training/inference/writing.py``): delivered
 source pixels and the object's 0/63 pixels come from the full-resolution input, probabilities, alpha and
 edits are upsampled.
 """
@@ -34,6 +34,21 @@ OBJECT_MASK = "object_mask.mp4"  # affect input: the removed object white (>= 12
 
 class InputError(ValueError):
     """An input that cannot be run; the message is one line naming the file."""
+
+
+@dataclass(frozen=True)
+class ClipReads:
+    """What a model kind reads of a clip; its task declares it (``training/tasks/``: ``Task.reads``)."""
+    kind: str  # the model's name, for messages
+    mask: str  # "quadmask": needs one | "object": the object's mask (or a quadmask) | "optional": used if present
+    prompt_required: bool  # a clip without a prompt cannot be run
+    prompt_member: str  # the shard member that holds the prompt
+    truth: tuple[str, ...] = ()  # shard members kept as ground truth (validation, evaluation)
+    flow: bool = False  # the shard's render flow (``target_forward_flow``), kept when no resize is needed
+
+    def __post_init__(self):
+        if self.mask not in ("quadmask", "object", "optional"):
+            raise ValueError(f"ClipReads.mask={self.mask!r}: quadmask, object or optional")
 
 
 if TYPE_CHECKING:
@@ -170,7 +185,7 @@ def _check_mask(video: Path, info, mask_path: Path) -> None:
         raise InputError(f"{video.parent}: {why}")
 
 
-def scan_inputs(path: str, model: str, prompt: str | None = None) -> tuple[list[ClipInput], list[str]]:
+def scan_inputs(path: str, reads: ClipReads, prompt: str | None = None) -> tuple[list[ClipInput], list[str]]:
     """The clips under ``path`` that can be run (see the module docstring), without decoding them, and one
     line per clip that cannot (skipped). A path that holds no clips at all is an ``InputError``."""
     root = Path(path)
@@ -184,7 +199,7 @@ def scan_inputs(path: str, model: str, prompt: str | None = None) -> tuple[list[
     if folders or skipped:
         for c in folders:
             text = c.prompt if c.prompt is not None else (prompt or "")
-            if model == "affect" and (c.folder / OBJECT_MASK).is_file():
+            if reads.mask == "object" and (c.folder / OBJECT_MASK).is_file():
                 try:
                     _check_mask(c.video, c.info, c.folder / OBJECT_MASK)
                 except InputError as e:
@@ -195,11 +210,11 @@ def scan_inputs(path: str, model: str, prompt: str | None = None) -> tuple[list[
             elif c.masks:
                 inputs.append(ClipInput(c.folder.name, c.video, c.info, text,
                                         lambda size=None, c=c: iter_quadmask(c, size)))
-            elif model == "vera":
+            elif reads.mask == "optional":
                 inputs.append(ClipInput(c.folder.name, c.video, c.info, text))
             else:
-                need = "the quadmask" if model == "void" else f"{OBJECT_MASK} or a quadmask (the object's mask)"
-                skipped.append(f"{c.folder}: no mask ({model} needs {need})")
+                need = "the quadmask" if reads.mask == "quadmask" else f"{OBJECT_MASK} or a quadmask (the object's mask)"
+                skipped.append(f"{c.folder}: no mask ({reads.kind} needs {need})")
         return inputs, skipped
     videos = sorted(p for p in root.glob("*.mp4") if not p.name.endswith(SIDE_VIDEOS))
     if not videos:
@@ -208,14 +223,14 @@ def scan_inputs(path: str, model: str, prompt: str | None = None) -> tuple[list[
         side = p.with_suffix(".txt")
         text = side.read_text().strip() if side.is_file() else (prompt or "")
         quad, obj = p.with_name(p.stem + ".quadmask.mp4"), p.with_name(p.stem + ".mask.mp4")
-        mask_path, object_mask = (obj, True) if model == "affect" and obj.is_file() else (quad, False)
+        mask_path, object_mask = (obj, True) if reads.mask == "object" and obj.is_file() else (quad, False)
         try:
             info = _probe(p)
-            if model == "void" and not quad.is_file():
-                raise InputError(f"{p}: no {quad.name} beside it (VOID needs the quadmask)")
-            if model == "affect" and not mask_path.is_file():
+            if reads.mask == "quadmask" and not quad.is_file():
+                raise InputError(f"{p}: no {quad.name} beside it ({reads.kind} needs the quadmask)")
+            if reads.mask == "object" and not mask_path.is_file():
                 raise InputError(f"{p}: no {obj.name} (the object's mask) or {quad.name} beside it")
-            if model == "vera" and not text:
+            if reads.prompt_required and not text:
                 raise InputError(f"{p}: no instruction ({side.name} or infer.prompt=...)")
             if mask_path.is_file():
                 _check_mask(p, info, mask_path)
@@ -246,15 +261,15 @@ def load_clip(item: ClipInput, max_side: int) -> Clip:
                 full_size=(info.width, info.height), full_masks=item.masks)
 
 
-def read_clips(path: str, model: str, prompt: str | None = None, limit: int | None = None,
+def read_clips(path: str, reads: ClipReads, prompt: str | None = None, limit: int | None = None,
                max_side: int | None = None, skipped: list[str] | None = None) -> Iterator[Clip]:
     """The clips under ``path`` (see the module docstring), in a stable order, at their working size
     (long side at most ``max_side``; None: as stored). Unusable clips are left out, their reasons appended
     to ``skipped`` (or, without a list, the first one raises ``InputError``)."""
     if (Path(path) / "dataset.json").is_file() or "://" in str(path):
-        yield from _from_shards(str(path), model, limit, max_side)
+        yield from _from_shards(str(path), reads, limit, max_side)
         return
-    inputs, bad = scan_inputs(path, model, prompt)
+    inputs, bad = scan_inputs(path, reads, prompt)
     if skipped is not None:
         skipped += bad
     elif bad:
@@ -281,7 +296,7 @@ def resize_frames(video: np.ndarray, size: tuple[int, int], nearest: bool = Fals
     return np.stack([resize_frame(f, size, nearest) for f in video])
 
 
-def _from_shards(url: str, model: str, limit: int | None, max_side: int | None = None) -> Iterator[Clip]:
+def _from_shards(url: str, reads: ClipReads, limit: int | None, max_side: int | None = None) -> Iterator[Clip]:
     from datagen.dataset.reader import open_dataset
     from datagen.dataset.store import SUMMARY, Store
 
@@ -301,12 +316,6 @@ def _from_shards(url: str, model: str, limit: int | None, max_side: int | None =
             small, small_quad = video, quad
         full = dict(full_size=(w, h), full_video=video, full_masks=(lambda size=None, q=quad: iter(q))
                     if quad is not None else None)
-        if model == "vera":
-            yield Clip(s["__key__"], small, s["edit_instruction"],
-                       truth={k: s[k] for k in ("edit_rgb", "edit_alpha", "composite") if k in s}, fps=fps, **full)
-        elif model == "affect":
-            yield Clip(s["__key__"], small, s["caption"], small_quad, truth={"quadmask": quad}, fps=fps, **full)
-        else:
-            yield Clip(s["__key__"], small, s["caption"], small_quad,
-                       s.get("target_forward_flow") if size == (w, h) else None,
-                       truth={"target_video": s["target_video"]} if "target_video" in s else {}, fps=fps, **full)
+        flow = s.get("target_forward_flow") if reads.flow and size == (w, h) else None
+        yield Clip(s["__key__"], small, s[reads.prompt_member], small_quad, flow,
+                   truth={k: s[k] for k in reads.truth if k in s}, fps=fps, **full)

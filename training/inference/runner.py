@@ -13,9 +13,8 @@ DIS, or the render flow stored in our shards), when ``auto`` finds pass 1 morphi
 """
 from __future__ import annotations
 
-import json
+import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -26,66 +25,48 @@ from training.inference.inputs import Clip, InputError, resize_frames
 from training.inference.morphing import DEFAULT_THRESHOLD
 
 
-WAN_NEGATIVE = ("Bright tones, overexposed, static, blurred details, subtitles, style, works, paintings, images, "
-                "static, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, "
-                "extra fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, misshapen limbs, "
-                "fused fingers, still picture, messy background, three legs, many people in the background, "
-                "walking backwards")
-
-
-def resolve_checkpoint(path: str) -> Path:
-    """A complete checkpoint folder: ``path`` itself (a ``step-*`` folder), or a run folder's newest."""
-    from training.core.checkpoint import DONE, list_checkpoints
-
-    p = Path(path)
-    if not (p / DONE).is_file():
-        found = list_checkpoints(p) if p.is_dir() else []
-        if not found:
-            raise FileNotFoundError(f"infer.checkpoint={path}: no complete checkpoint (no {DONE})")
-        p = found[-1]
-    return p
-
-
-def load_weights(model: torch.nn.Module, path: str, ema: str = "auto") -> dict:
-    """Weights of a training checkpoint (a ``step-*`` folder, or a run folder: its newest) into an
-    unsharded model; EMA weights when saved (``ema=auto``) or demanded (``true``). Returns what was used."""
-    import torch.distributed.checkpoint as dcp
-
-    from training.core.checkpoint import DONE
-
-    p = resolve_checkpoint(path)
-    info = json.loads((p / DONE).read_text())
-    use_ema = bool(info.get("ema")) if ema == "auto" else ema in (True, "true")
-    if use_ema and not info.get("ema"):
-        raise ValueError(f"infer.checkpoint={p}: infer.ema=true but the checkpoint has no EMA weights")
-    if use_ema:
-        from training.core.ema import EMA
-
-        shadow = EMA(model, 0.0).state_dict()
-        state = {"ema": shadow}
-        dcp.load(state, checkpoint_id=str(p), no_dist=True)
-        model.load_state_dict({**model.state_dict(), **state["ema"]}, strict=True)
-    else:
-        state = {"model": model.state_dict()}
-        dcp.load(state, checkpoint_id=str(p), no_dist=True)
-        model.load_state_dict(state["model"], strict=True)
-    return {"checkpoint": str(p), "step": int(info["step"]), "ema": use_ema}
-
-
 @dataclass
 class Settings:
-    sampler: str = "unipc"
-    steps: int = 30
-    shift: float = 3.0
-    guidance: float = 5.0
-    negative_prompt: str = WAN_NEGATIVE
-    seed: int = 0
-    window: int = 0  # latent frames per temporal window (0: the whole clip at once)
-    overlap: int = 4
-    alpha_floor: int = 8  # Vera: alpha levels below this (VAE reconstruction noise of an empty layer) are 0
+    """How the runner samples: the keys of the same names under ``infer:`` in configs/training/infer.yaml,
+    the one source of their defaults (``from_infer``, ``defaults``); validation during training takes
+    these too, with ``trainer.validate``'s sampler, steps, shift, guidance and seed on top."""
+    sampler: str  # unipc | euler
+    steps: int
+    shift: float
+    guidance: float  # <= 1: no unconditional pass
+    negative_prompt: str
+    seed: int
+    window: int  # latent frames per temporal window (0 or null: the whole clip at once)
+    overlap: int  # latent frames shared by neighbouring windows
+    alpha_floor: int  # Vera: alpha levels below this (VAE reconstruction noise of an empty layer) are 0
+
+    def __post_init__(self):
+        self.sampler, self.negative_prompt = str(self.sampler), str(self.negative_prompt or "")
+        self.steps, self.seed, self.window = int(self.steps), int(self.seed), int(self.window or 0)
+        self.overlap, self.alpha_floor = int(self.overlap), int(self.alpha_floor)
+        self.shift, self.guidance = float(self.shift), float(self.guidance)
+        if self.window and not 0 <= self.overlap < self.window:
+            raise ValueError(f"infer.overlap={self.overlap}: must be in [0, infer.window={self.window})")
+        if not 0 <= self.alpha_floor <= 255:
+            raise ValueError(f"infer.alpha_floor={self.alpha_floor}: must be in [0, 255]")
+        self.schedule()  # a bad sampler or step count fails here, before any clip
+
+    @classmethod
+    def from_infer(cls, infer, **changes) -> "Settings":
+        """The settings of an ``infer:`` section (a DictConfig or dict), with ``changes`` on top."""
+        return cls(**{f.name: changes.get(f.name, infer[f.name]) for f in dataclasses.fields(cls)})
+
+    @classmethod
+    def defaults(cls, **changes) -> "Settings":
+        """infer.yaml's values, with ``changes`` on top."""
+        from omegaconf import OmegaConf
+
+        from training.core.config import CONFIG_DIR
+
+        return cls.from_infer(OmegaConf.load(CONFIG_DIR / "infer.yaml").infer, **changes)
 
     def schedule(self) -> S.Schedule:
-        return S.schedule(self.sampler, int(self.steps), float(self.shift))
+        return S.schedule(self.sampler, self.steps, self.shift)
 
 
 @dataclass
@@ -96,6 +77,7 @@ class VoidOptions:
     keep_dilation: int = 8
     morph_threshold: float = DEFAULT_THRESHOLD
     pass2_model: torch.nn.Module | None = None  # None: the pass-1 model
+    pass2_checkpoint: str | None = None  # where pass2_model came from (for settings.json)
 
     def __post_init__(self):
         if self.pass2 not in ("auto", "always", "never"):
@@ -167,7 +149,7 @@ class Runner:
                              timestep.reshape(1).to(self.device, self.dtype), ctx if conditional else neg)
             return {b: v.float() for b, v in out.items()}
 
-        guided = self._guided(predict)
+        guided = S.guided(predict, self.settings.guidance)
         latents = self._sample(guided, noise, frames)
         out = {b: plan.unfit(self._decode(latents[b])) for b in branches}
         alpha = None
@@ -206,7 +188,7 @@ class Runner:
             inp = torch.cat([x, mask_lat[:, :, start:start + n], vid_lat[:, :, start:start + n]], 1).to(self.dtype)
             return model(inp, timestep.reshape(1).to(self.device, self.dtype), ctx if conditional else neg).float()
 
-        latent = self._sample(self._guided(predict), noise, vid_lat.shape[2])
+        latent = self._sample(S.guided(predict, self.settings.guidance), noise, vid_lat.shape[2])
         decoded = self._decode(latent)
         return plan.unfit(decoded), {"video": video, "quadmask": mask, "fit": fit, "plan": plan, "latent": latent,
                                      "frames": t, "model_output": decoded}
@@ -305,17 +287,6 @@ class Runner:
             total[s:s + win] += out * ramp
             weight[s:s + win] += ramp
         return total / weight
-
-    def _guided(self, predict):
-        g = float(self.settings.guidance)
-        if g <= 1.0:
-            return lambda x, t, start: predict(x, t, start, True)
-
-        def run(x, t, start):
-            c, u = predict(x, t, start, True), predict(x, t, start, False)
-            return S.tree_map(lambda a, b: b + g * (a - b), c, u)
-        return run
-
 
 @dataclass(frozen=True)
 class Plan:

@@ -121,15 +121,16 @@ def solver(sched: Schedule):
 
 
 def guided(predict: Callable, guidance: float) -> Callable:
-    """Classifier-free guidance: ``predict(x, t, conditional: bool) -> v`` becomes
-    uncond + g (cond - uncond), with the conditional and unconditional passes run separately (as
-    Wan's pipelines do; batching them changes the last bits); g <= 1 runs the conditional pass only."""
+    """Classifier-free guidance: ``predict(x, t, *where, conditional: bool) -> v`` becomes
+    ``run(x, t, *where) = uncond + g (cond - uncond)``, with the conditional and unconditional passes run
+    separately (as Wan's pipelines do; batching them changes the last bits); g <= 1 runs the conditional
+    pass only. ``where`` is passed through (the runner's temporal window start)."""
     if guidance <= 1.0:
-        return lambda x, t: predict(x, t, True)
+        return lambda x, t, *where: predict(x, t, *where, True)
 
-    def run(x, t):
-        cond = predict(x, t, True)
-        uncond = predict(x, t, False)
+    def run(x, t, *where):
+        cond = predict(x, t, *where, True)
+        uncond = predict(x, t, *where, False)
         return tree_map(lambda c, u: u + guidance * (c - u), cond, uncond)
     return run
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import torch
 
-from datagen.labels import quadmask as qm
 from training.models.wan import WanConfig, WanTransformer
 
 LATENT_CHANNELS = 16
@@ -47,12 +46,3 @@ def build_void_model(cfg: WanConfig, pretrained_path: str | None = None, init: s
             state["embed.patch_embed.weight"] = widen_patch_embedding(w, VOID_IN_CHANNELS, init)
         model.load_state_dict(state, strict=True)
     return model
-
-
-# The quadmask's levels, VOID's snapping and their conditioning values are defined once, in
-# datagen.labels.quadmask (object and overlap "generate here" 0, affected "may change" 0.5, keep 1;
-# with keep_overlap, 63 gets 0.25 so the model can tell object pixels that also change apart).
-
-def snap_quadmask(mask: torch.Tensor) -> torch.Tensor:
-    """Snap 8-bit values to the four levels as VOID's readers do (<=31, 32..95, 96..191, >191)."""
-    return torch.from_numpy(qm.SNAP_TABLE)[mask.long()]

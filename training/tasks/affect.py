@@ -2,45 +2,58 @@
 input video and the object's mask."""
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from training.core.clips import RAW_MEMBERS, affect_clip
-from training.tasks.base import tokens, wan_config
+from training.core.clips import affect_clip
+from training.inference.inputs import ClipReads
+from training.tasks.base import Task, wan_config
 
 
-class AffectTask:
+class AffectTask(Task):
     """The affected-region predictor (``training/models/affect.py``): per-pixel change logits, trained with
     binary cross-entropy plus a soft Dice term (the region is small, and Dice weighs it against the whole
     frame as IoU does). Frame 0 is left out of the loss: VOID clears it by convention."""
     name = "affect"
-    members = RAW_MEMBERS["affect"]
+    source_generator = "datagen.void_counterfactuals"  # learns from VOID's pairs
+    scores_source = False  # VOID splits are scored as VOID unless --task affect
+    members = ("input_video", "quadmask")
     latent_keys = ("video", "object", "changed")
     mask_keys = ("object", "changed")  # stored as uint8 by training/precompute.py, not as latents
     uses_text = False
+    reads = ClipReads("affect", mask="object", prompt_required=False, prompt_member="caption", truth=("quadmask",))
+    baselines = ("none", "dilated")
+    columns = ("iou", "precision", "recall", "iou_clip_mean")
 
     def __init__(self, model_cfg):
-        self.cfg = model_cfg
-        weights = model_cfg.get("loss_weights") or {}
+        super().__init__(model_cfg)
+        weights = model_cfg.loss_weights
         for key in ("bce", "dice"):
             value = weights.get(key)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise ValueError(f"model.loss_weights.{key} must be a number >= 0, got {value!r}")
         if not weights["bce"] + weights["dice"] > 0:
             raise ValueError("model.loss_weights: bce and dice cannot both be 0")
-        threshold = model_cfg.get("threshold")
+        threshold = model_cfg.threshold
         if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
             raise ValueError(f"model.threshold must be in (0, 1), got {threshold!r}")
         self.weights = {k: float(weights[k]) for k in ("bce", "dice")}
         self.pos_weight = float(model_cfg.pos_weight)
         self.threshold = float(threshold)
+        dilation = model_cfg.dilation
+        if isinstance(dilation, bool) or not isinstance(dilation, int) or dilation < 0:
+            raise ValueError(f"model.dilation must be an integer >= 0, got {dilation!r}")
+        self.dilation = dilation
 
     def build_model(self, pretrained: bool = True) -> nn.Module:
         from training.models.affect import build_affect_model
 
         return build_affect_model(wan_config(self.cfg),
-                                  pretrained_path=(self.cfg.get("pretrained") or None) if pretrained else None)
+                                  pretrained_path=(self.cfg.pretrained or None) if pretrained else None)
 
     def clip(self, sample: dict, data_cfg) -> dict:
         return affect_clip(sample, data_cfg)
@@ -69,8 +82,64 @@ class AffectTask:
             iou = inter.float() / union.float() if union > 0 else torch.tensor(1.0)
         return total, {"loss/bce": bce.detach(), "loss/dice": dice.detach(), "iou/changed": iou.detach()}
 
-    def num_tokens(self, lat: dict) -> int:
-        return tokens(lat["video"])
+    # -- inference --------------------------------------------------------------------------------------
+    def run(self, runner, clip, options=None) -> dict:
+        """The clip's quadmask: the predicted change above ``model.threshold``, grown by ``model.dilation``."""
+        return runner.affect(clip, self.threshold, self.dilation)
 
-    def seq_len(self, lat: dict) -> int:
-        return tokens(lat["video"]) // lat["video"].shape[0]
+    def write(self, folder: Path, clip, result: dict, settings: dict, fps: float, runner, options=None) -> Path:
+        """VOID's inference layout (``quadmask_0.mp4`` beside the input), ready for ``model=void``."""
+        from training.inference.writing import write_quadmask_clip
+
+        return write_quadmask_clip(folder, clip, result, settings, fps, self.threshold, self.dilation)
+
+    def preview(self, result: dict):
+        from datagen.labels.quadmask import colorize
+
+        return colorize(result["quadmask"])
+
+    # -- evaluation: the affected region (127, frames 1 on) ---------------------------------------------
+    @classmethod
+    def prediction(cls, result: dict):
+        return result["quadmask"]
+
+    @classmethod
+    def read_prediction(cls, pred_root: Path, key: str):
+        """``KEY/quadmask_0.mp4`` (what ``training/infer.py model=affect`` writes) or ``KEY.quadmask.mp4``."""
+        from datagen.labels.quadmask import snap
+        from training.evaluation.report import first_file, read_mask_video
+
+        path = first_file(pred_root / key / "quadmask_0.mp4", pred_root / f"{key}.quadmask.mp4")
+        return None if path is None else snap(read_mask_video(path))
+
+    @classmethod
+    def candidates(cls, sample: dict, baselines: tuple[str, ...], dilation: int = 16, **options) -> dict:
+        """``none``: no affected region; ``dilated``: a ring of ``dilation`` pixels around the object."""
+        from training.evaluation.scores import affect_baseline
+
+        truth = sample["quadmask"]
+        return {"ground truth": truth} | {b: affect_baseline(truth, b, dilation) for b in baselines}
+
+    @classmethod
+    def score(cls, prediction, truth: dict) -> dict:
+        """Pixel counts of the affected region (and their IoU, precision, recall)."""
+        from training.evaluation.scores import affected_counts, region_scores
+
+        counts = affected_counts(prediction, truth["quadmask"])
+        return {**counts, **region_scores(counts)}
+
+    @classmethod
+    def summarise(cls, rows: list[dict]) -> dict:
+        """IoU, precision and recall over all the clips' pixels."""
+        from training.evaluation.scores import region_scores, sum_counts
+
+        return region_scores(sum_counts(rows))
+
+    @classmethod
+    def report_row(cls, rows: list[dict]) -> dict:
+        """``summarise``, the summed counts and IoU averaged over clips (``iou_clip_mean``, where defined)."""
+        from training.evaluation.scores import sum_counts
+
+        clip_iou = [r["iou"] for r in rows if r["iou"] is not None]
+        return {**cls.summarise(rows), **sum_counts(rows),
+                "iou_clip_mean": float(np.mean(clip_iou)) if clip_iou else None}

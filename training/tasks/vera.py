@@ -1,22 +1,36 @@
-"""Vera's task: three branches (edit layer, alpha, composite) conditioned on the source video."""
+"""Vera's task: three branches (edit layer, alpha, composite) conditioned on the source video; at
+inference the delivered video is composited in pixel space, so untouched pixels stay the source's."""
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from training.core import flow_matching as fm
-from training.core.clips import RAW_MEMBERS, vera_clip
-from training.tasks.base import tokens, wan_config
+from training.core.clips import vera_clip
+from training.inference.inputs import ClipReads
+from training.tasks.base import Task, tokens, wan_config
 
 
-class VeraTask:
+class VeraTask(Task):
     name = "vera"
-    members = RAW_MEMBERS["vera"]
+    source_generator = "datagen.vera_layers"
+    members = ("input_video", "edit_rgb", "edit_alpha", "composite", "edit_instruction")
     latent_keys = ("source", "edit", "alpha", "composite", "context")
+    reads = ClipReads("vera", mask="optional", prompt_required=True, prompt_member="edit_instruction",
+                      truth=("edit_rgb", "edit_alpha", "composite"))
+    baselines = ("identity",)
+    columns = ("psnr_preserved", "ssim_preserved", "exact_preserved", "psnr_composite", "ssim_composite",
+               "alpha_mae", "alpha_sad", "alpha_grad")
 
     def __init__(self, model_cfg):
-        self.cfg = model_cfg
+        super().__init__(model_cfg)
+        missing = [b for b in model_cfg.branches if b not in model_cfg.loss_weights]
+        if missing:
+            raise ValueError(f"model.loss_weights has no weight for branch {missing[0]!r}")
         self.branches = tuple(model_cfg.branches)
         self.weights = {b: float(model_cfg.loss_weights[b]) for b in self.branches}
 
@@ -28,7 +42,7 @@ class VeraTask:
 
         cfg = wan_config(self.cfg)
         model = VeraMoT(cfg, branches=self.branches)
-        if pretrained and self.cfg.get("pretrained"):
+        if pretrained and self.cfg.pretrained:
             path = str(self.cfg.pretrained)
             base = read_config(path)
             if base != cfg:
@@ -62,6 +76,42 @@ class VeraTask:
     def num_tokens(self, lat: dict) -> int:
         return tokens(lat["source"]) * len(self.branches)
 
-    def seq_len(self, lat: dict) -> int:
-        """Tokens of one sample of one branch (what ``flops_per_token`` takes)."""
-        return tokens(lat["source"]) // lat["source"].shape[0]
+    # -- inference --------------------------------------------------------------------------------------
+    def run(self, runner, clip, options=None) -> dict:
+        return runner.vera(clip)
+
+    def write(self, folder: Path, clip, result: dict, settings: dict, fps: float, runner, options=None) -> Path:
+        from training.inference.writing import write_clip
+
+        settings["sampling"] = runner.settings.__dict__
+        return write_clip(folder, result, settings, fps, clip=clip, alpha_floor=runner.settings.alpha_floor)
+
+    # -- evaluation -------------------------------------------------------------------------------------
+    @classmethod
+    def prediction(cls, result: dict):
+        return result["final"], result["alpha"]
+
+    @classmethod
+    def read_prediction(cls, pred_root: Path, key: str):
+        """``KEY/result.mp4`` with ``KEY/alpha.mp4`` (what ``training/infer.py`` writes), or ``KEY.mp4``
+        with ``KEY.alpha.mp4``; the alpha is optional."""
+        from training.evaluation.report import read_video
+
+        for video, alpha in ((pred_root / key / "result.mp4", pred_root / key / "alpha.mp4"),
+                             (pred_root / f"{key}.mp4", pred_root / f"{key}.alpha.mp4")):
+            if video.is_file():
+                return read_video(video), read_video(alpha)[..., 0] if alpha.is_file() else None
+        return None
+
+    @classmethod
+    def candidates(cls, sample: dict, baselines: tuple[str, ...], **options) -> dict:
+        rows = {"ground truth": (sample["composite"], sample["edit_alpha"]),
+                "identity": (sample["input_video"], np.zeros_like(sample["edit_alpha"]))}
+        return {k: v for k, v in rows.items() if k == "ground truth" or k in baselines}
+
+    @classmethod
+    def score(cls, prediction, truth: dict) -> dict:
+        from training.evaluation.scores import vera_scores
+
+        video, alpha = prediction
+        return vera_scores(video, truth["input_video"], truth["composite"], truth["edit_alpha"], alpha)

@@ -1,2 +1,2 @@
-"""Training: the loop, optimiser and schedule, metrics logs, validation during training, the
-config checks of the training commands and the latent precompute job."""
+"""Training: the loop, optimiser and schedule, metrics logs, validation during training and the config
+checks of the training commands."""

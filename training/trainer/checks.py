@@ -17,15 +17,11 @@ def check_config(cfg: DictConfig, need_out: bool = True) -> None:
         value = OmegaConf.select(cfg, key)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{key} must be an integer >= 1, got {value!r}")
-    every = cfg.trainer.get("validate_every", 0)
+    every = cfg.trainer.validate_every
     if isinstance(every, bool) or not isinstance(every, int) or every < 0:
         raise ValueError(f"trainer.validate_every must be an integer >= 0 (0: off), got {every!r}")
     if cfg.trainer.fsdp not in ("auto", True, False):
         raise ValueError(f"trainer.fsdp must be auto, true or false, got {cfg.trainer.fsdp!r}")
-    if cfg.model.name == "vera":
-        missing = [b for b in cfg.model.branches if b not in cfg.model.loss_weights]
-        if missing:
-            raise ValueError(f"model.loss_weights has no weight for branch {missing[0]!r}")
     from training.tasks import make_task
 
     make_task(cfg.model)  # each task checks its own model.* options (one line, no model built)

@@ -54,7 +54,7 @@ def _initial_model(task, cfg: DictConfig) -> torch.nn.Module:
     torch.manual_seed(int(cfg.seed))
     model = task.build_model()
     if cfg.trainer.init_from:
-        ckpt.load_model_weights(model, cfg.trainer.init_from)
+        ckpt.load_weights(model, cfg.trainer.init_from, ema=False, key="trainer.init_from")
     return model
 
 
@@ -93,7 +93,7 @@ def train(cfg: DictConfig) -> list[dict]:
     """Run (or resume) training; returns rank 0's logged metrics of this invocation."""
     rt = init_runtime(cfg.trainer.device, cfg.trainer.dtype)
     out = Path(cfg.trainer.out)
-    precomputed = check_dataset(str(cfg.data.path), cfg.model.name)
+    precomputed = check_dataset(str(cfg.data.path), make_task(cfg.model))
     encoders = () if precomputed else load_encoders(cfg, rt)  # before the model: bad paths fail fast
     task, model, optimizer, scheduler, ema, use_fsdp = build(cfg, rt)
     stream = SampleStream(str(cfg.data.path), None if precomputed else task.members, rt.rank, rt.world,
@@ -110,7 +110,7 @@ def train(cfg: DictConfig) -> list[dict]:
         (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     batches = Batches(stream, task, cfg, precomputed, encoders)
     metrics = MetricsLog(out, rt.is_main, bool(cfg.trainer.tensorboard), resume_step=step)
-    validate_every = int(cfg.trainer.get("validate_every") or 0)
+    validate_every = int(cfg.trainer.validate_every)
     validator = None
     if validate_every:
         from training.trainer.validation import Validator

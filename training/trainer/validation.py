@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from training.evaluation import scores as S
+from training.evaluation.report import truth_like
 from training.inference.inputs import read_clips
 from training.inference.runner import Runner, Settings
 
@@ -23,16 +23,16 @@ class Validator:
     def __init__(self, cfg, task, rt, encoders, out: Path):
         v = cfg.trainer.validate
         path = str(v.path or cfg.data.path)
-        self.clips = list(read_clips(path, cfg.model.name, limit=int(v.clips)))
+        self.clips = list(read_clips(path, task.reads, limit=int(v.clips)))
         if not self.clips:
             raise ValueError(f"trainer.validate.path={path}: no clips")
         if any(not c.truth for c in self.clips):
             raise ValueError(f"trainer.validate.path={path}: validation needs clips with ground truth (our shards)")
         self.cfg, self.task, self.rt, self.out = cfg, task, rt, Path(out)
         self.vae, self.text = encoders
-        self.settings = Settings(sampler=str(v.sampler), steps=int(v.steps), shift=float(v.shift),
-                                 guidance=float(v.guidance), negative_prompt="", seed=int(v.seed))
-        self.fps = float(v.get("fps") or 12)
+        self.settings = Settings.defaults(sampler=v.sampler, steps=v.steps, shift=v.shift, guidance=v.guidance,
+                                          seed=v.seed, negative_prompt="")
+        self.fps = float(v.fps)
 
     @torch.no_grad()
     def run(self, model, step: int, metrics) -> dict:
@@ -42,22 +42,12 @@ class Validator:
         runner = Runner(self.task, model, self.vae, self.text, self.settings, self.rt.device, dtype, self.cfg.data)
         rows, videos = [], {}
         for clip in self.clips:  # results are at the clip's size: scored against the stored truth as it is
-            if self.task.name == "vera":
-                result = runner.vera(clip)
-                rows.append(S.vera_scores(result["final"], result["source"], clip.truth["composite"],
-                                          clip.truth["edit_alpha"], result["alpha"]))
-                videos[clip.name] = result["final"]
-            elif self.task.name == "affect":
-                from datagen.labels.quadmask import colorize
-
-                result = runner.affect(clip, self.task.threshold, int(self.cfg.model.get("dilation") or 0))
-                rows.append(S.affected_counts(result["quadmask"], clip.truth["quadmask"][:len(result["quadmask"])]))
-                videos[clip.name] = colorize(result["quadmask"])
-            else:
-                video, _ = runner.void_pass(clip)
-                rows.append(S.void_scores(video, clip.truth["target_video"], clip.quadmask))
-                videos[clip.name] = video
-        scores = S.region_scores(S.sum_counts(rows)) if self.task.name == "affect" else S.mean_scores(rows)
+            result = self.task.run(runner, clip)
+            prediction = self.task.prediction(result)
+            members = {"input_video": clip.video, "quadmask": clip.quadmask, **clip.truth}
+            rows.append(self.task.score(prediction, truth_like(members, prediction, self.task)))
+            videos[clip.name] = self.task.preview(result)
+        scores = self.task.summarise(rows)
         means = {f"val/{k}": v for k, v in scores.items() if v is not None}
         if self.rt.is_main:
             self._write(step, means, videos, metrics)

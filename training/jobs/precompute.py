@@ -32,7 +32,7 @@ def precompute(cfg: DictConfig) -> dict:
 
     rt = init_runtime(cfg.trainer.device, cfg.trainer.dtype)
     task = make_task(cfg.model)
-    if check_dataset(str(cfg.data.path), task.name):
+    if check_dataset(str(cfg.data.path), task):
         raise ValueError(f"data.path={cfg.data.path}: already latents")
     encoders = load_encoders(cfg, rt)
     store = Store(str(cfg.precompute.out))
@@ -53,9 +53,9 @@ def precompute(cfg: DictConfig) -> dict:
                 record = {"__key__": key}
                 for k in task.latent_keys:
                     value = lat[k][0].cpu().numpy()
-                    if k in getattr(task, "mask_keys", ()):  # 0/1 pixel masks: uint8, gzip
+                    if k in task.mask_keys:  # 0/1 pixel masks: uint8, gzip
                         value = value.astype(np.uint8)
-                    small = k == "context" or k in getattr(task, "mask_keys", ())
+                    small = k == "context" or k in task.mask_keys
                     record[f"{k}.npy.gz" if small else f"{k}.npy"] = encode_npy(value, compress=small)
                 writer.write(record)
                 count += 1

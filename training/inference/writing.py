@@ -1,150 +1,17 @@
-"""The inference job behind ``training/infer.py``: build the model and encoders like the trainer does,
-load the checkpoint, run every clip and write its outputs (a clip's folder appears complete or not at all)."""
+"""Writing a clip's outputs at the input's own size and frame count, frame by frame, into a folder that
+appears complete or not at all: the delivered video with the exactness rule (Vera: the source pixel wherever
+alpha is 0; VOID: the keep region from the full-resolution input), the affect model's quadmask in VOID's
+inference layout, previews at the working size and ``settings.json``."""
 from __future__ import annotations
 
 import json
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
-import torch
-from omegaconf import DictConfig, OmegaConf
 
-from training.inference.inputs import (VOID_LAYOUT, InputError, available_bytes, load_clip, read_clips, resize_frame,
-                                       scan_inputs, working_bytes, working_size)
-from training.inference.morphing import DEFAULT_THRESHOLD
-from training.inference.runner import (Runner, Settings, VoidOptions, composite_exact, keep_region, load_weights,
-                                       resolve_checkpoint)
-
-
-def build_runner(cfg: DictConfig) -> tuple[Runner, dict]:
-    """The model (weights from ``infer.checkpoint``, else ``trainer.init_from``, else ``model.pretrained``),
-    its encoders and the sampling settings; and what was loaded, for settings.json."""
-    from training.core.runtime import init_runtime
-    from training.tasks import load_encoders, make_task
-
-    rt = init_runtime(str(cfg.trainer.device), str(cfg.trainer.dtype))
-    task = make_task(cfg.model)
-    vae, text = load_encoders(cfg, rt)
-    torch.manual_seed(int(cfg.seed))
-    model = task.build_model()
-    info = {"weights": "model.pretrained" if cfg.model.get("pretrained") else "random (no checkpoint given)"}
-    source = cfg.infer.checkpoint or cfg.trainer.get("init_from")
-    if source:
-        info = load_weights(model, str(source), cfg.infer.ema)
-    model = model.to(rt.device, rt.param_dtype if rt.device.type == "cuda" else torch.float32).eval()
-    i = cfg.infer
-    settings = Settings(sampler=str(i.sampler), steps=int(i.steps), shift=float(i.shift), guidance=float(i.guidance),
-                        negative_prompt=str(i.negative_prompt or ""), seed=int(i.seed), window=int(i.window or 0),
-                        overlap=int(i.overlap), alpha_floor=int(i.get("alpha_floor", 8)))
-    settings.schedule()  # a bad sampler or step count fails here, before any clip
-    dtype = next(model.parameters()).dtype
-    return Runner(task, model, vae, text, settings, rt.device, dtype, cfg.data), info
-
-
-def void_options(cfg: DictConfig, runner: Runner) -> VoidOptions:
-    v = cfg.void
-    pass2_model = None
-    if v.pass2_checkpoint:
-        pass2_model = runner.task.build_model(pretrained=False)
-        load_weights(pass2_model, str(v.pass2_checkpoint), cfg.infer.ema)
-        pass2_model = pass2_model.to(runner.device, runner.dtype).eval()
-    return VoidOptions(pass2=str(v.pass2), flow=str(v.flow), keep_region=bool(v.keep_region),
-                       keep_dilation=int(v.keep_dilation),
-                       morph_threshold=DEFAULT_THRESHOLD if v.morph_threshold is None else float(v.morph_threshold),
-                       pass2_model=pass2_model)
-
-
-def max_side(cfg: DictConfig) -> tuple[int, str]:
-    """The working size's long side and where it came from: ``infer.max_side``, else the size the
-    checkpoint was trained at, else data.height/width, else ``infer.default_max_side``."""
-    from training.core.checkpoint import trained_size
-
-    if cfg.infer.get("max_side"):
-        return int(cfg.infer.max_side), "infer.max_side"
-    source = cfg.infer.checkpoint or cfg.trainer.get("init_from")
-    if source:
-        size = trained_size(resolve_checkpoint(str(source)))
-        if size:
-            return max(size), f"trained at {size[1]}x{size[0]}"
-    if cfg.data.height or cfg.data.width:
-        return max(int(cfg.data.height or 0), int(cfg.data.width or 0)), "data.height/width"
-    return int(cfg.infer.default_max_side), "infer.default_max_side"
-
-
-def check_memory(inputs, side: int) -> None:
-    """Refuse, before any model loads, a clip whose working size cannot fit in this machine's memory."""
-    from training.core.clips import padded_frames
-
-    free = available_bytes()
-    for item in inputs:
-        w, h = working_size(item.info.width, item.info.height, side)
-        need = working_bytes(padded_frames(item.info.frames), w, h)
-        if free is not None and need > free:
-            raise InputError(f"{item.video}: {item.info.frames} frames at the working size {w}x{h} need about "
-                             f"{need / 2**30:.1f} GiB, {free / 2**30:.1f} GiB is available: lower infer.max_side "
-                             "or cut the clip")
-
-
-def infer(cfg: DictConfig) -> list[Path]:
-    import sys
-
-    from tqdm import tqdm
-
-    for key in ("infer.input", "infer.out"):
-        if OmegaConf.is_missing(cfg, key) or not OmegaConf.select(cfg, key):
-            raise ValueError(f"{key}= is required (e.g. python training/infer.py model=void infer.input=DIR "
-                             "infer.out=OUT infer.checkpoint=RUN)")
-    kind, source = str(cfg.model.name), str(cfg.infer.input)
-    side, side_from = max_side(cfg)
-    limit = cfg.infer.limit
-    skipped: list[str] = []
-    if (Path(source) / "dataset.json").is_file() or "://" in source:
-        clips = list(read_clips(source, kind, cfg.infer.prompt, limit, side))  # our shards: small clips
-        total = len(clips)
-    else:  # files: found and checked now, decoded one at a time at their working size
-        inputs, skipped = scan_inputs(source, kind, cfg.infer.prompt)
-        for line in skipped:
-            print(f"skipped: {line}", file=sys.stderr)
-        if not inputs:
-            raise InputError(f"infer.input={source}: no usable clips ({len(skipped)} skipped)")
-        inputs = inputs[:limit] if limit is not None else inputs
-        check_memory(inputs, side)
-        clips, total = (load_clip(item, side) for item in inputs), len(inputs)
-    runner, loaded = build_runner(cfg)  # after the inputs: a bad path fails before any model is built
-    opts = void_options(cfg, runner) if kind == "void" else None
-    out_root = Path(str(cfg.infer.out))
-    out_root.mkdir(parents=True, exist_ok=True)
-    written = []
-    for clip in tqdm(clips, total=total, desc=f"infer {kind}", unit="clip", dynamic_ncols=True):
-        t0 = time.perf_counter()
-        if kind == "affect":
-            threshold, dilation = float(cfg.model.threshold), int(cfg.model.get("dilation") or 0)
-            result = runner.affect(clip, threshold, dilation)
-        else:
-            result = runner.vera(clip) if opts is None else runner.void(clip, opts)
-        work = result["source"].shape
-        settings = {"model": OmegaConf.to_container(cfg.model, resolve=True), "loaded": loaded,
-                    "input": source, "clip": clip.name, "prompt": clip.prompt, "frames": int(work[0]),
-                    "size": list(clip.size), "working_size": [int(work[2]), int(work[1])],
-                    "max_side": {"value": side, "from": side_from},
-                    "seconds": round(time.perf_counter() - t0, 3),
-                    "device": str(runner.device), "dtype": str(runner.dtype).replace("torch.", "")}
-        fps = float(cfg.infer.fps or clip.fps)
-        if kind == "affect":
-            written.append(write_quadmask_clip(out_root / clip.name, clip, result, settings, fps, threshold, dilation))
-            continue
-        settings["sampling"] = runner.settings.__dict__
-        if opts is not None:
-            settings["void"] = {k: v for k, v in opts.__dict__.items() if k != "pass2_model"} | {
-                "pass2_checkpoint": cfg.void.pass2_checkpoint, "morphing": result["morphing"],
-                "pass2_ran": result["pass2_ran"], "flow_source": result.get("flow_source")}
-        written.append(write_clip(out_root / clip.name, result, settings, fps, clip=clip,
-                                  alpha_floor=runner.settings.alpha_floor,
-                                  keep_dilation=opts.keep_dilation if opts is not None and opts.keep_region else None))
-    print(f"wrote {len(written)} clip(s) to {out_root}" + (f"; {len(skipped)} skipped" if skipped else ""))
-    return written
+from training.inference.inputs import VOID_LAYOUT, resize_frame
+from training.inference.runner import composite_exact, keep_region
 
 
 def _scale(clip, work_w: int) -> float:
