@@ -69,3 +69,46 @@ def test_keys_added_later_hash_only_when_they_change_the_data():
     assert config_hash(to_plain(load_config("void_counterfactuals", [*base, "assets.data_dir=/data/gso"]))) == same
     for change in ("assets.materials=random", "assets.hdris=/data/hdris"):
         assert config_hash(to_plain(load_config("void_counterfactuals", [*base, change]))) != same
+
+
+# ---------------------------------------------------------------------------------------- the trainers
+
+def _training_sections():
+    from training.core import sections as T
+
+    return [T.DataConfig, T.FlowConfig, T.OptimConfig, T.EmaConfig, T.ValidateConfig, T.TrainerConfig,
+            T.InferConfig]
+
+
+@pytest.mark.parametrize("cls", _training_sections(), ids=lambda c: c.__name__)
+def test_training_sections_are_the_yaml_keys_and_compose(cls):
+    from omegaconf import OmegaConf
+
+    from training.core.config import CONFIG_DIR
+    from training.core.config import load_config as train_config
+
+    config, key = cls.SECTION
+    raw = OmegaConf.select(OmegaConf.load(CONFIG_DIR / f"{config}.yaml"), key)
+    assert [f.name for f in dataclasses.fields(cls)] == list(raw), "the dataclass mirrors the YAML"
+    assert all(f.default is dataclasses.MISSING for f in dataclasses.fields(cls)), "defaults live in the YAML"
+    composed = OmegaConf.select(train_config(["data.path=/d", "infer.input=/i", "infer.out=/o"], name="infer"), key)
+    assert cls.from_section(composed) is not None
+
+
+def test_training_values_are_checked_in_one_line():
+    from training.core.config import load_config as train_config
+    from training.core.sections import train_sections
+    from training.inference.runner import Settings
+    from training.trainer.checks import check_config
+
+    run = train_sections(train_config(["data.path=/d"]))
+    assert isinstance(run.optim.betas, tuple) and run.trainer.ema.decay == 0.999 and run.trainer.validate.clips == 2
+    for bad, key in (("trainer.max_steps=0", "trainer.max_steps"), ("trainer.validate_every=-1", "validate_every"),
+                     ("trainer.fsdp=maybe", "trainer.fsdp"), ("data.batch_size=0", "data.batch_size"),
+                     ("flow.sampling=beta", "flow.sampling"), ("optim.betas=[0.9]", "optim.betas"),
+                     ("trainer.ema.decay=2", "trainer.ema.decay"), ("trainer.validate.clips=0", "validate.clips"),
+                     ("+trainer.typo=1", "trainer.typo is not an option"), ("model.size=7B", "model.size")):
+        with pytest.raises(ValueError, match=key) as e:
+            check_config(train_config(["data.path=/d", bad]))
+        assert "\n" not in str(e.value)
+    assert Settings.defaults().window == 21  # validation samples in inference's windows (one default)

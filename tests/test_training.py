@@ -232,11 +232,12 @@ def test_fsdp_start_up_and_mixed_precision(kind, tmp_path):
 
 
 def test_no_weight_decay_on_biases_norms_and_modulation():
+    from training.core.sections import OptimConfig
     from training.tasks import make_task
     from training.trainer.optim import build_optimizer
 
     model = make_task(load_config(["model=void", "data.path=x"]).model).build_model()
-    opt = build_optimizer(model, load_config(["data.path=x"]).optim)
+    opt = build_optimizer(model, OptimConfig.from_section(load_config(["data.path=x"]).optim))
     decayed = {id(p) for p in opt.param_groups[0]["params"]}
     names = {n for n, p in model.named_parameters() if id(p) in decayed}
     assert names and all(model.get_parameter(n).ndim >= 2 and not n.endswith("modulation") for n in names)

@@ -64,15 +64,14 @@ def test_smplx_models_are_read_without_pickle(tmp_path):
 def test_checkpoint_rank_state_loads_without_code(tmp_path):
     from training.core import checkpoint as ckpt
     from training.core.runtime import init_runtime
+    from training.core.sections import OptimConfig
     from training.trainer.optim import build_scheduler
 
     rt = init_runtime("cpu", "fp32")
     model = torch.nn.Linear(3, 2)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
 
-    class Sched:
-        lr, warmup_steps, min_lr_ratio = 1e-3, 0, 0.0
-    sched = build_scheduler(opt, Sched, 10)
+    sched = build_scheduler(opt, OptimConfig.defaults(lr=1e-3, warmup_steps=0, min_lr_ratio=0.0), 10)
     path = ckpt.save(tmp_path, 1, model, opt, sched, None, {"epoch": 0, "position": 3}, rt)
     step, data = ckpt.load(path, model, opt, sched, None, rt)
     assert step == 1 and data == {"epoch": 0, "position": 3}

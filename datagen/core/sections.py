@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from pathlib import Path
 from typing import Any, ClassVar
 
 from datagen.core.paths import REPO_ROOT
@@ -22,19 +23,22 @@ class SectionError(ValueError):
 
 
 @functools.lru_cache(maxsize=16)
-def _yaml_section(config: str, key: str) -> dict:
+def _yaml_section(config: str, key: str, root: Path = CONFIG_DIR) -> dict:
     from omegaconf import OmegaConf
 
-    loaded = OmegaConf.load(CONFIG_DIR / f"{config}.yaml")
+    path = root / f"{config}.yaml"
+    loaded = OmegaConf.load(path)
     node = loaded if key == "" else OmegaConf.select(loaded, key)
     if node is None:
-        raise SectionError(f"configs/datagen/{config}.yaml has no section {key}")
+        raise SectionError(f"{path.relative_to(REPO_ROOT)} has no section {key}")
     return OmegaConf.to_container(node, resolve=True)
 
 
 class Section:
-    """Mixin for a dataclass mirroring ``SECTION = (config name, dotted key)``."""
+    """Mixin for a dataclass mirroring ``SECTION = (config name, dotted key)`` of a YAML file in
+    ``CONFIG_ROOT`` (``configs/datagen/``; the trainers' sections set ``configs/training/``)."""
     SECTION: ClassVar[tuple[str, str]]
+    CONFIG_ROOT: ClassVar[Path] = CONFIG_DIR
 
     @classmethod
     def from_section(cls, section: Any):
@@ -50,11 +54,12 @@ class Section:
             raise SectionError(f"{key}.{unknown[0]} is not an option; {key} has {names}")
         missing = [n for n in names if n not in section]
         if missing:
-            raise SectionError(f"{key}.{missing[0]} is missing (see configs/datagen/{cls.SECTION[0]}.yaml)")
+            where = (cls.CONFIG_ROOT / f"{cls.SECTION[0]}.yaml").relative_to(REPO_ROOT)
+            raise SectionError(f"{key}.{missing[0]} is missing (see {where})")
         return cls(**{n: section[n] for n in names})
 
     @classmethod
     def defaults(cls, **changes):
         """The YAML's default values, with ``changes`` (by field name) on top."""
         config, key = cls.SECTION
-        return cls.from_section({**_yaml_section(config, key), **changes})
+        return cls.from_section({**_yaml_section(config, key, cls.CONFIG_ROOT), **changes})

@@ -54,16 +54,14 @@ class Settings:
     @classmethod
     def from_infer(cls, infer, **changes) -> "Settings":
         """The settings of an ``infer:`` section (a DictConfig or dict), with ``changes`` on top."""
-        return cls(**{f.name: changes.get(f.name, infer[f.name]) for f in dataclasses.fields(cls)})
+        return cls(**{f.name: changes.get(f.name, getattr(infer, f.name)) for f in dataclasses.fields(cls)})
 
     @classmethod
     def defaults(cls, **changes) -> "Settings":
         """infer.yaml's values, with ``changes`` on top."""
-        from omegaconf import OmegaConf
+        from training.core.sections import InferConfig
 
-        from training.core.config import CONFIG_DIR
-
-        return cls.from_infer(OmegaConf.load(CONFIG_DIR / "infer.yaml").infer, **changes)
+        return cls.from_infer(InferConfig.defaults(), **changes)
 
     def schedule(self) -> S.Schedule:
         return S.schedule(self.sampler, self.steps, self.shift)

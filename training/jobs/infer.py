@@ -10,6 +10,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from training.core.checkpoint import load_weights, resolve_checkpoint
+from training.core.sections import InferConfig
 from training.inference.inputs import (InputError, available_bytes, load_clip, read_clips, scan_inputs,
                                        working_bytes, working_size)
 from training.inference.runner import Runner, Settings
@@ -49,8 +50,9 @@ def max_side(cfg: DictConfig) -> tuple[int, str]:
     checkpoint was trained at, else data.height/width, else ``infer.default_max_side``."""
     from training.core.checkpoint import trained_size
 
-    if cfg.infer.max_side:
-        return int(cfg.infer.max_side), "infer.max_side"
+    i = InferConfig.from_section(cfg.infer)
+    if i.max_side:
+        return i.max_side, "infer.max_side"
     source, key = checkpoint_source(cfg)
     if source:
         size = trained_size(resolve_checkpoint(source, key))
@@ -58,7 +60,7 @@ def max_side(cfg: DictConfig) -> tuple[int, str]:
             return max(size), f"trained at {size[1]}x{size[0]}"
     if cfg.data.height or cfg.data.width:
         return max(int(cfg.data.height or 0), int(cfg.data.width or 0)), "data.height/width"
-    return int(cfg.infer.default_max_side), "infer.default_max_side"
+    return i.default_max_side, "infer.default_max_side"
 
 
 def check_memory(inputs, side: int) -> None:
@@ -85,15 +87,16 @@ def infer(cfg: DictConfig) -> list[Path]:
             raise ValueError(f"{key}= is required (e.g. python training/infer.py model=void infer.input=DIR "
                              "infer.out=OUT infer.checkpoint=RUN)")
     task = make_task(cfg.model)  # checks model.*: a bad option fails before any input is read
-    source = str(cfg.infer.input)
+    i = InferConfig.from_section(cfg.infer)
+    source = str(i.input)
     side, side_from = max_side(cfg)
-    limit = cfg.infer.limit
+    limit = i.limit
     skipped: list[str] = []
     if (Path(source) / "dataset.json").is_file() or "://" in source:
-        clips = list(read_clips(source, task.reads, cfg.infer.prompt, limit, side))  # our shards: small clips
+        clips = list(read_clips(source, task.reads, i.prompt, limit, side))  # our shards: small clips
         total = len(clips)
     else:  # files: found and checked now, decoded one at a time at their working size
-        inputs, skipped = scan_inputs(source, task.reads, cfg.infer.prompt)
+        inputs, skipped = scan_inputs(source, task.reads, i.prompt)
         for line in skipped:
             print(f"skipped: {line}", file=sys.stderr)
         if not inputs:
@@ -104,7 +107,7 @@ def infer(cfg: DictConfig) -> list[Path]:
     runner, loaded = build_runner(cfg)  # after the inputs: a bad path fails before any model is built
     task = runner.task
     options = task.options(cfg, runner)
-    out_root = Path(str(cfg.infer.out))
+    out_root = Path(str(i.out))
     out_root.mkdir(parents=True, exist_ok=True)
     written = []
     for clip in tqdm(clips, total=total, desc=f"infer {task.name}", unit="clip", dynamic_ncols=True):
@@ -117,7 +120,7 @@ def infer(cfg: DictConfig) -> list[Path]:
                     "max_side": {"value": side, "from": side_from},
                     "seconds": round(time.perf_counter() - t0, 3),
                     "device": str(runner.device), "dtype": str(runner.dtype).replace("torch.", "")}
-        fps = float(cfg.infer.fps or clip.fps)
+        fps = i.fps or float(clip.fps)
         written.append(task.write(out_root / clip.name, clip, result, settings, fps, runner, options))
     print(f"wrote {len(written)} clip(s) to {out_root}" + (f"; {len(skipped)} skipped" if skipped else ""))
     return written

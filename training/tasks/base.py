@@ -56,6 +56,10 @@ class Task:
     columns: ClassVar[tuple[str, ...]]
 
     def __init__(self, model_cfg):
+        from training.core.config import SIZES
+
+        if str(model_cfg.size) not in SIZES:
+            raise ValueError(f"model.size must be one of {SIZES}, got {model_cfg.size!r}")
         self.cfg = model_cfg
 
     # -- training ---------------------------------------------------------------------------------------

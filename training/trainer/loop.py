@@ -16,6 +16,7 @@ from training.core.ema import EMA
 from training.core.flow_matching import step_generator
 from training.core.runtime import (Runtime, all_reduce_mean, apply_activation_checkpointing, apply_fsdp,
                                    init_runtime, load_full_weights)
+from training.core.sections import DataConfig, TrainSections, train_sections
 from training.tasks import load_encoders, make_task
 from training.trainer.metrics import MetricsLog, peak_flops
 from training.trainer.optim import build_optimizer, build_scheduler
@@ -27,17 +28,17 @@ class Batches:
     """Latent batches from a rank's sample stream: raw clips are encoded on the fly (VAE + text),
     precomputed latent shards are only stacked."""
 
-    def __init__(self, stream: SampleStream, task, cfg: DictConfig, precomputed: bool, encoders):
-        self.stream, self.task, self.cfg, self.precomputed = stream, task, cfg, precomputed
+    def __init__(self, stream: SampleStream, task, data: DataConfig, precomputed: bool, encoders):
+        self.stream, self.task, self.data, self.precomputed = stream, task, data, precomputed
         self.encoders = encoders
         self.it = iter(stream)
 
     def next(self) -> dict:
-        items = [next(self.it) for _ in range(int(self.cfg.data.batch_size))]
+        items = [next(self.it) for _ in range(self.data.batch_size)]
         if self.precomputed:
             return {k: torch.stack([torch.from_numpy(np.ascontiguousarray(s[k])) for s in items]).float()
                     for k in self.task.latent_keys}
-        batch = collate([self.task.clip(s, self.cfg.data) for s in items])
+        batch = collate([self.task.clip(s, self.data) for s in items])
         return self.task.encode(batch, *self.encoders)
 
 
@@ -49,12 +50,12 @@ def _grad_norm(model, clip: float) -> float:
     return float(norm)
 
 
-def _initial_model(task, cfg: DictConfig) -> torch.nn.Module:
+def _initial_model(task, run: TrainSections) -> torch.nn.Module:
     """The full starting model on CPU: random weights from the seed, then pretrained or init_from."""
-    torch.manual_seed(int(cfg.seed))
+    torch.manual_seed(run.seed)
     model = task.build_model()
-    if cfg.trainer.init_from:
-        ckpt.load_weights(model, cfg.trainer.init_from, ema=False, key="trainer.init_from")
+    if run.trainer.init_from:
+        ckpt.load_weights(model, run.trainer.init_from, ema=False, key="trainer.init_from")
     return model
 
 
@@ -64,42 +65,45 @@ def build(cfg: DictConfig, rt: Runtime):
     With FSDP over several processes, only rank 0 materialises the full model (on CPU); the others
     build it on the meta device, sharding happens on the skeleton, and rank 0's weights are then
     broadcast shard by shard (torchtitan's way): a 14B expert set never exists once per rank."""
+    run = train_sections(cfg)
     task = make_task(cfg.model)
-    fsdp = cfg.trainer.fsdp
+    fsdp = run.trainer.fsdp
     use_fsdp = rt.distributed if fsdp == "auto" else bool(fsdp)
     if rt.world > 1 and not use_fsdp:
         raise ValueError("trainer.fsdp=false with several processes: only FSDP2 data parallelism is supported")
     if use_fsdp:
-        full = _initial_model(task, cfg) if rt.is_main else None
+        full = _initial_model(task, run) if rt.is_main else None
         with torch.device("meta"):
             model = task.build_model(pretrained=False)
     else:
-        model = _initial_model(task, cfg).to(rt.device)
+        model = _initial_model(task, run).to(rt.device)
     model.train()
-    if cfg.trainer.activation_checkpointing:
+    if run.trainer.activation_checkpointing:
         apply_activation_checkpointing(model)
     if use_fsdp:
         apply_fsdp(model, rt.param_dtype)
         model.to_empty(device=rt.device)
         load_full_weights(model, full.state_dict() if full is not None else {}, rt)
         del full
-    optimizer = build_optimizer(model, cfg.optim)
-    scheduler = build_scheduler(optimizer, cfg.optim, int(cfg.trainer.max_steps))
-    ema = EMA(model, cfg.trainer.ema.decay) if cfg.trainer.ema.enabled else None
+    optimizer = build_optimizer(model, run.optim)
+    scheduler = build_scheduler(optimizer, run.optim, run.trainer.max_steps)
+    ema = EMA(model, run.trainer.ema.decay) if run.trainer.ema.enabled else None
     return task, model, optimizer, scheduler, ema, use_fsdp
 
 
 def train(cfg: DictConfig) -> list[dict]:
     """Run (or resume) training; returns rank 0's logged metrics of this invocation."""
-    rt = init_runtime(cfg.trainer.device, cfg.trainer.dtype)
-    out = Path(cfg.trainer.out)
-    precomputed = check_dataset(str(cfg.data.path), make_task(cfg.model))
+    run = train_sections(cfg)
+    t = run.trainer
+    rt = init_runtime(t.device, t.dtype)
+    out = Path(str(t.out))
+    precomputed = check_dataset(str(run.data.path), make_task(cfg.model))
     encoders = () if precomputed else load_encoders(cfg, rt)  # before the model: bad paths fail fast
     task, model, optimizer, scheduler, ema, use_fsdp = build(cfg, rt)
-    stream = SampleStream(str(cfg.data.path), None if precomputed else task.members, rt.rank, rt.world,
-                          int(cfg.seed), bool(cfg.data.shuffle))
+    stream = SampleStream(str(run.data.path), None if precomputed else task.members, rt.rank, rt.world,
+                          run.seed, run.data.shuffle)
     step = 0
-    resume_from = ckpt.find_resume(cfg.trainer.resume, out)
+    resume_from = ckpt.find_resume(t.resume, out)
     if resume_from is not None:
         step, data_state = ckpt.load(resume_from, model, optimizer, scheduler, ema, rt)
         stream.load_state_dict(data_state)
@@ -108,29 +112,28 @@ def train(cfg: DictConfig) -> list[dict]:
     if rt.is_main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    batches = Batches(stream, task, cfg, precomputed, encoders)
-    metrics = MetricsLog(out, rt.is_main, bool(cfg.trainer.tensorboard), resume_step=step)
-    validate_every = int(cfg.trainer.validate_every)
+    batches = Batches(stream, task, run.data, precomputed, encoders)
+    metrics = MetricsLog(out, rt.is_main, t.tensorboard, resume_step=step)
     validator = None
-    if validate_every:
+    if t.validate_every:
         from training.trainer.validation import Validator
 
-        validator = Validator(cfg, task, rt, encoders or load_encoders(cfg, rt), out)
+        validator = Validator(run, task, rt, encoders or load_encoders(cfg, rt), out)
     autocast = torch.autocast(rt.device.type, dtype=rt.param_dtype) \
         if not use_fsdp and rt.param_dtype != torch.float32 else contextlib.nullcontext()
-    peak = peak_flops(rt.device, cfg.trainer.peak_flops)
-    logged, max_steps = [], int(cfg.trainer.max_steps)
+    peak = peak_flops(rt.device, t.peak_flops)
+    logged, max_steps = [], t.max_steps
     bar = _progress(rt, step, max_steps)
     window_start, window_samples, window_tokens = time.perf_counter(), 0, 0
     size = ckpt.trained_size(resume_from) if resume_from is not None else None
     while step < max_steps:
         lat = batches.next()
         size = _largest(size, _pixel_size(lat))
-        generator = step_generator(int(cfg.seed), rt.rank, 0 if cfg.flow.fixed_noise else step)
+        generator = step_generator(run.seed, rt.rank, 0 if run.flow.fixed_noise else step)
         with autocast:
-            loss, parts = task.loss(model, lat, generator, cfg.flow, rt.device, torch.float32)
+            loss, parts = task.loss(model, lat, generator, run.flow, rt.device, torch.float32)
         loss.backward()
-        grad_norm = _grad_norm(model, float(cfg.trainer.grad_clip))
+        grad_norm = _grad_norm(model, t.grad_clip)
         lr = scheduler.get_last_lr()[0]
         optimizer.step()
         scheduler.step()
@@ -138,10 +141,10 @@ def train(cfg: DictConfig) -> list[dict]:
         if ema is not None:
             ema.update(model)
         step += 1
-        window_samples += int(cfg.data.batch_size)
+        window_samples += run.data.batch_size
         window_tokens += task.num_tokens(lat)
         bar.update(1)
-        if step % int(cfg.trainer.log_every) == 0 or step == max_steps:
+        if step % t.log_every == 0 or step == max_steps:
             values = all_reduce_mean({"loss": float(loss.detach()), **{k: float(v) for k, v in parts.items()}}, rt)
             dt = time.perf_counter() - window_start
             values |= {"lr": lr, "grad_norm": grad_norm,
@@ -153,12 +156,11 @@ def train(cfg: DictConfig) -> list[dict]:
             logged.append({"step": step, **values})
             bar.set_postfix(loss=f"{values['loss']:.4f}")
             window_start, window_samples, window_tokens = time.perf_counter(), 0, 0
-        if validator is not None and (step % validate_every == 0 or step == max_steps):
+        if validator is not None and (step % t.validate_every == 0 or step == max_steps):
             values = validator.run(model, step, metrics)
             logged.append({"step": step, **values})
-        if step % int(cfg.trainer.checkpoint_every) == 0 or step == max_steps:
-            ckpt.save(out, step, model, optimizer, scheduler, ema, stream.state_dict(), rt,
-                      keep=int(cfg.trainer.keep_checkpoints),
+        if step % t.checkpoint_every == 0 or step == max_steps:
+            ckpt.save(out, step, model, optimizer, scheduler, ema, stream.state_dict(), rt, keep=t.keep_checkpoints,
                       extra={"model": cfg.model.name, "trained_size": list(size)})
     bar.close()
     metrics.close()

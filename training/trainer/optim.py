@@ -6,18 +6,18 @@ import math
 import torch
 from torch import nn
 
+from training.core.sections import OptimConfig
 
-def build_optimizer(model: nn.Module, cfg) -> torch.optim.AdamW:
+
+def build_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.AdamW:
     """AdamW over trainable parameters; no weight decay on biases and norms (1-D) or the timestep
     modulation tables (``*modulation``, (1, k, dim)): they are offsets, not projections."""
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         if p.requires_grad:
             (decay if p.ndim >= 2 and not name.endswith("modulation") else no_decay).append(p)
-    groups = [{"params": decay, "weight_decay": float(cfg.weight_decay)},
-              {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=float(cfg.lr), betas=tuple(cfg.betas), eps=float(cfg.eps),
-                             foreach=True)
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, foreach=True)
 
 
 def lr_factor(step: int, warmup: int, total: int, min_ratio: float) -> float:
@@ -29,6 +29,6 @@ def lr_factor(step: int, warmup: int, total: int, min_ratio: float) -> float:
     return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def build_scheduler(optimizer, cfg, max_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
-    warmup, ratio = int(cfg.warmup_steps), float(cfg.min_lr_ratio)
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, warmup, max_steps, ratio))
+def build_scheduler(optimizer, cfg: OptimConfig, max_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg.warmup_steps, max_steps,
+                                                                             cfg.min_lr_ratio))

@@ -20,26 +20,27 @@ from training.inference.runner import Runner, Settings
 
 
 class Validator:
-    def __init__(self, cfg, task, rt, encoders, out: Path):
-        v = cfg.trainer.validate
-        path = str(v.path or cfg.data.path)
-        self.clips = list(read_clips(path, task.reads, limit=int(v.clips)))
+    def __init__(self, run, task, rt, encoders, out: Path):
+        """``run``: the typed sections of the training config (``training.core.sections.train_sections``)."""
+        v = run.trainer.validate
+        path = str(v.path or run.data.path)
+        self.clips = list(read_clips(path, task.reads, limit=v.clips))
         if not self.clips:
             raise ValueError(f"trainer.validate.path={path}: no clips")
         if any(not c.truth for c in self.clips):
             raise ValueError(f"trainer.validate.path={path}: validation needs clips with ground truth (our shards)")
-        self.cfg, self.task, self.rt, self.out = cfg, task, rt, Path(out)
+        self.data, self.task, self.rt, self.out = run.data, task, rt, Path(out)
         self.vae, self.text = encoders
         self.settings = Settings.defaults(sampler=v.sampler, steps=v.steps, shift=v.shift, guidance=v.guidance,
                                           seed=v.seed, negative_prompt="")
-        self.fps = float(v.fps)
+        self.fps = v.fps
 
     @torch.no_grad()
     def run(self, model, step: int, metrics) -> dict:
         was_training = model.training
         model.eval()
         dtype = next(model.parameters()).dtype
-        runner = Runner(self.task, model, self.vae, self.text, self.settings, self.rt.device, dtype, self.cfg.data)
+        runner = Runner(self.task, model, self.vae, self.text, self.settings, self.rt.device, dtype, self.data)
         rows, videos = [], {}
         for clip in self.clips:  # results are at the clip's size: scored against the stored truth as it is
             result = self.task.run(runner, clip)
