@@ -123,11 +123,11 @@ def test_run_write_read_back_and_score(task, tmp_path):
     for got, want in zip(again if isinstance(again, tuple) else (again,),
                          expected if isinstance(expected, tuple) else (expected,)):
         np.testing.assert_array_equal(got, want)
-    members = {**sample}
-    rows = [task.score(p, truth_like(members, p, task)) for p in task.candidates(members, task.baselines).values()]
-    assert rows and set(task.summarise(rows)) and set(task.report_row(rows)) >= set(task.columns) - {"iou_clip_mean"}
-    exact = task.score(task.candidates(members, ())["ground truth"],
-                       truth_like(members, task.candidates(members, ())["ground truth"], task))
+    members, cls = {**sample}, type(task)  # the report scores with the class: no model config needed
+    rows = [cls.score(p, truth_like(members, p, cls)) for p in cls.candidates(members, cls.baselines).values()]
+    assert rows and set(cls.summarise(rows)) and set(cls.report_row(rows)) >= set(cls.columns) - {"iou_clip_mean"}
+    truth = cls.candidates(members, ())["ground truth"]
+    exact = cls.score(truth, truth_like(members, truth, cls))
     assert all(v is None or v == float("inf") or v in (0.0, 1.0) for k, v in exact.items()
                if k.startswith(("psnr", "iou", "alpha_mae", "exact"))), exact
 

@@ -51,7 +51,8 @@ def run(data: Path, out: Path, heldout: Path | None, steps: int) -> dict:
         print(f"demo: {name} quadmasks in VOID's layout: {passed} passed, {failed} failed -> {pred}")
         if failed:
             raise SystemExit("demo: affect quadmasks failed their checks")
-        results[name] = evaluate(str(source), str(pred), out=str(out / "report" / name), task=AffectTask.name, dilation=8)
+        results[name] = evaluate(str(source), str(pred), out=str(out / "report" / name), task=AffectTask.name,
+                                 dilation=8)
     return results
 
 

@@ -213,7 +213,8 @@ def scan_inputs(path: str, reads: ClipReads, prompt: str | None = None) -> tuple
             elif reads.mask == "optional":
                 inputs.append(ClipInput(c.folder.name, c.video, c.info, text))
             else:
-                need = "the quadmask" if reads.mask == "quadmask" else f"{OBJECT_MASK} or a quadmask (the object's mask)"
+                need = ("the quadmask" if reads.mask == "quadmask"
+                        else f"{OBJECT_MASK} or a quadmask (the object's mask)")
                 skipped.append(f"{c.folder}: no mask ({reads.kind} needs {need})")
         return inputs, skipped
     videos = sorted(p for p in root.glob("*.mp4") if not p.name.endswith(SIDE_VIDEOS))

@@ -20,7 +20,8 @@ Declared (class attributes):
     baselines          the weightless baselines of its evaluation; ``columns``: its report's columns
 
 Methods: training ``build_model``, ``clip``, ``encode``, ``loss``, ``num_tokens``, ``seq_len``;
-inference ``options``, ``run``, ``write``, ``preview``; evaluation ``prediction``, ``read_prediction``,
+inference ``options``, ``run``, ``write``, ``preview``; evaluation (classmethods: the report scores files
+without a model config) ``prediction``, ``read_prediction``,
 ``candidates``, ``score``, ``summarise``, ``report_row``. ``__init__`` checks the task's own ``model.*``
 options (ValueError, one line, before any model is built).
 """
@@ -103,31 +104,37 @@ class Task:
         return result["final"]
 
     # -- evaluation -------------------------------------------------------------------------------------
-    def prediction(self, result: dict) -> Any:
+    @classmethod
+    def prediction(cls, result: dict) -> Any:
         """What ``score`` compares, from ``run``'s result."""
         raise NotImplementedError
 
-    def read_prediction(self, pred_root: Path, key: str) -> Any | None:
+    @classmethod
+    def read_prediction(cls, pred_root: Path, key: str) -> Any | None:
         """The prediction of sample ``key`` from files (what ``write`` or another model wrote), or None."""
         raise NotImplementedError
 
-    def candidates(self, sample: dict, baselines: tuple[str, ...], **options) -> dict[str, Any]:
+    @classmethod
+    def candidates(cls, sample: dict, baselines: tuple[str, ...], **options) -> dict[str, Any]:
         """Rows of the report before the model's: ``ground truth`` and the ``baselines`` asked for."""
         raise NotImplementedError
 
-    def score(self, prediction, truth: dict) -> dict:
+    @classmethod
+    def score(cls, prediction, truth: dict) -> dict:
         """Scores of one prediction against ``truth`` (shard members, cut like the prediction)."""
         raise NotImplementedError
 
-    def summarise(self, rows: list[dict]) -> dict:
+    @classmethod
+    def summarise(cls, rows: list[dict]) -> dict:
         """The scores of many clips (validation logs them as ``val/<score>``)."""
         from training.evaluation.scores import mean_scores
 
         return mean_scores(rows)
 
-    def report_row(self, rows: list[dict]) -> dict:
+    @classmethod
+    def report_row(cls, rows: list[dict]) -> dict:
         """A row of the evaluation report over many clips."""
-        return self.summarise(rows)
+        return cls.summarise(rows)
 
 
 def check_task(cls: type) -> type:
