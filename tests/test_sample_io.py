@@ -101,6 +101,26 @@ def test_video_round_trip_quality_determinism_and_crf():
     assert psnr(decode_bytes("mp4", encode_member(Member("video", crf=0), video, fps=12)), video) > psnr(back, video)
 
 
+def test_whole_clip_encoders_write_what_ffmpeg_writes_from_the_raw_clip(tmp_path):
+    """``encode_mp4`` and ``encode_mask_mp4`` feed ``FrameWriter`` frame by frame: the bytes are those of one
+    ffmpeg run given the whole raw clip at once (how shards and exported masks were always written)."""
+    import subprocess
+
+    from datagen.dataset.media import LOSSLESS_ARGS, X264_ARGS, encode_mask_mp4, encode_mp4, ffmpeg_exe
+
+    video = smooth_video()
+    mask = np.repeat(moving_ellipse_quadmask(*video.shape[:3])[..., None], 3, -1)
+    for frames, data, codec in ((video, encode_mp4(video, 12, crf=30, preset="fast"),
+                                 [*X264_ARGS, "-crf", "30", "-preset", "fast"]),
+                                (mask, encode_mask_mp4(mask[..., 0], 12), LOSSLESS_ARGS)):
+        t, h, w, _ = frames.shape
+        path = tmp_path / "whole.mp4"
+        subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "rawvideo",
+                        "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", "12", "-i", "pipe:0", *codec, str(path)],
+                       input=frames.tobytes(), check=True)
+        assert data == path.read_bytes()
+
+
 def test_corrupt_video_raises_sample_error():
     data = encode_member(Member("video"), smooth_video(), fps=12)
     with pytest.raises(SampleError, match="mp4"):

@@ -12,7 +12,7 @@ import pytest
 from datagen.labels import layers as L
 from datagen.runner import load_config, run
 from datagen.runner.config import task_config, to_plain
-from datagen.dataset.sample_io import encode_mp4
+from datagen.dataset.media import encode_mp4
 from datagen.scene.spec import CameraSpec, EnvironmentSpec, LightSpec, MaterialSpec, ObjectSpec, RenderSpec, SceneSpec
 from datagen.runner.validate import validate
 from datagen.vera import footage, synthetic

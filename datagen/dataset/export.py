@@ -35,56 +35,19 @@ import argparse
 import csv
 import io
 import json
-import os
 import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from datagen.core.cli import command
-from datagen.dataset.media import LOSSLESS_ARGS, ffmpeg_exe
-from datagen.dataset.sample_io import SampleError, decode_bytes, decode_mp4
+from datagen.dataset.media import encode_mask_mp4, read_mask_mp4
+from datagen.dataset.sample_io import SampleError, decode_bytes
 from datagen.dataset.store import SUMMARY, Store
 
 VOID_MANIFEST = "void_train.json"
 VOID_FILES = {"input": "rgb_full.mp4", "target": "rgb_removed.mp4", "mask": "mask.mp4",
               "metadata": "metadata.json", "caption": "caption.txt"}
-
-
-def encode_rgb_lossless(video: np.ndarray, fps: float) -> bytes:
-    """Lossless mp4 of a uint8 (T,H,W,3) video: libx264rgb at -qp 0 in rgb24. Any mp4 reader that converts
-    to rgb24 (ffmpeg, imageio, decord, mediapy) gets the pixels back exactly."""
-    video = np.asarray(video)
-    if video.dtype != np.uint8 or video.ndim != 4 or video.shape[-1] != 3:
-        raise ValueError(f"video must be uint8 (T,H,W,3), got {video.dtype} {video.shape}")
-    t, h, w, _ = video.shape
-    fd, path = tempfile.mkstemp(suffix=".mp4")
-    os.close(fd)
-    try:
-        cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-               "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{fps:g}", "-i", "pipe:0",
-               *LOSSLESS_ARGS, path]
-        proc = subprocess.run(cmd, input=np.ascontiguousarray(video).tobytes(), capture_output=True)
-        if proc.returncode != 0:
-            raise SampleError(f"ffmpeg failed to encode a {t}x{h}x{w} video: {proc.stderr.decode()[-300:].strip()}")
-        return Path(path).read_bytes()
-    finally:
-        os.unlink(path)
-
-
-def encode_mask_mp4(mask: np.ndarray, fps: float) -> bytes:
-    """Lossless mp4 of a uint8 (T,H,W) mask (the value in all three channels of ``encode_rgb_lossless``)."""
-    mask = np.asarray(mask)
-    if mask.dtype != np.uint8 or mask.ndim != 3:
-        raise ValueError(f"mask must be uint8 (T,H,W), got {mask.dtype} {mask.shape}")
-    return encode_rgb_lossless(np.repeat(mask[..., None], 3, axis=-1), fps)
-
-
-def read_mask_mp4(path: str | Path) -> np.ndarray:
-    """uint8 (T,H,W) mask from a mask mp4 (first channel of the rgb24 decode)."""
-    return decode_mp4(Path(path).read_bytes())[..., 0]
 
 
 def _iter_raw(url: str, limit: int | None):

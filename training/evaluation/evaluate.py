@@ -66,7 +66,7 @@ def _crop(video: np.ndarray, like: np.ndarray) -> np.ndarray:
 
 
 def _prediction(pred_root: Path | None, key: str) -> tuple[np.ndarray | None, np.ndarray | None]:
-    from datagen.dataset.sample_io import decode_mp4
+    from datagen.dataset.media import decode_mp4
 
     if pred_root is None:
         return None, None
@@ -118,7 +118,7 @@ def score_split(path: Path, pred: Path | None, limit: int | None = None, baselin
 
 
 def _predicted_quadmask(pred_root: Path | None, key: str) -> np.ndarray | None:
-    from datagen.dataset.export import read_mask_mp4
+    from datagen.dataset.media import read_mask_mp4
     from datagen.labels.quadmask import snap
 
     if pred_root is None:
