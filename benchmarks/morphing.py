@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from datagen.dataset.reader import open_dataset
+from datagen.dataset.reader import iter_samples
 from training.inference.morphing import DEFAULT_THRESHOLD, deform_silhouette, morph_score
 
 
 def cases(url: str, amplitudes, rng):
-    for s in open_dataset(url, shardshuffle=False, split_by_node=False, split_by_worker=False):
+    for s in iter_samples(url):
         meta, video, mask = s["meta"], s["target_video"], s["quadmask"]
         region = mask != 255
         objects = np.isin(s["target_segmentation"], meta["affected_ids"] or meta["removed_ids"])

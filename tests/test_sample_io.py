@@ -6,7 +6,7 @@ import io
 import numpy as np
 import pytest
 
-from datagen.dataset.reader import open_dataset
+from datagen.dataset.reader import iter_samples, open_dataset
 from datagen.dataset.sample_io import (Member, SampleError, check_sample, check_schema, decode_bytes,
                                       decode_sample, encode_member, encode_sample, iter_tar, tar_writer)
 from datagen.core.seeds import derive_seed, sample_rng
@@ -212,8 +212,12 @@ def test_tars_are_deterministic_and_read_back(tmp_path):
     order1 = [s["__key__"] + s["__url__"] for s in ds]
     order2 = [s["__key__"] + s["__url__"] for s in ds]  # next epoch: reshuffled shards
     assert sorted(order1) == sorted(order2)
-    raw = next(iter(open_dataset(str(tmp_path), decode=None, shardshuffle=False)))
+    raw = next(iter_samples(str(tmp_path), decode=None))
     assert isinstance(raw["video.mp4"], bytes)
+    in_order = [(s["__url__"][-16:], s["__key__"]) for s in iter_samples(str(tmp_path), members=["caption"])]
+    assert in_order == [(f"shard-{n:06d}.tar", f"0000000{i}") for n in range(2) for i in range(3)]  # every sample
+    assert [(s["__url__"][-16:], s["__key__"]) for s in iter_samples(str(tmp_path), limit=4)] == in_order[:4]
+    assert list(iter_samples(str(tmp_path), limit=0)) == []
 
 
 def test_reader_splits_shards_across_dataloader_workers(tmp_path):

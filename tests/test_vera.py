@@ -326,8 +326,8 @@ def test_generator_end_to_end_deterministic_and_valid(tmp_path):
     lines = []
     assert validate(str(outs[0]), emit=lines.append) == (3, 0), lines
 
-    from datagen.dataset.reader import open_dataset
-    samples = list(open_dataset(str(outs[0]), shardshuffle=False, split_by_node=False, split_by_worker=False))
+    from datagen.dataset.reader import iter_samples
+    samples = list(iter_samples(str(outs[0])))
     assert {s["meta"]["family"] for s in samples} == {"synthetic", "single_object", "multi_object"}
     for s in samples:
         m = s["meta"]

@@ -50,26 +50,18 @@ VOID_FILES = {"input": "rgb_full.mp4", "target": "rgb_removed.mp4", "mask": "mas
               "metadata": "metadata.json", "caption": "caption.txt"}
 
 
-def _iter_raw(url: str, limit: int | None):
-    from datagen.dataset.reader import open_dataset
-
-    ds = open_dataset(url, decode=None, shardshuffle=False, split_by_node=False, split_by_worker=False)
-    for n, raw in enumerate(ds):
-        if limit is not None and n >= limit:
-            break
-        yield raw
-
-
 def export_void(url: str, out: str | Path, *, limit: int | None = None, relative_paths: bool = False,
                 verify: bool = True) -> Path:
     """Write VOID's training layout for the samples of a ``datagen.void_counterfactuals`` dataset;
     returns the manifest path. ``verify`` decodes each written mask.mp4 and checks it is bit-exact."""
+    from datagen.dataset.reader import iter_samples  # deferred: it imports torch
+
     summary = _check_generator(url, "datagen.void_counterfactuals")
     fps = float(summary["config"]["render"]["fps"])
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     entries = []
-    for raw in _iter_raw(url, limit):
+    for raw in iter_samples(url, decode=None, limit=limit):
         key = raw["__key__"]
         folder = out / key
         folder.mkdir(exist_ok=True)
@@ -118,12 +110,14 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 def export_vera(url: str, out: str | Path, *, limit: int | None = None, verify: bool = True) -> Path:
     """Write Vera's card layout for a ``datagen.vera_layers`` dataset; returns the JSONL manifest path."""
+    from datagen.dataset.reader import iter_samples  # deferred: it imports torch
+
     summary = _check_generator(url, "datagen.vera_layers")
     fps = float(summary["config"]["render"]["fps"])
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
-    for raw in _iter_raw(url, limit):
+    for raw in iter_samples(url, decode=None, limit=limit):
         key = raw["__key__"]
         tmp = out / f"{key}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)

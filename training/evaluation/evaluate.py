@@ -81,12 +81,12 @@ def _prediction(pred_root: Path | None, key: str) -> tuple[np.ndarray | None, np
 def score_split(path: Path, pred: Path | None, limit: int | None = None, baselines=("identity", "inpaint")) -> dict:
     """{"kind", "rows": {row name: mean scores}, "samples": per-sample scores, "missing": keys without a
     prediction}."""
-    from datagen.dataset.reader import open_dataset
+    from datagen.dataset.reader import iter_samples
 
     kind = _split_kind(path)
     per_row: dict[str, list[dict]] = {}
     samples, missing = [], []
-    for n, s in enumerate(open_dataset(str(path), shardshuffle=False, split_by_node=False, split_by_worker=False)):
+    for n, s in enumerate(iter_samples(str(path))):
         if limit is not None and n >= limit:
             break
         key = s["__key__"]
@@ -135,13 +135,13 @@ def score_affect_split(path: Path, pred: Path | None, limit: int | None = None, 
     IoU, precision and recall over all the split's pixels (``iou``...), and IoU averaged over clips
     (``iou_clip_mean``, clips where it is defined). Rows: ground truth, the baselines ``none`` (no
     affected region) and ``dilated`` (a ``dilation``-pixel ring around the object), and ``model``."""
-    from datagen.dataset.reader import open_dataset
+    from datagen.dataset.reader import iter_samples
 
     if _split_kind(path) != "void":
         raise ValueError(f"{path}: the affect evaluation needs a VOID split")
     per_row: dict[str, list[dict]] = {}
     samples, missing = [], []
-    for n, s in enumerate(open_dataset(str(path), shardshuffle=False, split_by_node=False, split_by_worker=False)):
+    for n, s in enumerate(iter_samples(str(path))):
         if limit is not None and n >= limit:
             break
         key, truth = s["__key__"], s["quadmask"]

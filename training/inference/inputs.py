@@ -282,12 +282,12 @@ def resize_frames(video: np.ndarray, size: tuple[int, int], nearest: bool = Fals
 
 
 def _from_shards(url: str, model: str, limit: int | None, max_side: int | None = None) -> Iterator[Clip]:
-    from datagen.dataset.reader import open_dataset
+    from datagen.dataset.reader import iter_samples
     from datagen.dataset.store import SUMMARY, Store
 
     summary = Store(url).read_json(SUMMARY)
     fps = float(summary["config"]["render"]["fps"])
-    for n, s in enumerate(open_dataset(url, shardshuffle=False, split_by_node=False, split_by_worker=False)):
+    for n, s in enumerate(iter_samples(url)):
         if limit is not None and n >= limit:
             return
         video = s["input_video"]
