@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,7 @@ import numpy as np
 
 from datagen.humans import humoto
 from datagen.humans import skeleton as sk
+from datagen.core.cli import command
 from datagen.core.rotations import from_matrix, matrix_x, matrix_z, swing
 
 FPS = 30
@@ -300,6 +302,7 @@ def default_fixtures() -> Path:
     return root
 
 
+@command
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -312,4 +315,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
