@@ -136,11 +136,10 @@ def _benchmark(name: str):
 
 
 def test_every_other_command_gives_one_line_for_bad_input(tmp_path, capsys):
-    """assets build, the HUMOTO fixtures, the demos and the benchmarks go through the same helper: an output
+    """assets build, the demos and the benchmarks go through the same helper: an output
     folder that is a file, a dataset that is not there, a render device that is not here -> one line, exit 2."""
     from datagen.assets.__main__ import main as assets
     from datagen.demo import main as demo
-    from datagen.humans.fixtures import main as fixtures
     from datagen.scene.devices import DeviceError, check
     from training.demo_affect import main as demo_affect
 
@@ -150,7 +149,6 @@ def test_every_other_command_gives_one_line_for_bad_input(tmp_path, capsys):
     empty.mkdir()
     (empty / "dataset.json").write_text("{}")
     cases = [(assets, ["build", "--out", str(a_file)], ["a_file", "not an asset library"]),
-             (fixtures, [str(a_file)], ["a_file"]),
              (demo, ["--out", str(a_file)], ["a_file"]),
              (_benchmark("morphing").main, [str(empty)], ["empty", "no finished shards"]),
              (_benchmark("train_step").main, ["--data", str(tmp_path / "none")], ["none", "no dataset.json"]),

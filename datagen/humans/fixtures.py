@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +26,6 @@ import numpy as np
 
 from datagen.humans import humoto
 from datagen.humans import skeleton as sk
-from datagen.core.cli import command
 from datagen.core.rotations import from_matrix, matrix_x, matrix_z, swing
 
 FPS = 30
@@ -302,7 +300,6 @@ def default_fixtures() -> Path:
     return root
 
 
-@command
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -315,4 +312,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
