@@ -27,6 +27,7 @@ from pathlib import Path
 
 import ray
 
+from datagen.core.cli import command
 from datagen.runner import load_config, run
 
 
@@ -59,12 +60,13 @@ def timed(fn) -> tuple[object, float]:
     return out, time.perf_counter() - t
 
 
-def main() -> None:
+@command
+def main(argv=None) -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--samples", type=int, default=12)
     p.add_argument("--per-shard", type=int, default=3)
     p.add_argument("--sleep", type=float, default=0.3, help="extra seconds per sample (faults strike mid-run)")
-    a = p.parse_args()
+    a = p.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory(prefix="cf-faults-") as tmp:
         tmp = Path(tmp)
@@ -126,4 +128,4 @@ def node_removal(out: Path, a, base: float):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -9,16 +9,19 @@ figures; nothing is asserted.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from datagen.core.cli import command
 from datagen.void.pairs import MaskConfig, make_pair
 from datagen.scene.spec import RenderSpec
 
 
-def main() -> None:
+@command
+def main(argv=None) -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--root", default=None, help="HUMOTO sequences (default: the procedural fixtures)")
     p.add_argument("--sequence", default="carry_mug")
@@ -28,7 +31,7 @@ def main() -> None:
     p.add_argument("--fps", type=int, default=16)
     p.add_argument("--spp", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
-    a = p.parse_args()
+    a = p.parse_args(argv)
 
     from datagen.assets import open_asset_source
     from datagen.humans import anny_body
@@ -67,4 +70,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -11,7 +11,9 @@ step; VOID pass 2 repeats the whole sampling. The affect model is one forward pa
 from __future__ import annotations
 
 import argparse
+import sys
 
+from datagen.core.cli import command
 from training_arithmetic import build, count, tokens_per_branch
 
 TEXT_ENCODER_PARAMS = 5.7e9  # umt5-xxl encoder
@@ -36,13 +38,14 @@ def report(kind: str, size: str, frames: int, steps: int, mfu: float, peak: floa
             "total_GB": memory, "TFLOP_per_clip": sample_flops / 1e12, "s_per_clip": sample_flops / (peak * mfu)}
 
 
-def main() -> None:
+@command
+def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--frames", type=int, default=81)
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--mfu", type=float, default=0.4)
     ap.add_argument("--peak", type=float, default=989e12, help="bf16 FLOP/s (H100 SXM: 989e12)")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     print(f"832x480, {a.frames} frames, {a.steps} steps, CFG (2 forwards/step), VOID with pass 2; one GPU, bf16, "
           f"MFU {a.mfu:.0%} of {a.peak / 1e12:.0f} TFLOP/s")
     cols = ("model", "params_B", "tokens", "weights_GB", "total_GB", "TFLOP_per_clip", "s_per_clip")
@@ -54,4 +57,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

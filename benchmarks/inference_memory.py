@@ -25,6 +25,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from datagen.core.cli import command  # noqa: E402
+
 # Runs a command and prints the peak RSS (kB) of it and of its largest descendant that it waited for.
 _PEAK = ("import resource, subprocess, sys\n"
          "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
@@ -80,14 +82,15 @@ def run(model: str, inputs: Path, out: Path, max_side: int, steps: int) -> tuple
     return int(peak_kb) / 2**20, seconds, code == "0"
 
 
-def main() -> None:
+@command
+def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--frames", type=int, default=46)
     ap.add_argument("--sizes", nargs="+", default=["544x360", "1296x720", "1920x1080", "3840x2160"])
     ap.add_argument("--models", nargs="+", default=["affect", "void", "vera"])
     ap.add_argument("--max-side", type=int, default=832)
     ap.add_argument("--steps", type=int, default=2)
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     print(f"| model | input | frames | working long side | peak RSS (GiB) | wall (s) |")
     print("|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
@@ -101,4 +104,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

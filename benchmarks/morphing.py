@@ -11,16 +11,18 @@ detection rates of the threshold in use. Defaults to the datasets ``make demo`` 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from datagen.dataset.reader import open_dataset
+from datagen.core.cli import command
+from datagen.dataset.reader import iter_samples
 from training.inference.morphing import DEFAULT_THRESHOLD, deform_silhouette, morph_score
 
 
 def cases(url: str, amplitudes, rng):
-    for s in open_dataset(url, shardshuffle=False, split_by_node=False, split_by_worker=False):
+    for s in iter_samples(url):
         meta, video, mask = s["meta"], s["target_video"], s["quadmask"]
         region = mask != 255
         objects = np.isin(s["target_segmentation"], meta["affected_ids"] or meta["removed_ids"])
@@ -30,11 +32,12 @@ def cases(url: str, amplitudes, rng):
             yield s["__key__"], a, morph_score(deform_silhouette(video, moving, a, rng), region).score
 
 
-def main() -> None:
+@command
+def main(argv=None) -> None:
     p = argparse.ArgumentParser()
     p.add_argument("datasets", nargs="*", default=["demo_out/void", "demo_out/void_humans"])
     p.add_argument("--amplitudes", type=float, nargs="+", default=[1.5, 3.0])
-    a = p.parse_args()
+    a = p.parse_args(argv)
     rng = np.random.default_rng(0)
     rows = []
     for url in a.datasets:
@@ -59,4 +62,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -15,15 +15,18 @@ Numbers vary by machine; nothing here is asserted.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from datagen.assets.library import AssetsConfig, open_scene_library
+from datagen.core.cli import command, report_error
 from datagen.scene.random_scene import random_physics_scene
 from datagen.scene.simulate import simulate
 from datagen.scene.spec import RenderSpec
 
 
-def main() -> None:
+@command
+def main(argv=None) -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--width", type=int, default=832)
     p.add_argument("--height", type=int, default=480)
@@ -34,14 +37,14 @@ def main() -> None:
     p.add_argument("--library", choices=("procedural", "auto", "both"), default="both")
     p.add_argument("--device", choices=("cpu", "cuda", "optix"), default="cpu",
                    help="a GPU device also measures the CPU and prints the CPU/GPU ratio")
-    a = p.parse_args()
+    a = p.parse_args(argv)
     if a.device != "cpu":
         from datagen.scene.devices import DeviceError, check
 
         try:
             print(f"{a.device}: {', '.join(check(a.device))}")
         except DeviceError as e:
-            raise SystemExit(f"error: {e}") from None
+            return report_error(e)
         gpu = measure(a, "procedural", a.device)
         cpu = measure(a, "procedural", "cpu")
         print(f"cpu/{a.device}      {cpu['blender_call'] / gpu['blender_call']:8.2f} x  (blender_call, same scene and spp)")
@@ -97,4 +100,4 @@ def measure(a, library: str, device: str = "cpu") -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import ray  # noqa: E402
 
+from datagen.core.cli import command  # noqa: E402
 from datagen.runner import load_config, run  # noqa: E402
 
 
@@ -46,7 +47,8 @@ MODES = {"local (in-process)": ["runner.mode=local"], "ray, 1 worker": ["runner.
          "ray, 2 workers": ["runner.max_in_flight=2"]}
 
 
-def main() -> int:
+@command
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--samples", type=int, default=24)
     parser.add_argument("--repeats", type=int, default=3)
@@ -54,7 +56,7 @@ def main() -> int:
     parser.add_argument("--spp", type=int, default=64)
     parser.add_argument("--size", type=int, default=192)
     parser.add_argument("--frames", type=int, default=16)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     sizes = [f"render.width={args.size}", f"render.height={args.size}", f"render.frames={args.frames}",
              f"render.spp={args.spp}", f"samples_per_shard={args.per_shard}", f"num_samples={args.samples}"]
     print(f"toy_shapes {args.size}x{args.size}, {args.frames} frames, spp {args.spp}; {args.samples} samples in "

@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+from datagen.core.cli import command
 
-def main() -> None:
+
+@command
+def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", choices=("vera", "void"), default="vera")
     ap.add_argument("--data")
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--size", default="tiny")
     ap.add_argument("--activation-checkpointing", choices=("true", "false"), default="true")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     from datagen.runner import load_config as data_config, run
     from training.core.config import load_config
     from training.trainer.loop import train
@@ -52,4 +56,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

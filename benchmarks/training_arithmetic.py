@@ -11,8 +11,11 @@ parameters + attention, x 4/3 for recomputation) at an assumed MFU.
 from __future__ import annotations
 
 import argparse
+import sys
 
 import torch
+
+from datagen.core.cli import command
 
 
 def count(model) -> int:
@@ -53,13 +56,14 @@ def report(kind: str, size: str, frames: int, gpus: int, mfu: float, peak: float
             "TFLOP_per_sample": step_flops / 1e12, "s_per_sample": step_flops / (peak * mfu)}
 
 
-def main() -> None:
+@command
+def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--frames", type=int, default=49)
     ap.add_argument("--gpus", type=int, default=8)
     ap.add_argument("--mfu", type=float, default=0.4)
     ap.add_argument("--peak", type=float, default=989e12, help="bf16 FLOP/s per GPU (H100 SXM: 989e12)")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     print(f"832x480, {args.frames} frames, {args.gpus} GPUs, FSDP2 + per-block checkpointing, "
           f"bf16 compute, MFU {args.mfu:.0%} of {args.peak / 1e12:.0f} TFLOP/s")
     cols = ("model", "params_B", "tokens", "state_GB_per_gpu", "activations_GB", "TFLOP_per_sample", "s_per_sample")
@@ -71,4 +75,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -13,8 +13,10 @@ wall-clock ratio. A plate-and-full pair rendered naively costs 2.00. Nothing is 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
+from datagen.core.cli import command
 from datagen.runner import load_config
 from datagen.runner.config import task_config, to_plain
 from datagen.core.seeds import derive_seed
@@ -46,7 +48,8 @@ def plain_render_seconds(sample: dict, threads: int) -> float:
         return time.perf_counter() - t
 
 
-def main() -> None:
+@command
+def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--samples", type=int, default=3)
     p.add_argument("--first", type=int, default=0)
@@ -57,7 +60,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-region", action="store_true", help="render F in full (vera.region_render=false)")
-    a = p.parse_args()
+    a = p.parse_args(argv)
 
     import datagen.vera_layers as vera
 
@@ -93,4 +96,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

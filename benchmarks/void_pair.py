@@ -11,17 +11,20 @@ Prints the per-pass breakdown; nothing is asserted. Full size takes a while on 2
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import numpy as np
 
 from datagen.assets import open_asset_source
+from datagen.core.cli import command
 from datagen.void.pairs import MaskConfig, make_pair
 from datagen.void.families import sample_pair_scene
 from datagen.scene.spec import RenderSpec
 
 
-def main() -> None:
+@command
+def main(argv=None) -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--family", default="launch")
     p.add_argument("--width", type=int, default=832)
@@ -32,7 +35,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--effects-pass", action="store_true")
-    a = p.parse_args()
+    a = p.parse_args(argv)
 
     source = open_asset_source(None)
     cfg = MaskConfig.defaults(render_effects_pass=a.effects_pass)
@@ -61,4 +64,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from datagen.core.cli import command
 
 
 def physics_scene_demo(out: Path, seed: int, width: int, height: int, frames: int, spp: int) -> list[Path]:
@@ -105,6 +108,7 @@ def vera_demo(out, num_samples: int = 3, width: int = 208, height: int = 120, fr
     return paths
 
 
+@command
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("demo_out"))
@@ -130,4 +134,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -11,11 +11,10 @@ from datagen.core.paths import REPO_ROOT
 
 def raw_and_decoded(dataset) -> tuple[dict, dict]:
     """Every sample of ``dataset`` with its member bytes as stored, and decoded; keyed by sample key."""
-    from datagen.dataset.reader import open_dataset
+    from datagen.dataset.reader import iter_samples
 
-    kw = dict(shardshuffle=False, split_by_node=False, split_by_worker=False)
-    raw = {s["__key__"]: s for s in open_dataset(str(dataset), decode=None, **kw)}
-    decoded = {s["__key__"]: s for s in open_dataset(str(dataset), **kw)}
+    raw = {s["__key__"]: s for s in iter_samples(str(dataset), decode=None)}
+    decoded = {s["__key__"]: s for s in iter_samples(str(dataset))}
     return raw, decoded
 
 

@@ -117,7 +117,7 @@ def test_quadmask_checks_and_baselines():
 
 def _write_video_inputs(folder, frames=7, h=40, w=56):
     """A folder of videos as a user brings them: NAME.mp4 and a segmenter's NAME.mask.mp4 (white object)."""
-    from datagen.dataset.export import encode_rgb_lossless
+    from datagen.dataset.media import encode_rgb_lossless
 
     rng = np.random.default_rng(0)
     video = rng.integers(0, 255, (frames, h, w, 3), dtype=np.uint8)
@@ -170,8 +170,7 @@ def test_padding_keeps_the_training_crop_on_the_token_grid(h, w):
 
 
 def test_void_clip_layout_check(tmp_path):
-    from datagen.dataset.export import encode_mask_mp4, encode_rgb_lossless
-    from datagen.dataset.sample_io import encode_mp4
+    from datagen.dataset.media import encode_mask_mp4, encode_mp4, encode_rgb_lossless
     from datagen.void.layout import check_void_clips
 
     video = np.full((5, 32, 32, 3), 90, np.uint8)
@@ -197,7 +196,7 @@ def test_a_tiny_model_learns_the_affected_region_and_void_runs_on_its_quadmasks(
     """Done when: a tiny model=affect run overfits two clips (IoU far above both baselines, whatever the
     ring's width), infer.py writes quadmasks that validate and survive VOID's snapping, the evaluation
     table prints, and model=void inference runs on the written folder."""
-    from datagen.dataset.export import read_mask_mp4
+    from datagen.dataset.media import read_mask_mp4
     from datagen.validate import main as validate
     from training.core.config import load_config
     from training.jobs.evaluate import evaluate

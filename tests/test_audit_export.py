@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from datagen import audit
-from datagen.dataset.export import VOID_FILES, VOID_MANIFEST, encode_mask_mp4, export_void, read_mask_mp4
+from datagen.dataset.export import VOID_FILES, VOID_MANIFEST, export_void
+from datagen.dataset.media import decode_mp4, encode_mask_mp4, read_mask_mp4
 from datagen.labels import quadmask as qm
 from datagen.core.paths import REPO_ROOT
 from datagen.runner import load_config, run
-from datagen.dataset.sample_io import decode_mp4
 from audit_helpers import execute_audit_notebook, raw_and_decoded
 
 TINY = ["render.width=96", "render.height=64", "render.frames=6", "render.spp=2", "runner.progress=false"]

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from datagen.audit import vera as audit_vera
-from datagen.dataset.export import VERA_FIELDS, VERA_MANIFEST, VERA_MASKS, VERA_VIDEOS, export_vera, read_mask_mp4
+from datagen.dataset.export import VERA_FIELDS, VERA_MANIFEST, VERA_MASKS, VERA_VIDEOS, export_vera
+from datagen.dataset.media import read_mask_mp4
 from datagen.core.paths import REPO_ROOT
 from datagen.runner import load_config, run
 from audit_helpers import execute_audit_notebook, raw_and_decoded

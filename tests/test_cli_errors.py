@@ -123,3 +123,44 @@ def test_a_dataset_can_name_only_a_registered_generator(copy, tmp_path, capsys, 
     assert validate([str(copy), "--generator", "evil_generator"]) == 2
     assert "'evil_generator' is not a registered generator" in capsys.readouterr().err
     assert validate([str(copy), "--generator", "datagen.toy_shapes"]) == 0  # a registered one may be named
+
+
+def _benchmark(name: str):
+    """A benchmark script (``benchmarks/<name>.py``, not a package) as a module."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_other_command_gives_one_line_for_bad_input(tmp_path, capsys):
+    """assets build, the demos and the benchmarks go through the same helper: an output
+    folder that is a file, a dataset that is not there, a render device that is not here -> one line, exit 2."""
+    from datagen.assets.__main__ import main as assets
+    from datagen.demo import main as demo
+    from datagen.scene.devices import DeviceError, check
+    from training.demo_affect import main as demo_affect
+
+    a_file = tmp_path / "a_file"
+    a_file.write_text("not a folder")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "dataset.json").write_text("{}")
+    cases = [(assets, ["build", "--out", str(a_file)], ["a_file", "not an asset library"]),
+             (demo, ["--out", str(a_file)], ["a_file"]),
+             (_benchmark("morphing").main, [str(empty)], ["empty", "no finished shards"]),
+             (_benchmark("train_step").main, ["--data", str(tmp_path / "none")], ["none", "no dataset.json"]),
+             (_benchmark("void_pair").main, ["--family", "nosuch"], ["nosuch"]),
+             (_benchmark("inference_memory").main, ["--sizes", "10x"], ["invalid literal"])]
+    try:
+        check("optix")
+    except DeviceError:  # no such GPU here (the usual case): the render benchmark refuses in one line
+        cases.append((_benchmark("render").main, ["--device", "optix"], ["optix"]))
+    for main, argv, names in cases:
+        assert main(argv) == 2, main
+        _one_error_line(capsys.readouterr().err, *names)
+    assert demo_affect(["--data", str(tmp_path / "none")]) == 2
+    assert capsys.readouterr().err == (f"error: --data {tmp_path / 'none'}: no dataset.json "
+                                       f"(run python -m datagen.demo first)\n")

@@ -61,13 +61,13 @@ def test_baselines_order_as_they_must(benchmark, tmp_path):
 @pytest.mark.render
 def test_any_models_mp4s_are_scored(benchmark, tmp_path):
     """Another model's outputs, one mp4 per sample key: here the truth itself, so the model row is exact."""
-    from datagen.dataset.reader import open_dataset
-    from datagen.dataset.sample_io import encode_mp4
+    from datagen.dataset.reader import iter_samples
+    from datagen.dataset.media import encode_mp4
 
     root, _ = benchmark
     pred = tmp_path / "pred" / "void_support"
     pred.mkdir(parents=True)
-    for s in open_dataset(str(root / "void_support"), shardshuffle=False, split_by_node=False, split_by_worker=False):
+    for s in iter_samples(str(root / "void_support")):
         (pred / f"{s['__key__']}.mp4").write_bytes(encode_mp4(s["target_video"], 12, crf=0))
     results = evaluate(str(root), pred=str(tmp_path / "pred"), splits=["void_support"], baselines=())
     rows = results["void_support"]["rows"]
@@ -75,8 +75,7 @@ def test_any_models_mp4s_are_scored(benchmark, tmp_path):
 
 
 def test_public_clip_converters(tmp_path):
-    from datagen.dataset.export import encode_mask_mp4
-    from datagen.dataset.sample_io import encode_mp4
+    from datagen.dataset.media import encode_mask_mp4, encode_mp4
 
     video = np.random.default_rng(0).integers(0, 255, (5, 32, 48, 3), dtype=np.uint8)
     mask = np.full((5, 32, 48), 255, np.uint8)

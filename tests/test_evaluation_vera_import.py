@@ -14,7 +14,7 @@ from datagen import bench
 
 @pytest.fixture(scope="module")
 def vera_test_set(tmp_path_factory):
-    from datagen.dataset.sample_io import encode_mp4
+    from datagen.dataset.media import encode_mp4
 
     root = tmp_path_factory.mktemp("vera_test")
     rng = np.random.default_rng(0)

@@ -175,7 +175,7 @@ def test_physics_config_overrides_the_automatic_modes(fixture_root, tmp_path):
 @pytest.mark.render
 def test_generator_makes_valid_human_removal_pairs(fixture_root, tmp_path):
     from datagen.runner import load_config, run
-    from datagen.dataset.reader import open_dataset
+    from datagen.dataset.reader import iter_samples
     from datagen.runner.validate import validate
 
     out = tmp_path / "run"
@@ -185,7 +185,7 @@ def test_generator_makes_valid_human_removal_pairs(fixture_root, tmp_path):
         "render.frames=6", "render.fps=8", "render.spp=2", "humoto.camera_motion=static"])
     assert run(cfg).ok
     assert validate(str(out)) == (1, 0)
-    (sample,) = list(open_dataset(str(out), shardshuffle=False, split_by_node=False, split_by_worker=False))
+    (sample,) = list(iter_samples(str(out)))
     meta = sample["meta"]
     assert meta["source"] == "humoto" and meta["removed"] == ["person"]
     assert meta["removed_ids"] == [meta["object_ids"]["person"]] and meta["affected"] == ["plate"]
@@ -203,7 +203,7 @@ def test_generator_with_an_smplx_body(fixture_root, tmp_path):
     """The SMPL-X path end to end, on a random model file of the real shapes and AMASS-style motion."""
     from datagen.humans import smplx_body
     from datagen.runner import load_config, run
-    from datagen.dataset.reader import open_dataset
+    from datagen.dataset.reader import iter_samples
     from datagen.runner.validate import validate
 
     (tmp_path / "models").mkdir()
@@ -220,7 +220,7 @@ def test_generator_with_an_smplx_body(fixture_root, tmp_path):
         "render.frames=5", "render.fps=8", "render.spp=2", "humoto.camera_motion=static"])
     assert run(cfg).ok
     assert validate(str(out)) == (1, 0)
-    (sample,) = list(open_dataset(str(out), shardshuffle=False, split_by_node=False, split_by_worker=False))
+    (sample,) = list(iter_samples(str(out)))
     assert sample["meta"]["scene"]["bodies"][0]["model"] == "smplx"
     assert np.isin(sample["input_segmentation"], sample["meta"]["removed_ids"]).any()
     bad = tmp_path / "missing"

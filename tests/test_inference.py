@@ -87,7 +87,7 @@ def test_trained_models_sample_their_training_target_back(trained, kind):
 @pytest.mark.render
 @pytest.mark.train
 def test_vera_delivers_the_source_exactly_where_alpha_is_zero(trained, tmp_path):
-    from datagen.dataset.sample_io import decode_mp4
+    from datagen.dataset.media import decode_mp4
     from training.inference.writing import write_clip
 
     data, run = trained["vera"]
@@ -149,8 +149,7 @@ def test_ema_weights_are_used_when_saved(trained, tmp_path):
 
 
 def _void_layout(root, clip: Clip):
-    from datagen.dataset.export import encode_mask_mp4
-    from datagen.dataset.sample_io import encode_mp4
+    from datagen.dataset.media import encode_mask_mp4, encode_mp4
 
     folder = root / "clip_a"
     folder.mkdir(parents=True)

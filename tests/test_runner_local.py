@@ -15,7 +15,7 @@ import pytest
 from datagen.core.paths import REPO_ROOT
 from datagen.runner import run
 from datagen.runner.config import ConfigError
-from datagen.dataset.reader import open_dataset
+from datagen.dataset.reader import iter_samples
 from datagen.runner.validate import validate
 from runner_helpers import sample_keys, tar_bytes, toy_config
 
@@ -31,7 +31,7 @@ def test_memory_url_output_validates_and_reads():
     assert names == ["dataset.json"] + [f"shard-{i:06d}.{ext}" for i in range(4) for ext in ("stats.json", "tar")]
     lines = []
     assert validate(url, emit=lines.append) == (10, 0) and lines == []
-    samples = list(open_dataset(url, shardshuffle=False))
+    samples = list(iter_samples(url))
     assert [s["__key__"] for s in samples] == [f"{i:08d}" for i in range(10)]
     assert samples[0]["video"].shape == (8, 64, 64, 3) and samples[0]["mask"].dtype == np.uint8
     assert run(toy_config(url)).made == []  # everything done: nothing to do

@@ -6,7 +6,7 @@ import io
 import numpy as np
 import pytest
 
-from datagen.dataset.reader import open_dataset
+from datagen.dataset.reader import iter_samples, open_dataset
 from datagen.dataset.sample_io import (Member, SampleError, check_sample, check_schema, decode_bytes,
                                       decode_sample, encode_member, encode_sample, iter_tar, tar_writer)
 from datagen.core.seeds import derive_seed, sample_rng
@@ -101,6 +101,26 @@ def test_video_round_trip_quality_determinism_and_crf():
     assert psnr(decode_bytes("mp4", encode_member(Member("video", crf=0), video, fps=12)), video) > psnr(back, video)
 
 
+def test_whole_clip_encoders_write_what_ffmpeg_writes_from_the_raw_clip(tmp_path):
+    """``encode_mp4`` and ``encode_mask_mp4`` feed ``FrameWriter`` frame by frame: the bytes are those of one
+    ffmpeg run given the whole raw clip at once (how shards and exported masks were always written)."""
+    import subprocess
+
+    from datagen.dataset.media import LOSSLESS_ARGS, X264_ARGS, encode_mask_mp4, encode_mp4, ffmpeg_exe
+
+    video = smooth_video()
+    mask = np.repeat(moving_ellipse_quadmask(*video.shape[:3])[..., None], 3, -1)
+    for frames, data, codec in ((video, encode_mp4(video, 12, crf=30, preset="fast"),
+                                 [*X264_ARGS, "-crf", "30", "-preset", "fast"]),
+                                (mask, encode_mask_mp4(mask[..., 0], 12), LOSSLESS_ARGS)):
+        t, h, w, _ = frames.shape
+        path = tmp_path / "whole.mp4"
+        subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "rawvideo",
+                        "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", "12", "-i", "pipe:0", *codec, str(path)],
+                       input=frames.tobytes(), check=True)
+        assert data == path.read_bytes()
+
+
 def test_corrupt_video_raises_sample_error():
     data = encode_member(Member("video"), smooth_video(), fps=12)
     with pytest.raises(SampleError, match="mp4"):
@@ -192,8 +212,12 @@ def test_tars_are_deterministic_and_read_back(tmp_path):
     order1 = [s["__key__"] + s["__url__"] for s in ds]
     order2 = [s["__key__"] + s["__url__"] for s in ds]  # next epoch: reshuffled shards
     assert sorted(order1) == sorted(order2)
-    raw = next(iter(open_dataset(str(tmp_path), decode=None, shardshuffle=False)))
+    raw = next(iter_samples(str(tmp_path), decode=None))
     assert isinstance(raw["video.mp4"], bytes)
+    in_order = [(s["__url__"][-16:], s["__key__"]) for s in iter_samples(str(tmp_path), members=["caption"])]
+    assert in_order == [(f"shard-{n:06d}.tar", f"0000000{i}") for n in range(2) for i in range(3)]  # every sample
+    assert [(s["__url__"][-16:], s["__key__"]) for s in iter_samples(str(tmp_path), limit=4)] == in_order[:4]
+    assert list(iter_samples(str(tmp_path), limit=0)) == []
 
 
 def test_reader_splits_shards_across_dataloader_workers(tmp_path):

@@ -92,7 +92,7 @@ def _toy(tmp_path):
 
 
 def test_unsafe_member_names_and_truncated_shards_are_one_clear_error(tmp_path):
-    from datagen.dataset.reader import DataError, SampleStream, open_dataset
+    from datagen.dataset.reader import DataError, SampleStream, iter_samples
     from datagen.runner.validate import validate
 
     out = _toy(tmp_path)
@@ -104,7 +104,7 @@ def test_unsafe_member_names_and_truncated_shards_are_one_clear_error(tmp_path):
         t.addfile(info, io.BytesIO(b"bad"))
     tar.write_bytes(evil.getvalue())
     with pytest.raises(DataError, match=r"shard-000001.tar: corrupt or truncated shard \(UnsafeTarError"):
-        list(open_dataset(str(out), shardshuffle=False, split_by_node=False, split_by_worker=False))
+        list(iter_samples(str(out)))
     lines = []
     validate(str(out), emit=lines.append)
     assert any("shard-000001.tar" in line and "unsafe tar member" in line for line in lines)

@@ -12,7 +12,7 @@ import pytest
 from datagen.labels import layers as L
 from datagen.runner import load_config, run
 from datagen.runner.config import task_config, to_plain
-from datagen.dataset.sample_io import encode_mp4
+from datagen.dataset.media import encode_mp4
 from datagen.scene.spec import CameraSpec, EnvironmentSpec, LightSpec, MaterialSpec, ObjectSpec, RenderSpec, SceneSpec
 from datagen.runner.validate import validate
 from datagen.vera import footage, synthetic
@@ -326,8 +326,8 @@ def test_generator_end_to_end_deterministic_and_valid(tmp_path):
     lines = []
     assert validate(str(outs[0]), emit=lines.append) == (3, 0), lines
 
-    from datagen.dataset.reader import open_dataset
-    samples = list(open_dataset(str(outs[0]), shardshuffle=False, split_by_node=False, split_by_worker=False))
+    from datagen.dataset.reader import iter_samples
+    samples = list(iter_samples(str(outs[0])))
     assert {s["meta"]["family"] for s in samples} == {"synthetic", "single_object", "multi_object"}
     for s in samples:
         m = s["meta"]

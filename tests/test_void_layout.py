@@ -179,13 +179,13 @@ def test_iter_quadmask_snaps_merges_and_resizes_streamed(sample):
 @pytest.fixture
 def no_whole_clip_decoding(monkeypatch):
     """The whole-clip decoders must not be used: everything here streams."""
-    import datagen.dataset.export as export
+    import datagen.dataset.media as media
     import datagen.dataset.sample_io as sample_io
 
     def refuse(*a, **k):
         raise AssertionError("a whole clip was decoded into memory")
+    monkeypatch.setattr(media, "decode_mp4", refuse)  # read_mask_mp4 decodes through it
     monkeypatch.setattr(sample_io, "decode_mp4", refuse)
-    monkeypatch.setattr(export, "read_mask_mp4", refuse)
 
 
 def test_import_void_skips_the_bad_clips_and_writes_voids_canonical_layout(sample, tmp_path, capsys,

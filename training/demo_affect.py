@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+from datagen.core.cli import command
+
 QUIET = ["trainer.tensorboard=false", "optim.warmup_steps=0", "trainer.activation_checkpointing=false"]
 
 
@@ -56,6 +58,7 @@ def run(data: Path, out: Path, heldout: Path | None, steps: int) -> dict:
     return results
 
 
+@command
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.demo_affect", description=__doc__.split("\n\n")[0])
     p.add_argument("--data", type=Path, default=Path("demo_out/void"), help="a VOID dataset to train on")
@@ -64,8 +67,7 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=600)
     a = p.parse_args(argv)
     if not (a.data / "dataset.json").is_file():
-        print(f"error: --data {a.data}: no dataset.json (run python -m datagen.demo first)", file=sys.stderr)
-        return 2
+        raise FileNotFoundError(f"--data {a.data}: no dataset.json (run python -m datagen.demo first)")
     run(a.data, a.out, a.heldout, a.steps)
     return 0
 

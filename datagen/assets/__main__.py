@@ -10,6 +10,7 @@ import time
 from collections import Counter
 
 from datagen.assets.builder import build_library, default_library_dir
+from datagen.core.cli import command
 
 
 def summary_lines(manifest: dict) -> list[str]:
@@ -23,6 +24,7 @@ def summary_lines(manifest: dict) -> list[str]:
     return lines
 
 
+@command
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m datagen.assets",
                                      description="counterfactory's offline asset libraries")

@@ -42,17 +42,14 @@ def composite_residual(sample: dict) -> np.ndarray:
 def collect_vera(url: str, limit: int | None = None, grid: int = 4, max_frames: int = 6) -> VeraAudit:
     """Read up to ``limit`` clips of a Vera dataset (all if None); contact sheets of the first ``grid``."""
     from datagen.core.pictures import contact_sheet
-    from datagen.dataset.reader import open_dataset
+    from datagen.dataset.reader import iter_samples
     from datagen.vera.preview import columns as preview_columns
 
     summary = Store(url).read_json(SUMMARY)
     if summary.get("generator") != GENERATOR:
         raise ValueError(f"{url}: generator is {summary.get('generator')!r}, not {GENERATOR}")
-    ds = open_dataset(url, decode=None, shardshuffle=False, split_by_node=False, split_by_worker=False)
     rows, sheets, hist = [], [], np.zeros(256, np.int64)
-    for n, raw in enumerate(ds):
-        if limit is not None and n >= limit:
-            break
+    for raw in iter_samples(url, decode=None, limit=limit):
         key = raw["__key__"]
         sample = {k: decode_bytes("mp4", raw[f"{k}.mp4"]) for k in ("input_video", "edit_rgb", "composite")}
         sample["edit_alpha"] = decode_bytes("npy.gz", raw["edit_alpha.npy.gz"])

@@ -57,17 +57,14 @@ def _displacements(meta: dict) -> list[dict]:
 def collect_void(url: str, limit: int | None = None, grid: int = 4, max_frames: int = 6) -> VoidAudit:
     """Read up to ``limit`` samples of a VOID dataset (all if None); decode the videos of the first ``grid``."""
     from datagen.core.pictures import contact_sheet
-    from datagen.dataset.reader import open_dataset
+    from datagen.dataset.reader import iter_samples
     from datagen.void.preview import preview_columns
 
     summary = Store(url).read_json(SUMMARY)
     if summary.get("generator") != GENERATOR:
         raise ValueError(f"{url}: generator is {summary.get('generator')!r}, not {GENERATOR}")
-    ds = open_dataset(url, decode=None, shardshuffle=False, split_by_node=False, split_by_worker=False)
     rows, objects, sheets, totals = [], [], [], Counter()
-    for n, raw in enumerate(ds):
-        if limit is not None and n >= limit:
-            break
+    for raw in iter_samples(url, decode=None, limit=limit):
         key = raw["__key__"]
         mask = decode_bytes("npy.gz", raw["quadmask.npy.gz"])
         meta = decode_bytes("json", raw["meta.json"])

@@ -35,17 +35,14 @@ import argparse
 import csv
 import io
 import json
-import os
 import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from datagen.core.cli import command
-from datagen.dataset.media import LOSSLESS_ARGS, ffmpeg_exe
-from datagen.dataset.sample_io import SampleError, decode_bytes, decode_mp4
+from datagen.dataset.media import encode_mask_mp4, read_mask_mp4
+from datagen.dataset.sample_io import SampleError, decode_bytes
 from datagen.dataset.store import SUMMARY, Store
 
 VOID_MANIFEST = "void_train.json"
@@ -53,60 +50,18 @@ VOID_FILES = {"input": "rgb_full.mp4", "target": "rgb_removed.mp4", "mask": "mas
               "metadata": "metadata.json", "caption": "caption.txt"}
 
 
-def encode_rgb_lossless(video: np.ndarray, fps: float) -> bytes:
-    """Lossless mp4 of a uint8 (T,H,W,3) video: libx264rgb at -qp 0 in rgb24. Any mp4 reader that converts
-    to rgb24 (ffmpeg, imageio, decord, mediapy) gets the pixels back exactly."""
-    video = np.asarray(video)
-    if video.dtype != np.uint8 or video.ndim != 4 or video.shape[-1] != 3:
-        raise ValueError(f"video must be uint8 (T,H,W,3), got {video.dtype} {video.shape}")
-    t, h, w, _ = video.shape
-    fd, path = tempfile.mkstemp(suffix=".mp4")
-    os.close(fd)
-    try:
-        cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-               "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{fps:g}", "-i", "pipe:0",
-               *LOSSLESS_ARGS, path]
-        proc = subprocess.run(cmd, input=np.ascontiguousarray(video).tobytes(), capture_output=True)
-        if proc.returncode != 0:
-            raise SampleError(f"ffmpeg failed to encode a {t}x{h}x{w} video: {proc.stderr.decode()[-300:].strip()}")
-        return Path(path).read_bytes()
-    finally:
-        os.unlink(path)
-
-
-def encode_mask_mp4(mask: np.ndarray, fps: float) -> bytes:
-    """Lossless mp4 of a uint8 (T,H,W) mask (the value in all three channels of ``encode_rgb_lossless``)."""
-    mask = np.asarray(mask)
-    if mask.dtype != np.uint8 or mask.ndim != 3:
-        raise ValueError(f"mask must be uint8 (T,H,W), got {mask.dtype} {mask.shape}")
-    return encode_rgb_lossless(np.repeat(mask[..., None], 3, axis=-1), fps)
-
-
-def read_mask_mp4(path: str | Path) -> np.ndarray:
-    """uint8 (T,H,W) mask from a mask mp4 (first channel of the rgb24 decode)."""
-    return decode_mp4(Path(path).read_bytes())[..., 0]
-
-
-def _iter_raw(url: str, limit: int | None):
-    from datagen.dataset.reader import open_dataset
-
-    ds = open_dataset(url, decode=None, shardshuffle=False, split_by_node=False, split_by_worker=False)
-    for n, raw in enumerate(ds):
-        if limit is not None and n >= limit:
-            break
-        yield raw
-
-
 def export_void(url: str, out: str | Path, *, limit: int | None = None, relative_paths: bool = False,
                 verify: bool = True) -> Path:
     """Write VOID's training layout for the samples of a ``datagen.void_counterfactuals`` dataset;
     returns the manifest path. ``verify`` decodes each written mask.mp4 and checks it is bit-exact."""
+    from datagen.dataset.reader import iter_samples  # deferred: it imports torch
+
     summary = _check_generator(url, "datagen.void_counterfactuals")
     fps = float(summary["config"]["render"]["fps"])
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     entries = []
-    for raw in _iter_raw(url, limit):
+    for raw in iter_samples(url, decode=None, limit=limit):
         key = raw["__key__"]
         folder = out / key
         folder.mkdir(exist_ok=True)
@@ -155,12 +110,14 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 def export_vera(url: str, out: str | Path, *, limit: int | None = None, verify: bool = True) -> Path:
     """Write Vera's card layout for a ``datagen.vera_layers`` dataset; returns the JSONL manifest path."""
+    from datagen.dataset.reader import iter_samples  # deferred: it imports torch
+
     summary = _check_generator(url, "datagen.vera_layers")
     fps = float(summary["config"]["render"]["fps"])
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
-    for raw in _iter_raw(url, limit):
+    for raw in iter_samples(url, decode=None, limit=limit):
         key = raw["__key__"]
         tmp = out / f"{key}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)

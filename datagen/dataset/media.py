@@ -1,6 +1,11 @@
-"""Video files as streams, through one ffmpeg: ``probe`` a file, ``read_frames`` one frame at a time (resized
-by ffmpeg when asked), ``FrameWriter`` encodes one frame at a time. Nothing here holds a whole clip, so a
-4K phone clip costs a few frames of memory, not the clip (``docs/inference.md``).
+"""Video files through one ffmpeg: ``probe`` a file, ``read_frames`` one frame at a time (resized by ffmpeg
+when asked), ``FrameWriter`` encodes one frame at a time. The streaming readers and the writer never hold a
+whole clip, so a 4K phone clip costs a few frames of memory, not the clip (``docs/inference.md``).
+
+Whole clips in memory (a shard's videos, exported masks): ``encode_mp4`` / ``decode_mp4`` (H.264, the
+shard's ``mp4`` member), ``encode_rgb_lossless`` / ``encode_mask_mp4`` / ``read_mask_mp4`` (lossless RGB,
+bit-exact on decode). The encoders are ``FrameWriter`` fed a whole clip, so every mp4 written here comes
+from one ffmpeg command line.
 
 Every frame the decoder gives is one output frame (``-fps_mode passthrough``: no frames duplicated or
 dropped for variable frame rate phone clips) after the file's rotation is applied, as every player shows
@@ -31,6 +36,8 @@ X264_ARGS = ["-c:v", "libx264", "-threads", "1", "-tune", "psnr", "-pix_fmt", "y
 LOSSLESS_ARGS = ["-c:v", "libx264rgb", "-qp", "0", "-preset", "veryslow", "-pix_fmt", "rgb24",
                  "-x264-params", "threads=1:ref=1", "-fflags", "+bitexact", "-flags:v", "+bitexact",
                  "-movflags", "+faststart"]
+DEFAULT_CRF = 18
+DEFAULT_PRESET = "medium"
 DECODE_ARGS = ["-sws_flags", "accurate_rnd+full_chroma_int"]
 # ffmpeg scale filter flags per resampling mode: area averages when shrinking; nearest keeps mask levels
 SCALE_FLAGS = {"area": "area+accurate_rnd+full_chroma_int", "nearest": "neighbor+accurate_rnd+full_chroma_int"}
@@ -154,7 +161,7 @@ class FrameWriter:
     on an error (or ``abort``) nothing is left. Accepts uint8 (H, W, 3) or grey (H, W) frames."""
 
     def __init__(self, path: str | Path, width: int, height: int, fps: float, *, lossless: bool = False,
-                 crf: int = 18, preset: str = "medium"):
+                 crf: int = DEFAULT_CRF, preset: str = DEFAULT_PRESET):
         self.path, self.size, self.frames = Path(path), (int(width), int(height)), 0
         self.part = self.path.with_name(self.path.name + ".part")
         codec = LOSSLESS_ARGS if lossless else [*X264_ARGS, "-crf", str(int(crf)), "-preset", preset]
@@ -213,3 +220,70 @@ class FrameWriter:
             self.close()
         else:
             self.abort()
+
+
+# ------------------------------------------------------------------------------------ whole clips in memory
+
+def _encode(video: np.ndarray, fps: float, **writer) -> bytes:
+    """The mp4 bytes ``FrameWriter(**writer)`` writes for every frame of ``video``."""
+    t, h, w = video.shape[:3]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "video.mp4"
+        try:
+            with FrameWriter(path, w, h, fps, **writer) as out:
+                for frame in video:
+                    out.write(frame)
+        except MediaError as e:  # its message names the temporary file: name the video instead
+            raise MediaError(f"cannot encode a {t}x{h}x{w} video: {str(e).partition(': ')[2]}") from None
+        return path.read_bytes()
+
+
+def encode_mp4(video: np.ndarray, fps: float, crf: int = DEFAULT_CRF, preset: str = DEFAULT_PRESET) -> bytes:
+    """H.264 mp4 of a uint8 (T,H,W,3) sRGB video; deterministic (one x264 thread, bit-exact muxing)."""
+    return _encode(np.asarray(video), fps, crf=crf, preset=preset)
+
+
+def decode_mp4(data: bytes) -> np.ndarray:
+    """uint8 (T,H,W,3) sRGB frames of an mp4."""
+    import imageio_ffmpeg
+
+    fd, path = tempfile.mkstemp(suffix=".mp4")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        reader = imageio_ffmpeg.read_frames(path, pix_fmt="rgb24", output_params=DECODE_ARGS)
+        try:
+            w, h = next(reader)["size"]
+            frames = [np.frombuffer(frame, np.uint8).reshape(h, w, 3) for frame in reader]
+        except (RuntimeError, StopIteration, OSError) as e:
+            first_line = (str(e).strip() or repr(e)).splitlines()[0]
+            raise MediaError(f"cannot decode mp4: {first_line}") from None
+        finally:
+            reader.close()
+        if not frames:
+            raise MediaError("mp4 has no frames")
+        return np.stack(frames)
+    finally:
+        os.unlink(path)
+
+
+def encode_rgb_lossless(video: np.ndarray, fps: float) -> bytes:
+    """Lossless mp4 of a uint8 (T,H,W,3) video: libx264rgb at -qp 0 in rgb24. Any mp4 reader that converts
+    to rgb24 (ffmpeg, imageio, decord, mediapy) gets the pixels back exactly."""
+    video = np.asarray(video)
+    if video.dtype != np.uint8 or video.ndim != 4 or video.shape[-1] != 3:
+        raise ValueError(f"video must be uint8 (T,H,W,3), got {video.dtype} {video.shape}")
+    return _encode(video, fps, lossless=True)
+
+
+def encode_mask_mp4(mask: np.ndarray, fps: float) -> bytes:
+    """Lossless mp4 of a uint8 (T,H,W) mask (the value in all three channels of ``encode_rgb_lossless``)."""
+    mask = np.asarray(mask)
+    if mask.dtype != np.uint8 or mask.ndim != 3:
+        raise ValueError(f"mask must be uint8 (T,H,W), got {mask.dtype} {mask.shape}")
+    return _encode(mask, fps, lossless=True)  # FrameWriter repeats a grey frame in R, G and B
+
+
+def read_mask_mp4(path: str | Path) -> np.ndarray:
+    """uint8 (T,H,W) mask from a mask mp4 (first channel of the rgb24 decode)."""
+    return decode_mp4(Path(path).read_bytes())[..., 0]

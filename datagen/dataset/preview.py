@@ -24,7 +24,7 @@ def sample_columns(generator, sample: dict) -> list[np.ndarray]:
 def write_previews(url: str, out: Path, limit: int = 8, fps: int | None = None) -> list[Path]:
     """A contact sheet (PNG) and a GIF per sample, for the first ``limit`` samples of a dataset."""
     from datagen.dataset.generators import generator_module
-    from datagen.dataset.reader import open_dataset
+    from datagen.dataset.reader import iter_samples
     from datagen.dataset.store import SUMMARY, Store
 
     summary = Store(url).read_json(SUMMARY)
@@ -34,10 +34,7 @@ def write_previews(url: str, out: Path, limit: int = 8, fps: int | None = None) 
     fps = fps or int(((summary.get("config") or {}).get("render") or {}).get("fps") or 12)
     out = Path(out)
     written = []
-    dataset = open_dataset(url, shardshuffle=False, split_by_node=False, split_by_worker=False)
-    for k, sample in enumerate(dataset):
-        if k >= limit:
-            break
+    for k, sample in enumerate(iter_samples(url, limit=limit)):
         key = sample.get("__key__", str(k))
         try:
             columns = sample_columns(generator, sample)

@@ -5,6 +5,9 @@ audit, export, validate's tar checks), by ``training/core/clips.py`` and by ``tr
     ds = open_dataset("s3://bucket/toy", members=("video", "mask"), decode="torch", shuffle=256, seed=0)
     loader = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=4)
 
+    from datagen.dataset.reader import iter_samples
+    for sample in iter_samples("s3://bucket/toy", limit=8): ...   # the tools: every sample, shard order
+
 One definition of the order: every epoch the shard list is reshuffled from ``(seed, epoch)``
 (``epoch_shards``). With at least as many shards as ranks each rank reads its own shards (as
 WebDataset's ``split_by_node``); otherwise every rank reads all shards and keeps every ``world``-th
@@ -21,6 +24,7 @@ would have seen.
 """
 from __future__ import annotations
 
+import itertools
 import random
 from typing import Iterable, Iterator
 
@@ -221,3 +225,13 @@ def open_dataset(url: str | list[str], *, members: Iterable[str] | None = None, 
     urls = shard_urls(url, include_partial) if isinstance(url, str) else list(url)
     return ShardDataset(urls, members=members, decode=decode, shuffle=shuffle, shardshuffle=shardshuffle,
                         seed=seed, split_by_node=split_by_node, split_by_worker=split_by_worker)
+
+
+def iter_samples(url: str | list[str], *, members: Iterable[str] | None = None, decode: str | None = "numpy",
+                 limit: int | None = None) -> Iterator[dict]:
+    """Every sample of a dataset in shard order (no shuffling, no split between ranks or workers), the first
+    ``limit`` of them (all when None): how the tools (preview, audit, export, evaluation, inference over
+    shards) read a dataset. ``members`` and ``decode`` as in ``open_dataset``; a missing dataset raises here."""
+    dataset = open_dataset(url, members=members, decode=decode, shardshuffle=False, split_by_node=False,
+                           split_by_worker=False)
+    return iter(dataset) if limit is None else itertools.islice(dataset, limit)

@@ -25,17 +25,14 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import os
 import re
-import subprocess
 import tarfile
-import tempfile
 from dataclasses import asdict, dataclass
 from typing import Any, BinaryIO, Iterable, Iterator, Mapping
 
 import numpy as np
 
-from datagen.dataset.media import DECODE_ARGS, X264_ARGS, ffmpeg_exe
+from datagen.dataset.media import DEFAULT_CRF, DEFAULT_PRESET, MediaError, decode_mp4, encode_mp4
 
 KINDS: dict[str, str] = {"video": "mp4", "mask": "npy.gz", "array": "npy", "json": "json", "text": "txt"}
 MASK_DTYPES = ("uint8", "uint16", "float16", "float32")
@@ -43,10 +40,7 @@ INFO = "info"  # reserved member the runner adds to every sample: {"index": i, "
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 KEY_DIGITS = 8
 KEY_RE = re.compile(r"^\d{%d,}$" % KEY_DIGITS)
-DEFAULT_CRF = 18
-DEFAULT_PRESET = "medium"
-
-# the encoder's and decoder's arguments live in ``media`` (one ffmpeg for every reader and writer)
+# videos are encoded and decoded by ``media`` (one ffmpeg for every reader and writer)
 
 
 class SampleError(ValueError):
@@ -174,48 +168,6 @@ def encode_npy(array: np.ndarray, compress: bool) -> bytes:
     return gzip.compress(data, compresslevel=9, mtime=0) if compress else data
 
 
-def encode_mp4(video: np.ndarray, fps: float, crf: int = DEFAULT_CRF, preset: str = DEFAULT_PRESET) -> bytes:
-    """H.264 mp4 of a uint8 (T,H,W,3) sRGB video; deterministic (one x264 thread, bit-exact muxing)."""
-    t, h, w, _ = video.shape
-    fd, path = tempfile.mkstemp(suffix=".mp4")
-    os.close(fd)
-    try:
-        cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-               "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{fps:g}", "-i", "pipe:0",
-               *X264_ARGS, "-crf", str(int(crf)), "-preset", preset, path]
-        proc = subprocess.run(cmd, input=np.ascontiguousarray(video).tobytes(), capture_output=True)
-        if proc.returncode != 0:
-            raise SampleError(f"ffmpeg failed to encode a {t}x{h}x{w} video: {proc.stderr.decode()[-300:].strip()}")
-        with open(path, "rb") as f:
-            return f.read()
-    finally:
-        os.unlink(path)
-
-
-def decode_mp4(data: bytes) -> np.ndarray:
-    """uint8 (T,H,W,3) sRGB frames of an mp4."""
-    import imageio_ffmpeg
-
-    fd, path = tempfile.mkstemp(suffix=".mp4")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        reader = imageio_ffmpeg.read_frames(path, pix_fmt="rgb24", output_params=DECODE_ARGS)
-        try:
-            w, h = next(reader)["size"]
-            frames = [np.frombuffer(frame, np.uint8).reshape(h, w, 3) for frame in reader]
-        except (RuntimeError, StopIteration, OSError) as e:
-            first_line = (str(e).strip() or repr(e)).splitlines()[0]
-            raise SampleError(f"cannot decode mp4: {first_line}") from None
-        finally:
-            reader.close()
-        if not frames:
-            raise SampleError("mp4 has no frames")
-        return np.stack(frames)
-    finally:
-        os.unlink(path)
-
-
 def encode_member(member: Member, value: Any, *, fps: float = 12.0, crf: int | None = None,
                   preset: str = DEFAULT_PRESET) -> bytes:
     """The bytes stored for one member; ``crf`` overrides the member's own."""
@@ -242,6 +194,8 @@ def decode_bytes(ext: str, data: bytes) -> Any:
             return data.decode("utf-8")
     except SampleError:
         raise
+    except MediaError as e:  # a video's own message
+        raise SampleError(str(e)) from None
     except Exception as e:  # corrupt bytes surface as many exception types; report them as one
         raise SampleError(f"cannot decode .{ext}: {type(e).__name__}: {e}") from None
     raise SampleError(f"unknown member suffix .{ext}")
@@ -268,6 +222,8 @@ def encode_sample(sample: Mapping[str, Any], schema: Schema, index: int, seed: i
             out[f"{name}.{member.ext}"] = encode_member(member, sample[name], fps=fps, crf=crf, preset=preset)
         except SampleError:
             raise
+        except MediaError as e:  # ffmpeg's own message
+            raise SampleError(str(e)) from None
         except (TypeError, ValueError) as e:
             raise SampleError(f"{name}: cannot encode as {member.kind}: {e}") from None
     return out

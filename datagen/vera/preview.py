@@ -35,14 +35,12 @@ def write_previews(dataset: str, out, limit: int = 8) -> list[Path]:
     """A contact sheet and a GIF per sample of a Vera dataset (the columns above), and the
     samples' instructions in ``instructions.txt``."""
     from datagen.dataset.preview import write_previews as write
-    from datagen.dataset.reader import open_dataset
+    from datagen.dataset.reader import iter_samples
 
     out = Path(out)
     paths = write(dataset, out, limit)
     lines = []
-    for k, sample in enumerate(open_dataset(dataset, shardshuffle=False, split_by_node=False, split_by_worker=False)):
-        if k >= limit:
-            break
+    for sample in iter_samples(dataset, limit=limit):
         m = sample["meta"]
         lines.append(f"{sample['__key__']} [{m['family']} / {m['task']}, {m['render_cost']} renders, residual "
                      f"{m['residual']['residual_vs_render']['mean']:.3f} levels]\n{sample['edit_instruction']}\n")

@@ -53,13 +53,13 @@ def first_file(*paths: Path) -> Path | None:
 
 
 def read_video(path: Path) -> np.ndarray:
-    from datagen.dataset.sample_io import decode_mp4
+    from datagen.dataset.media import decode_mp4
 
     return decode_mp4(Path(path).read_bytes())
 
 
 def read_mask_video(path: Path) -> np.ndarray:
-    from datagen.dataset.export import read_mask_mp4
+    from datagen.dataset.media import read_mask_mp4
 
     return read_mask_mp4(path)
 
@@ -67,14 +67,12 @@ def read_mask_video(path: Path) -> np.ndarray:
 def score_split(path: Path, pred: Path | None, task, limit: int | None = None, baselines=None, **options) -> dict:
     """{"kind", "rows": {row name: the task's report row}, "samples": per-sample scores, "missing": keys
     without a prediction}. Rows: ``ground truth``, the baselines (default: the task's) and ``model``."""
-    from datagen.dataset.reader import open_dataset
+    from datagen.dataset.reader import iter_samples
 
     baselines = tuple(task.baselines if baselines is None else baselines)
     per_row: dict[str, list[dict]] = {}
     samples, missing = [], []
-    for n, s in enumerate(open_dataset(str(path), shardshuffle=False, split_by_node=False, split_by_worker=False)):
-        if limit is not None and n >= limit:
-            break
+    for s in iter_samples(str(path), limit=limit):
         key = s["__key__"]
         candidates = task.candidates(s, baselines, **options)
         if pred is not None:

@@ -298,14 +298,12 @@ def resize_frames(video: np.ndarray, size: tuple[int, int], nearest: bool = Fals
 
 
 def _from_shards(url: str, reads: ClipReads, limit: int | None, max_side: int | None = None) -> Iterator[Clip]:
-    from datagen.dataset.reader import open_dataset
+    from datagen.dataset.reader import iter_samples
     from datagen.dataset.store import SUMMARY, Store
 
     summary = Store(url).read_json(SUMMARY)
     fps = float(summary["config"]["render"]["fps"])
-    for n, s in enumerate(open_dataset(url, shardshuffle=False, split_by_node=False, split_by_worker=False)):
-        if limit is not None and n >= limit:
-            return
+    for s in iter_samples(url, limit=limit):
         video = s["input_video"]
         h, w = video.shape[1:3]
         size = working_size(w, h, max_side or max(w, h))

@@ -140,7 +140,7 @@ def _write_preview(tmp: Path, columns: list[np.ndarray], fps: float) -> None:
     """``preview.mp4`` (the columns side by side, frame by frame) and ``preview.png`` (a contact sheet), at
     the working size: they are for looking at."""
     from datagen.core.pictures import contact_sheet, hstack, save_png
-    from datagen.dataset.sample_io import encode_mp4
+    from datagen.dataset.media import encode_mp4
 
     frames = np.stack([hstack([c[t] for c in columns], pad=2) for t in range(len(columns[0]))])
     (tmp / "preview.mp4").write_bytes(encode_mp4(frames, fps))

@@ -58,7 +58,7 @@ class Validator:
 
     def _write(self, step: int, means: dict, videos: dict, metrics) -> None:
         from datagen.core.pictures import frame_grid
-        from datagen.dataset.sample_io import encode_mp4
+        from datagen.dataset.media import encode_mp4
 
         folder = self.out / "validation" / f"step-{step:07d}"
         folder.mkdir(parents=True, exist_ok=True)
