@@ -33,7 +33,10 @@ def main(argv=None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = args.data
         if not data:
-            generator = {"vera": "vera_layers", "void": "void_counterfactuals"}[args.model]
+            from datagen.dataset.generators import config_name
+            from training.tasks import TASKS
+
+            generator = config_name(TASKS[args.model].source_generator)
             data = str(Path(tmp) / "data")
             t0 = time.perf_counter()
             run(data_config(generator, [f"out={data}", "num_samples=2", "samples_per_shard=1", "render.width=64",

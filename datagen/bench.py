@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 
 from datagen.core.cli import command
+from datagen.dataset.generators import VERA, VOID, config_name
 from datagen.runner.config import BENCH_SEEDS as BENCH_SEED_BASE  # reserved run seeds start here
 
 VERSION = "v1"
@@ -45,12 +46,12 @@ def _task(name: str) -> list[str]:
 
 # split -> (generator config, task, overrides); the order fixes each split's seed
 SPLITS: dict[str, tuple[str, str, list[str]]] = {
-    **{f"void_{f}": ("void_counterfactuals", "removal", _family(f)) for f in _FAMILIES},
-    "void_negative": ("void_counterfactuals", "removal", ["void.negative_rate=1"]),
-    "void_humans": ("void_counterfactuals", "removal", ["source=humoto"]),
-    "vera_addition": ("vera_layers", "object_addition", _task("object_addition")),
-    "vera_background": ("vera_layers", "background_change", _task("background_change")),
-    "vera_matting": ("vera_layers", "matting", _task("matting")),
+    **{f"void_{f}": (config_name(VOID), "removal", _family(f)) for f in _FAMILIES},
+    "void_negative": (config_name(VOID), "removal", ["void.negative_rate=1"]),
+    "void_humans": (config_name(VOID), "removal", ["source=humoto"]),
+    "vera_addition": (config_name(VERA), "object_addition", _task("object_addition")),
+    "vera_background": (config_name(VERA), "background_change", _task("background_change")),
+    "vera_matting": (config_name(VERA), "matting", _task("matting")),
 }
 
 

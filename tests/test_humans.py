@@ -206,8 +206,10 @@ def test_generator_with_an_smplx_body(fixture_root, tmp_path):
     from datagen.dataset.reader import iter_samples
     from datagen.runner.validate import validate
 
+    from smplx_stand_in import write_random_smplx_model
+
     (tmp_path / "models").mkdir()
-    model = smplx_body.write_random_smplx_model(tmp_path / "models")
+    model = write_random_smplx_model(tmp_path / "models")
     assert model.name == "SMPLX_NEUTRAL.npz"
     motions = tmp_path / "motion"
     motions.mkdir()

@@ -15,6 +15,7 @@ from PIL import Image
 
 from datagen.assets import hdri, library, sweethome
 from datagen.assets.library import AssetsConfig, build_sweethome, extract_sun, scene_manifest
+from sh3f_stand_in import write_sh3f
 from datagen.scene.random_scene import keep_asset_looks, library_ids, pick_asset, sky_and_sun
 
 CUBE_OBJ = """o cube
@@ -49,7 +50,7 @@ def png(color, size=8) -> bytes:
 
 def sh3f(path, library_name="BlendSwap-CC-0"):
     mtl = "newmtl paint\nKd 1 1 1\nmap_Kd paint.png\n"
-    return sweethome.write_sh3f(path, library_name, [
+    return write_sh3f(path, library_name, [
         {"name": "Toy block", "category": "Miscellaneous", "size_cm": (20, 10, 30), "obj": CUBE_OBJ, "mtl": mtl,
          "textures": {"paint.png": png((200, 30, 30))}, "creator": "Ann"},
         {"name": "Lying crate", "category": "Miscellaneous", "size_cm": (20, 30, 10), "obj": CUBE_OBJ, "mtl": mtl,
@@ -194,7 +195,7 @@ def sources(tmp_path_factory):
     root = tmp_path_factory.mktemp("sources")
     (root / "sweethome3d" / "furniture").mkdir(parents=True)
     sh3f(root / "sweethome3d" / "furniture" / "BlendSwap-CC-0.sh3f")
-    by = sweethome.write_sh3f(root / "sweethome3d" / "furniture" / "Scopia.sh3f", "Scopia", [
+    by = write_sh3f(root / "sweethome3d" / "furniture" / "Scopia.sh3f", "Scopia", [
         {"name": "Radio", "category": "Living room", "size_cm": (25, 10, 15), "obj": CUBE_OBJ, "mtl": None}])
     assert by.is_file()
     hdris = root / "pmndrs" / "package" / "hdri"

@@ -7,12 +7,13 @@ smplx = pytest.importorskip("smplx")
 
 from datagen.core.rotations import from_axis_angle  # noqa: E402
 from datagen.humans import smplx_body as sb  # noqa: E402
+from smplx_stand_in import _rest_joints as rest_joints, write_random_smplx_model  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("smplx_models")
-    sb.write_random_smplx_model(d / "SMPLX_NEUTRAL.npz", seed=0)
+    write_random_smplx_model(d / "SMPLX_NEUTRAL.npz", seed=0)
     return d
 
 
@@ -43,12 +44,12 @@ def test_random_model_has_the_real_keys_and_shapes(model_dir):
         height = v[:, 1].max() - v[:, 1].min()
         assert 1.5 < height < 1.9  # a ~1.7 m body, Y up in model space
         joints = d["J_regressor"] @ v
-        assert np.linalg.norm(joints - sb._rest_joints(), axis=1).mean() < 0.01
+        assert np.linalg.norm(joints - rest_joints(), axis=1).mean() < 0.01
         assert (d["lmk_faces_idx"] < sb.NUM_FACES).all() and (d["dynamic_lmk_faces_idx"] < sb.NUM_FACES).all()
 
 
 def test_random_model_is_deterministic(tmp_path, model_dir):
-    again = sb.write_random_smplx_model(tmp_path, seed=0)  # a folder: SMPLX_NEUTRAL.npz inside
+    again = write_random_smplx_model(tmp_path, seed=0)  # a folder: SMPLX_NEUTRAL.npz inside
     assert again.name == "SMPLX_NEUTRAL.npz"
     assert not list(tmp_path.glob("*.tmp"))
     with np.load(again) as a, np.load(model_dir / "SMPLX_NEUTRAL.npz") as b:
@@ -222,7 +223,7 @@ def test_smplx_v11_model_file_and_amass_betas(tmp_path, model_dir, motion):
     """The v1.1 / 2020 model layout (300 + 100 components and the release's extra keys, pickled dicts
     and a key named allow_pickle included): loads without pickle, and AMASS's 16 betas all count; a
     v1.0 file keeps 10 (its next 10 components are expressions)."""
-    v11 = sb.write_random_smplx_model(tmp_path / "SMPLX_MALE.npz", seed=0, gender="MALE", release="1.1")
+    v11 = write_random_smplx_model(tmp_path / "SMPLX_MALE.npz", seed=0, gender="MALE", release="1.1")
     with np.load(v11) as d:
         assert d["shapedirs"].shape == (sb.NUM_VERTICES, 3, 400) and "allow_pickle" in d.files
         with pytest.raises(ValueError):

@@ -16,10 +16,11 @@ import numpy as np
 
 from datagen.audit.report import (Section, hist, pct, plt, recorded_failures, section_failures, section_overview,
                                   sheet_figures)
+from datagen.dataset.generators import VERA
 from datagen.dataset.sample_io import decode_bytes
 from datagen.dataset.store import SUMMARY, Store
 
-GENERATOR = "datagen.vera_layers"
+GENERATOR = VERA
 
 
 @dataclass

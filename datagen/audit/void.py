@@ -12,11 +12,12 @@ import numpy as np
 
 from datagen.audit.report import (Section, hist, pct, plt, recorded_failures, section_failures, section_overview,
                                   sheet_figures)
+from datagen.dataset.generators import VOID
 from datagen.dataset.sample_io import decode_bytes
 from datagen.dataset.store import SUMMARY, Store
 from datagen.labels import quadmask as qm
 
-GENERATOR = "datagen.void_counterfactuals"
+GENERATOR = VOID
 VALUE_NAMES = {0: "0 removed", 63: "63 overlap", 127: "127 affected", 255: "255 keep"}
 VALUE_COLORS = {v: tuple(c / 255 for c in qm.colorize(np.array([[v]], np.uint8))[0, 0]) for v in qm.VALUES}
 VALUE_COLORS[255] = (0.75, 0.75, 0.75)

@@ -26,3 +26,15 @@ def derive_seed(run_seed: int, index: int, purpose: str = "sample", bits: int = 
 def sample_rng(seed: int, purpose: str) -> np.random.Generator:
     """An independent numpy Generator for one purpose inside a sample whose seed is ``seed``."""
     return np.random.default_rng(derive_seed(seed, 0, purpose))
+
+
+def weighted_choice(rng: np.random.Generator, weights, names=None) -> str:
+    """One name drawn with probability proportional to its weight (``weights``: name -> weight, <= 0 is off).
+    The names are drawn in sorted order, or in the order ``names`` gives (which must hold only positive
+    weights), so a draw depends only on the weights and the generator's state."""
+    if names is None:
+        names = sorted(k for k, w in weights.items() if w > 0)
+    if not names:
+        raise ValueError(f"no positive weight among {dict(weights)}")
+    w = np.array([float(weights[k]) for k in names], float)
+    return str(rng.choice(names, p=w / w.sum()))

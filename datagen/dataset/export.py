@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from datagen.core.cli import command
+from datagen.dataset.generators import VERA, VOID
 from datagen.dataset.media import encode_mask_mp4, read_mask_mp4
 from datagen.dataset.sample_io import SampleError, decode_bytes
 from datagen.dataset.store import SUMMARY, Store
@@ -56,7 +57,7 @@ def export_void(url: str, out: str | Path, *, limit: int | None = None, relative
     returns the manifest path. ``verify`` decodes each written mask.mp4 and checks it is bit-exact."""
     from datagen.dataset.reader import iter_samples  # deferred: it imports torch
 
-    summary = _check_generator(url, "datagen.void_counterfactuals")
+    summary = _check_generator(url, VOID)
     fps = float(summary["config"]["render"]["fps"])
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -112,7 +113,7 @@ def export_vera(url: str, out: str | Path, *, limit: int | None = None, verify: 
     """Write Vera's card layout for a ``datagen.vera_layers`` dataset; returns the JSONL manifest path."""
     from datagen.dataset.reader import iter_samples  # deferred: it imports torch
 
-    summary = _check_generator(url, "datagen.vera_layers")
+    summary = _check_generator(url, VERA)
     fps = float(summary["config"]["render"]["fps"])
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

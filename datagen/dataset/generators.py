@@ -10,7 +10,17 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-GENERATORS = ("datagen.void_counterfactuals", "datagen.vera_layers", "datagen.toy_shapes")
+VOID = "datagen.void_counterfactuals"  # VOID counterfactual pairs (and the affect predictor's data)
+VERA = "datagen.vera_layers"  # Vera layered clips
+TOY = "datagen.toy_shapes"  # the runner's template and test generator
+GENERATORS = (VOID, VERA, TOY)
+
+
+def config_name(generator: str) -> str:
+    """The generator's config in ``configs/datagen/`` (its module's name: ``void_counterfactuals``)."""
+    if generator not in GENERATORS:
+        raise ValueError(f"generator {generator!r} is not a registered generator ({', '.join(GENERATORS)})")
+    return generator.rsplit(".", 1)[-1]
 
 
 def generator_module(name: str) -> ModuleType:

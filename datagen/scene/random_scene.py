@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from datagen.core.rotations import random_quaternion
+from datagen.core.seeds import weighted_choice
 from datagen.scene.spec import (MATERIAL_PRESETS, PARAMETRIC_MOTIONS, CameraSpec, EnvironmentSpec,
                                 LightSpec, MaterialSpec, ObjectSpec, RenderSpec, SceneSpec)
 
@@ -57,12 +58,6 @@ def library_ids(source, kind: str, role: str | None = None) -> list[str]:
     return cache[key]
 
 
-def _weighted(rng, options: dict[str, float]) -> str:
-    names = sorted(k for k, w in options.items() if w > 0)
-    w = np.array([options[k] for k in names], float)
-    return str(rng.choice(names, p=w / w.sum()))
-
-
 def pick_asset(rng: np.random.Generator, source, pool, role: str = "small") -> str:
     """An asset for a part in a scene: one of the procedural ``pool`` or a real object of ``role``, by
     the library's ``objects`` weights (real | procedural). Without real candidates (or weight) this is
@@ -71,7 +66,7 @@ def pick_asset(rng: np.random.Generator, source, pool, role: str = "small") -> s
     mix = _mix(source, "objects")
     if not real or mix.get("real", 0) <= 0:
         return str(rng.choice(pool))
-    if mix.get("procedural", 0) > 0 and _weighted(rng, mix) == "procedural":
+    if mix.get("procedural", 0) > 0 and weighted_choice(rng, mix) == "procedural":
         return str(rng.choice(pool))
     return str(rng.choice(real))
 
@@ -146,11 +141,11 @@ def sky_and_sun(rng: np.random.Generator, source=None) -> tuple[EnvironmentSpec,
     sun = LightSpec(kind="sun", position=tuple((toward_sun * 10).tolist()), look_at=(0, 0, 0),
                     intensity=float(rng.uniform(2.5, 4.0)), size=float(rng.uniform(1.0, 4.0)))
     environments = _mix(source, "environments")
-    if library_ids(source, "hdri") and environments.get("hdri", 0) > 0 and _weighted(rng, environments) == "hdri":
+    if library_ids(source, "hdri") and environments.get("hdri", 0) > 0 and weighted_choice(rng, environments) == "hdri":
         env, sun = hdri_and_sun(rng, source, env)
     floors = _mix(source, "floors")
     surfaces = library_ids(source, "surface")
-    if surfaces and floors.get("photo", 0) > 0 and _weighted(rng, floors) == "photo":
+    if surfaces and floors.get("photo", 0) > 0 and weighted_choice(rng, floors) == "photo":
         surface = str(rng.choice(surfaces))
         size = float((source._assets[surface].get("metadata") or {}).get("size_m", 2.0))
         env = dataclasses.replace(env, floor="photo", floor_texture=surface,

@@ -27,15 +27,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from datagen.core.seeds import weighted_choice
+
 FAMILIES = ("synthetic", "single_object", "multi_object")
 GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
 
 
 def pick(rng, weights: dict, allowed) -> str:
     """A weighted random choice among ``allowed`` names (weights <= 0 are off)."""
-    names = _names(weights, allowed)
-    w = np.array([float(weights[n]) for n in names])
-    return str(rng.choice(names, p=w / w.sum()))
+    return weighted_choice(rng, weights, _names(weights, allowed))
 
 
 def stratified(index: int, weights: dict, allowed, step: float = GOLDEN) -> str:

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from datagen.dataset.generators import VOID
 from training.core.clips import affect_clip
 from training.inference.inputs import ClipReads
 from training.tasks.base import Task, wan_config
@@ -19,7 +20,7 @@ class AffectTask(Task):
     binary cross-entropy plus a soft Dice term (the region is small, and Dice weighs it against the whole
     frame as IoU does). Frame 0 is left out of the loss: VOID clears it by convention."""
     name = "affect"
-    source_generator = "datagen.void_counterfactuals"  # learns from VOID's pairs
+    source_generator = VOID  # learns from VOID's pairs
     scores_source = False  # VOID splits are scored as VOID unless --task affect
     members = ("input_video", "quadmask")
     latent_keys = ("video", "object", "changed")

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from datagen.dataset.generators import VERA
 from training.core import flow_matching as fm
 from training.core.clips import vera_clip
 from training.inference.inputs import ClipReads
@@ -17,7 +18,7 @@ from training.tasks.base import Task, tokens, wan_config
 
 class VeraTask(Task):
     name = "vera"
-    source_generator = "datagen.vera_layers"
+    source_generator = VERA
     members = ("input_video", "edit_rgb", "edit_alpha", "composite", "edit_instruction")
     latent_keys = ("source", "edit", "alpha", "composite", "context")
     reads = ClipReads("vera", mask="optional", prompt_required=True, prompt_member="edit_instruction",

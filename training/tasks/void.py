@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from datagen.dataset.generators import VOID
 from training.core import flow_matching as fm
 from training.core.clips import void_clip
 from training.inference.inputs import ClipReads
@@ -16,7 +17,7 @@ from training.tasks.base import Task, wan_config
 
 class VoidTask(Task):
     name = "void"
-    source_generator = "datagen.void_counterfactuals"
+    source_generator = VOID
     members = ("input_video", "target_video", "quadmask", "caption", "target_forward_flow", "meta")
     latent_keys = ("target", "mask", "video", "flow", "context")
     reads = ClipReads("void", mask="quadmask", prompt_required=False, prompt_member="caption",

@@ -11,6 +11,7 @@ import dataclasses
 
 import numpy as np
 
+from datagen.core.seeds import weighted_choice
 from datagen.void.families import blocker, chain, launch, support
 from datagen.void.families.common import FamilyScene, bystander
 
@@ -46,8 +47,7 @@ def sample_pair_scene(rng: np.random.Generator, source, render, frames: int, fps
     unknown = set(families) - set(FAMILIES)
     if unknown or not names:
         raise ValueError(f"families must weight some of {sorted(FAMILIES)}; got {dict(families)}")
-    weights = np.array([families[k] for k in names], float)
-    family = str(rng.choice(names, p=weights / weights.sum()))
+    family = weighted_choice(rng, families, names)
     negative = bool(rng.random() < negative_rate)
     reasons = []
     for attempt in range(max_attempts):
