@@ -37,7 +37,7 @@ def main(argv=None) -> None:
     from datagen.humans import anny_body
     from datagen.humans.body import body_mesh
     from datagen.humans.fixtures import default_fixtures
-    from datagen.void.human_scene import build_scene
+    from datagen.void.human_scene import HumotoConfig, build_scene
     from datagen.scene.simulate import simulate
 
     root = Path(a.root) if a.root else default_fixtures()
@@ -46,7 +46,8 @@ def main(argv=None) -> None:
     print(f"anny model (cached build):       {time.perf_counter() - t:7.2f} s")
     render = RenderSpec(width=a.width, height=a.height, spp=a.spp, seed=a.seed)
     t = time.perf_counter()
-    scene = build_scene(np.random.default_rng(a.seed), str(root / a.sequence), render, a.frames, a.fps, 240)
+    scene = build_scene(np.random.default_rng(a.seed), str(root / a.sequence), render, a.frames, a.fps, 240,
+                        HumotoConfig.defaults(), MaskConfig.defaults())
     print(f"scene (sequence, library, body): {time.perf_counter() - t:7.2f} s")
     from datagen.humans.body import _body_mesh
     _body_mesh.cache_clear()  # time the retarget and skinning on their own

@@ -153,18 +153,14 @@ def _humoto_scene(config, index, seed, render, cf):
     import dataclasses
 
     from datagen.scene.simulate import simulate
-    from datagen.void.human_scene import build_scene
+    from datagen.void.human_scene import HumotoConfig, build_scene
 
     library = _library(config)
-    h, r = config.humoto, config.render
+    h, r = HumotoConfig.from_section(config.humoto), config.render
     root, names = _humoto_sequences(h.root, tuple(h.sequences) if h.sequences else None)
     name = names[index % len(names)]
     scene = build_scene(sample_rng(seed, "scene"), str(Path(root) / name), render, r.frames, r.fps,
-                        int(config.void.physics_rate), objects_dir=h.objects, body_model=h.body,
-                        resample=h.resample, physics_config=h.physics_config, walls=h.walls,
-                        camera_motion=h.camera_motion, smplx_model=h.smplx.model, smplx_motion=h.smplx.motion,
-                        still_position=cf.position_tolerance, still_rotation=cf.rotation_tolerance,
-                        scene_library=library)
+                        int(config.void.physics_rate), h, cf, scene_library=library)
     if library.manifest_path:  # the HUMOTO objects with the library's environments and surfaces
         from datagen.assets.library import AssetsConfig, scene_manifest
 

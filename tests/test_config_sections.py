@@ -6,19 +6,20 @@ import dataclasses
 
 import pytest
 
-from datagen.core.sections import SectionError, _yaml_section
+from datagen.core.sections import SectionError, yaml_section
 from datagen.runner.config import config_hash, load_config, to_plain
 from datagen.scene.spec import RenderSpec
 from datagen.vera.tasks import FoldConfig
+from datagen.void.human_scene import HumotoConfig
 from datagen.void.pairs import MaskConfig
 
-SECTIONS = [MaskConfig, FoldConfig]
+SECTIONS = [MaskConfig, FoldConfig, HumotoConfig]
 
 
 @pytest.mark.parametrize("cls", SECTIONS, ids=lambda c: c.__name__)
 def test_dataclass_fields_are_the_yaml_keys(cls):
     config, key = cls.SECTION
-    assert [f.name for f in dataclasses.fields(cls)] == list(_yaml_section(config, key))
+    assert [f.name for f in dataclasses.fields(cls)] == list(yaml_section(config, key))
     assert all(f.default is dataclasses.MISSING for f in dataclasses.fields(cls)), "defaults live in the YAML"
 
 
@@ -42,9 +43,11 @@ def test_a_renamed_or_missing_key_is_a_one_line_error():
 
 
 def test_render_spec_defaults_are_the_base_render_section():
-    base = _yaml_section("base", "render")
+    base = yaml_section("base", "render")
     spec = RenderSpec()
-    assert (spec.width, spec.height, spec.spp) == (base["width"], base["height"], base["spp"])
+    assert (spec.width, spec.height, spec.spp, spec.device) == (base["width"], base["height"], base["spp"],
+                                                                base["device"])
+    assert spec.threads == 0 and spec.gpus == () and base["threads"] is None and base["gpus"] is None
 
 
 # The data identity of the default configs. A dataset resumes only into the same config_hash, so these

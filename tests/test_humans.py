@@ -129,10 +129,11 @@ def test_retarget_follows_the_source_skeleton(fixture_root):
 # -- objects under physics ---------------------------------------------------------------------------
 
 def _scene(root, name, **kw):
-    from datagen.void.human_scene import build_scene
     from datagen.scene.spec import RenderSpec
+    from datagen.void.human_scene import HumotoConfig, build_scene
+    from datagen.void.pairs import MaskConfig
     return build_scene(np.random.default_rng(0), str(root / name), RenderSpec(width=64, height=48, spp=1),
-                       12, 12, 240, camera_motion="static", **kw)
+                       12, 12, 240, HumotoConfig.defaults(camera_motion="static", **kw), MaskConfig.defaults())
 
 
 @pytest.mark.parametrize("name, held, resting", [("hold_plate", "plate", None),
@@ -283,15 +284,11 @@ def test_walls_stand_behind_the_action_whatever_the_camera(fixture_root):
 def test_capture_noise_on_untouched_objects_is_not_motion(fixture_root, tmp_path):
     """A table that jitters by a fraction of a millimetre in the recording was not moved: it is
     held still in both worlds, and the pair validates (static objects never move)."""
-    from datagen.void.human_scene import build_scene
-    from datagen.scene.spec import RenderSpec
-
     root, pkl = _copy(fixture_root, tmp_path)
     jitter = np.random.default_rng(1).normal(0, 2e-4, (90, 3))
     _edit(pkl, lambda d: [p.__setitem__(slice(4, 7), list(np.add(p[4:7], jitter[t])))
                           for t, p in enumerate(d["objects"]["table"])])
-    scene = build_scene(np.random.default_rng(0), str(root / "lift_box"), RenderSpec(width=64, height=48, spp=1),
-                        12, 12, 240, camera_motion="static")
+    scene = _scene(root, "lift_box")
     assert scene.story["still"] == ["table"]
     p, _ = scene.factual.trajectory("table")
     assert np.abs(p - p[0]).max() == 0.0

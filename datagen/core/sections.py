@@ -23,7 +23,8 @@ class SectionError(ValueError):
 
 
 @functools.lru_cache(maxsize=16)
-def _yaml_section(config: str, key: str, root: Path = CONFIG_DIR) -> dict:
+def yaml_section(config: str, key: str, root: Path = CONFIG_DIR) -> dict:
+    """A section of ``root/<config>.yaml`` as plain values (cached; the YAML file as written, not composed)."""
     from omegaconf import OmegaConf
 
     path = root / f"{config}.yaml"
@@ -62,4 +63,4 @@ class Section:
     def defaults(cls, **changes):
         """The YAML's default values, with ``changes`` (by field name) on top."""
         config, key = cls.SECTION
-        return cls.from_section({**_yaml_section(config, key, cls.CONFIG_ROOT), **changes})
+        return cls.from_section({**yaml_section(config, key, cls.CONFIG_ROOT), **changes})

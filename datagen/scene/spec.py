@@ -167,18 +167,27 @@ class EnvironmentSpec:
             raise ValueError("floor='photo' needs floor_texture (a surface asset id)")
 
 
+def _base_render(key: str):
+    from datagen.core.sections import yaml_section
+
+    return yaml_section("base", "render")[key]
+
+
 @dataclass
 class RenderSpec:
-    width: int = 832
-    height: int = 480
-    spp: int = 16
-    threads: int = 0  # 0: let Blender use every core; set it when several renders share a node
+    """How a spec is rendered. The settings a run's ``render`` section has default to base.yaml's values (one
+    source); the others are the renderer's own."""
+    width: int = field(default_factory=lambda: _base_render("width"))
+    height: int = field(default_factory=lambda: _base_render("height"))
+    spp: int = field(default_factory=lambda: _base_render("spp"))
+    threads: int = 0  # 0: let Blender use every core (base.yaml's null); set it when several renders share a node
     seed: int = 0  # Cycles' sampling seed, the same in every pass
     denoise: bool = False
     view_transform: str = "AgX"
     max_bounces: int = 6
-    device: str = "cpu"  # cpu | cuda | optix (Cycles; renders are reproducible per device, not across)
-    gpus: tuple[int, ...] = ()  # which GPUs of that kind (indices); empty: all visible
+    device: str = field(default_factory=lambda: _base_render("device"))  # cpu | cuda | optix (Cycles;
+    # renders are reproducible per device, not across)
+    gpus: tuple[int, ...] = ()  # which GPUs of that kind (indices); empty (base.yaml's null): all visible
 
     @classmethod
     def from_config(cls, render, seed: int, denoise: bool = False) -> "RenderSpec":

@@ -14,16 +14,21 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from datagen.core.rotations import angular_velocity, rotate, rotation_angle
+from datagen.core.sections import Section
 from datagen.humans import objects as humoto_objects
 from datagen.humans import skeleton as sk
 from datagen.humans.body import body_mesh, sequence_for
 from datagen.scene.random_scene import PALETTE, sky_and_sun
 from datagen.scene.simulate import WorldStates
 from datagen.scene.spec import BodySpec, CameraSpec, LightSpec, MaterialSpec, ObjectSpec, RenderSpec, SceneSpec
+
+if TYPE_CHECKING:
+    from datagen.void.pairs import MaskConfig
 
 MODES = ("physics", "static")
 SUPPORT_GAP = 0.02  # metres between an object's lowest point and a surface that still supports it
@@ -155,13 +160,32 @@ def _place_walls(env, camera: CameraSpec, points: np.ndarray, frames: int, gap: 
     env.wall_distance = distance
 
 
+@dataclass
+class HumotoConfig(Section):
+    """``humoto:`` of void_counterfactuals.yaml (source=humoto): where the sequences, objects and bodies come
+    from and how the scene around them is drawn."""
+    SECTION: ClassVar = ("void_counterfactuals", "humoto")
+    root: str | None  # HUMOTO sequences (<name>/<name>.pkl, .yaml); None: the procedural fixtures
+    objects: str | None  # object meshes; None: <root>/objects
+    sequences: list | None  # names to use; None: every sequence under root, in turn
+    physics_config: str | None  # VOID-style JSON of physics and static objects per sequence
+    resample: str  # whole | fps
+    body: str  # anny | smplx
+    smplx: dict  # {model, motion}: SMPL-X model file or folder, AMASS-style motion
+    walls: bool | None  # None: 0-2 walls at random
+    camera_motion: str | None  # static | zoom | orbit | track; None: random
+    mask: dict  # over void.mask for human removal (void_counterfactuals.mask_config merges them)
+
+
 def build_scene(rng: np.random.Generator, sequence: str, render: RenderSpec, frames: int, fps: int,
-                physics_rate: int, *, objects_dir: str | None = None, body_model: str = "anny",
-                resample: str = "whole", physics_config: str | None = None, walls: bool | None = None,
-                camera_motion: str | None = None, smplx_model: str | None = None,
-                smplx_motion: str | None = None, still_position: float = 1e-3,
-                still_rotation: float = 1e-2, scene_library=None) -> HumanScene:
-    """``scene_library``: the asset source the environment (HDRI, floor) is drawn from (None: the sky)."""
+                physics_rate: int, humoto: HumotoConfig, mask: "MaskConfig", scene_library=None) -> HumanScene:
+    """The spec, the factual world (the recording) and the story of one sequence (``sequence``: its folder).
+    ``mask``'s position and rotation tolerances decide which recorded objects never moved; ``scene_library``:
+    the asset source the environment (HDRI, floor) is drawn from (None: the sky)."""
+    body_model, physics_config, camera_motion = humoto.body, humoto.physics_config, humoto.camera_motion
+    walls, resample, objects_dir = humoto.walls, humoto.resample, humoto.objects
+    smplx_model, smplx_motion = humoto.smplx["model"], humoto.smplx["motion"]
+    still_position, still_rotation = mask.position_tolerance, mask.rotation_tolerance
     body = BodySpec(name="person", model=body_model, sequence=str(sequence), objects_dir=objects_dir,
                     smplx_model=smplx_model, smplx_motion=smplx_motion, resample=resample,
                     phenotype={"gender": float(rng.uniform(0, 1)), "muscle": float(rng.uniform(0.3, 0.7)),
