@@ -233,3 +233,17 @@ def test_layer_checks_can_fail(tmp_path):
                                                  "pkg/side/e.py:1 pkg.side.e -> pkg.high.b"], wrong
     assert circles(tmp_path, "pkg") == [["pkg.high.b", "pkg.high.d"]]
     assert private_imports(tmp_path, "pkg") == ["pkg/high/b.py:1 imports ['_hidden'] from pkg.low.p"]
+
+
+def test_only_the_scene_library_reads_kubric_manifest_entries():
+    """Kubric keeps a source's manifest entries in the private ``_assets``: only ``datagen/assets/source.py``
+    (``SceneLibrary``, ``asset_entry``) reads it, and nothing stores attributes on a Kubric source."""
+    found = []
+    for package in ("datagen", "training"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if path == ROOT / "datagen" / "assets" / "source.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Attribute) and node.attr in ("_assets", "_cf_pools", "_cf_textured"):
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno} .{node.attr}")
+    assert not found, found

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import trimesh
 
+from datagen.assets.source import SceneLibrary
 from datagen.assets import (ASSET_IDS, asset_ids, build_library, create_asset, default_manifest,
                             open_asset_source, recipe_key)
 from datagen.assets import builder, shapes
@@ -295,11 +296,11 @@ def test_kubric_simulates_a_scene_of_library_objects(library, tmp_path):
 
 def test_create_asset_leaves_the_manifest_untouched(library):
     with open_asset_source(library) as source:
-        before = json.dumps(source._assets["cube"], sort_keys=True)
+        before = json.dumps(SceneLibrary.of(source).entry("cube"), sort_keys=True)
         obj = create_asset(source, "cube", name="big", scale=2.0, mass=9.0)
         assert obj.name == "big" and tuple(obj.scale) == (2.0, 2.0, 2.0) and obj.mass == 9.0
-        assert json.dumps(source._assets["cube"], sort_keys=True) == before
-        assert create_asset(source, "cube").mass == source._assets["cube"]["kwargs"]["mass"]
+        assert json.dumps(SceneLibrary.of(source).entry("cube"), sort_keys=True) == before
+        assert create_asset(source, "cube").mass == SceneLibrary.of(source).entry("cube")["kwargs"]["mass"]
         with pytest.raises(KeyError, match="did you mean 'cube'"):
             create_asset(source, "cubee")
 

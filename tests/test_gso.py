@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from datagen.assets.source import SceneLibrary
 from datagen.assets import hdri, library, published, sweethome
 from datagen.assets.library import AssetsConfig
 from datagen.scene.random_scene import keep_asset_looks, library_ids
@@ -163,7 +164,7 @@ def test_a_copied_manifest_reads_its_archives_from_assets_data_dir(mirror, no_so
         AssetsConfig.defaults(data_dir=str(folder))  # with library=auto it would mean nothing
     source = open_library(library=str(manifest), data_dir=str(folder))
     assert library_ids(source, "object", "small") == ["Plush_Teddy_Bear", "Two_Tone_Block"]
-    assert source._assets["Two_Tone_Block"]["path"] == str(folder.resolve() / "Two_Tone_Block.tar.gz")
+    assert SceneLibrary.of(source).entry("Two_Tone_Block")["path"] == str(folder.resolve() / "Two_Tone_Block.tar.gz")
 
 
 def test_licence_category_mass_and_caption_come_from_the_entry(mirror, no_sources):
@@ -172,7 +173,7 @@ def test_licence_category_mass_and_caption_come_from_the_entry(mirror, no_source
 
     manifest, folder = mirror
     source = open_library(library=str(manifest), data_dir=str(folder))
-    block, bear = (source._assets[a] for a in ("Two_Tone_Block", "Plush_Teddy_Bear"))
+    block, bear = (SceneLibrary.of(source).entry(a) for a in ("Two_Tone_Block", "Plush_Teddy_Bear"))
     kubric = json.loads(manifest.read_text())["assets"]
     # the licence, in our naming; cc0 leaves it out
     assert block["metadata"]["licence"] == bear["metadata"]["licence"] == "CC-BY-SA-4.0"
@@ -287,7 +288,7 @@ def test_a_folder_of_hdr_and_exr_maps_is_the_hdri_pool(tmp_path, no_sources):
     source = open_library(hdris=str(folder))
     ids = library_ids(source, "hdri")
     assert ids == ["hdri_user_meadow", "hdri_user_studio_light"]  # the installed maps give way
-    md = source._assets["hdri_user_meadow"]["metadata"]
+    md = SceneLibrary.of(source).entry("hdri_user_meadow")["metadata"]
     assert md["licence"] == "unknown" and md["sun"]["irradiance_rgb"][0] > 0
     assert library_ids(open_library(hdris=str(folder), licences="cc0"), "hdri") == []
     from datagen.assets import create_asset
@@ -304,9 +305,9 @@ def test_kubric_hdri_haven_manifest_and_archive_folder(tmp_path, no_sources):
     for given in (manifest, tmp_path / "HDRI_haven"):  # the manifest, or the folder of its archives
         source = open_library(hdris=str(given), licences="cc0")
         assert library_ids(source, "hdri") == ["hdri_user_old_hall", "hdri_user_sunny_meadow"]
-        md = source._assets["hdri_user_sunny_meadow"]["metadata"]
+        md = SceneLibrary.of(source).entry("hdri_user_sunny_meadow")["metadata"]
         assert md["licence"] == "CC0-1.0" and md["creator"] == "Greg Zaal" and md["name"] == "sunny_meadow"
-        ratio = source._assets["hdri_user_old_hall"]["metadata"]["sun"]["mean_radiance"] / md["sun"]["mean_radiance"]
+        ratio = SceneLibrary.of(source).entry("hdri_user_old_hall")["metadata"]["sun"]["mean_radiance"] / md["sun"]["mean_radiance"]
         assert ratio == pytest.approx(0.3, rel=0.05)
     copied = tmp_path / "copied" / "HDRI_haven.json"  # from Kubric's bucket: its archives stay there
     copied.parent.mkdir()

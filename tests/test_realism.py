@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from datagen.assets.source import SceneLibrary
 from datagen.assets import hdri, library, sweethome
 from datagen.assets.library import AssetsConfig, build_sweethome, extract_sun, scene_manifest
 from sh3f_stand_in import write_sh3f
@@ -234,7 +235,7 @@ def test_samplers_draw_real_assets_by_weight_and_procedural_only_draws_as_before
     env, sun = sky_and_sun(np.random.default_rng(3), real)
     assert env.background == "hdri" and env.hdri in library_ids(real, "hdri") and sun.intensity > 0
     # the sun lamp stands where the map's sun is, turned with the map
-    md = real._assets[env.hdri]["metadata"]["sun"]
+    md = SceneLibrary.of(real).entry(env.hdri)["metadata"]["sun"]
     lamp = np.asarray(sun.position) / np.linalg.norm(sun.position)
     np.testing.assert_allclose(lamp, hdri.world_direction(md["direction"], env.hdri_rotation), atol=1e-6)
     # a library without real assets draws exactly what the procedural samplers always drew

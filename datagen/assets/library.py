@@ -558,24 +558,19 @@ class AssetsConfig(Section):
 
 @functools.lru_cache(maxsize=8)
 def _open(key: tuple):
-    from datagen.assets.source import open_asset_source
+    from datagen.assets.source import SceneLibrary, open_asset_source
 
     library, objects, environments, floors, licences, materials, data_dir, hdris = key
     if library == "procedural":
-        source = open_asset_source(None)
-        source.mix, source.manifest_path, source.materials = {}, None, materials
-        return source
+        return SceneLibrary(open_asset_source(None), materials=materials)
     manifest = scene_manifest(None if library == "auto" else library, licences, data_dir=data_dir, hdris=hdris)
-    source = open_asset_source(manifest)
-    source.mix = {"objects": dict(objects), "environments": dict(environments), "floors": dict(floors)}
-    source.manifest_path, source.materials = str(manifest), materials
-    return source
+    mix = {"objects": dict(objects), "environments": dict(environments), "floors": dict(floors)}
+    return SceneLibrary(open_asset_source(manifest), mix, str(manifest), materials)
 
 
 def open_scene_library(cfg: AssetsConfig):
-    """The generator's asset source (one per process and config): the scene manifest, with the weights
-    (``mix``) the scene samplers read, ``materials`` (keep | random: what real objects that bring their
-    own textures wear) and ``manifest_path``, what a spec's ``assets`` names."""
+    """The generator's ``SceneLibrary`` (one per process and config): the scene manifest's source with the
+    weights the scene samplers read, ``materials`` and ``manifest_path``."""
     return _open(cfg.key())
 
 
@@ -594,9 +589,11 @@ def caption_nouns(manifest: str | None) -> dict[str, str]:
 def credits(source, asset_ids) -> list[dict]:
     """Who made each asset a sample uses, under which licence (procedural ones left out): for the
     dataset's attribution file."""
-    out = []
+    from datagen.assets.source import SceneLibrary
+
+    library, out = SceneLibrary.of(source), []
     for aid in sorted(set(a for a in asset_ids if a)):
-        entry = source._assets.get(aid) or {}
+        entry = library.entry(aid)
         md = entry.get("metadata") or {}
         if md.get("origin", "procedural") == "procedural":
             continue

@@ -7,6 +7,7 @@ import difflib
 import functools
 import json
 import os
+import weakref
 from pathlib import Path
 
 from datagen.kubric_compat import kb
@@ -96,27 +97,90 @@ def _data_dir(data_dir: str | os.PathLike):
     return path
 
 
-def brings_textures(source: "kb.AssetSource", asset_id: str) -> bool:
-    """Whether an object's visual OBJ brings an MTL with a texture (``published.obj_textures``), read from
-    its archive as Kubric unpacks it; cached on the source. Unknown ids and other file types: False."""
-    from datagen.assets.published import obj_textures
+class SceneLibrary:
+    """An open Kubric asset source and what the scene samplers read of it: each entry's metadata and bounds,
+    the pools of real objects, HDRIs and surfaces, the weights a generator gives them (``mix``: the ``assets``
+    section's objects, environments and floors), ``materials`` (keep | random: what real objects that bring
+    their own textures wear) and ``manifest_path`` (what a spec's ``assets`` names). The one place outside
+    Kubric that reads the source's manifest entries; nothing sets attributes on a Kubric source. A library
+    stands wherever a Kubric source is expected (every other attribute is the source's)."""
 
-    cache = source.__dict__.setdefault("_cf_textured", {})
-    if asset_id not in cache:
-        entry = source._assets.get(asset_id) or {}
-        render = (entry.get("kwargs") or {}).get("render_filename")
-        found = False
-        if entry.get("asset_type") == "FileBasedObject" and isinstance(render, str) and render.lower().endswith(".obj"):
-            asset_path = source._resolve_asset_path(entry.get("path", ""), asset_id)
-            if asset_path is not None or not render.startswith("{asset_dir}"):
-                asset_dir = None if asset_path is None else source.fetch(asset_path, asset_id)
-                found = bool(obj_textures(Path(source._adjust_paths({"obj": render}, asset_dir)["obj"])))
-        cache[asset_id] = found
-    return cache[asset_id]
+    def __init__(self, source: "kb.AssetSource", mix: dict | None = None, manifest_path: str | None = None,
+                 materials: str = "keep"):
+        self.source, self.manifest_path, self.materials = source, manifest_path, materials
+        self.mix = {k: dict(v) for k, v in (mix or {}).items()}
+        self._pools: dict[tuple, list[str]] = {}
+        self._textured: dict[str, bool] = {}
+
+    @classmethod
+    def of(cls, source) -> "SceneLibrary | None":
+        """``source`` as a library: itself, a plain Kubric source's own (no weights; one per source), or None."""
+        if source is None or isinstance(source, SceneLibrary):
+            return source
+        library = _PLAIN.get(source)
+        if library is None:
+            library = _PLAIN[source] = cls(source)
+        return library
+
+    def __getattr__(self, name):
+        if name == "source" or name.startswith("__"):  # not yet set (copying, unpickling)
+            raise AttributeError(name)
+        return getattr(self.source, name)
+
+    def entry(self, asset_id: str) -> dict:
+        """``asset_id``'s manifest entry as the manifest has it ({} for an unknown id); do not modify it."""
+        return self.source._assets.get(asset_id) or {}
+
+    def metadata(self, asset_id: str) -> dict:
+        return self.entry(asset_id).get("metadata") or {}
+
+    def weights(self, key: str) -> dict[str, float]:
+        """The generator's weights ``assets.<key>`` (objects | environments | floors); {} for a plain source."""
+        return dict(self.mix.get(key) or {})
+
+    def ids(self, kind: str, role: str | None = None) -> list[str]:
+        """Sorted ids of ``kind`` (object | hdri | surface) that are not procedural (and, for objects, can
+        play ``role``: small | large | tall | round | any)."""
+        key = (kind, role)
+        if key not in self._pools:
+            self._pools[key] = sorted(a for a, e in self.source._assets.items()
+                                      if (md := e.get("metadata") or {}).get("kind", "object") == kind
+                                      and md.get("origin", "procedural") != "procedural"
+                                      and (role in (None, "any") or role in md.get("roles", ())))
+        return self._pools[key]
+
+    def bounds(self, asset_id: str) -> tuple:
+        """(lower, upper) corners of the asset's bounding box, in its own frame."""
+        return self.source._assets[asset_id]["kwargs"]["bounds"]
+
+    def brings_textures(self, asset_id: str) -> bool:
+        """Whether an object's visual OBJ brings an MTL with a texture (``published.obj_textures``), read from
+        its archive as Kubric unpacks it; cached. Unknown ids and other file types: False."""
+        from datagen.assets.published import obj_textures
+
+        if asset_id not in self._textured:
+            source, entry = self.source, self.entry(asset_id)
+            render = (entry.get("kwargs") or {}).get("render_filename")
+            found = False
+            if entry.get("asset_type") == "FileBasedObject" and isinstance(render, str) and render.lower().endswith(".obj"):
+                asset_path = source._resolve_asset_path(entry.get("path", ""), asset_id)
+                if asset_path is not None or not render.startswith("{asset_dir}"):
+                    asset_dir = None if asset_path is None else source.fetch(asset_path, asset_id)
+                    found = bool(obj_textures(Path(source._adjust_paths({"obj": render}, asset_dir)["obj"])))
+            self._textured[asset_id] = found
+        return self._textured[asset_id]
+
+
+_PLAIN: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # plain sources' libraries (SceneLibrary.of)
+
+
+def _kubric(source) -> "kb.AssetSource":
+    return source.source if isinstance(source, SceneLibrary) else source
 
 
 def asset_ids(source: "kb.AssetSource", category: str | None = None) -> list[str]:
     """Sorted asset ids of ``source``, optionally only those whose metadata has ``category``."""
+    source = _kubric(source)
     if category is None:
         return list(source.all_asset_ids)
     return [a for a in source.all_asset_ids
@@ -125,6 +189,7 @@ def asset_ids(source: "kb.AssetSource", category: str | None = None) -> list[str
 
 def asset_entry(source: "kb.AssetSource", asset_id: str) -> dict:
     """A deep copy of ``asset_id``'s manifest entry (safe to modify)."""
+    source = _kubric(source)
     entry = source._assets.get(asset_id)
     if entry is None:
         close = difflib.get_close_matches(asset_id, source.all_asset_ids, n=1)
@@ -147,6 +212,7 @@ def create_asset(source: "kb.AssetSource", asset_id: str, add_metadata: bool = T
     match exists).
     """
     entry = asset_entry(source, asset_id)
+    source = _kubric(source)
     asset_type = source._resolve_asset_type(entry["asset_type"])
     asset_path = source._resolve_asset_path(entry.get("path", ""), asset_id)
     asset_dir = None if asset_path is None else source.fetch(asset_path, asset_id)

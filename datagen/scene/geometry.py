@@ -31,5 +31,7 @@ class Geometry:
 
 
 def geometry(source, asset_id: str) -> Geometry:
-    lower, upper = source._assets[asset_id]["kwargs"]["bounds"]
+    from datagen.assets.source import SceneLibrary
+
+    lower, upper = SceneLibrary.of(source).bounds(asset_id)
     return Geometry(np.asarray(lower, float), np.asarray(upper, float))

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from datagen.assets.source import SceneLibrary
 from datagen.core.rotations import random_quaternion
 from datagen.core.seeds import weighted_choice
 from datagen.scene.spec import (MATERIAL_PRESETS, PARAMETRIC_MOTIONS, CameraSpec, EnvironmentSpec,
@@ -40,22 +41,15 @@ def material(rng: np.random.Generator, preset: str | None = None) -> MaterialSpe
 # -- the scene library's pools (datagen.assets.library): real objects, HDRIs, surfaces ----------------
 def _mix(source, key: str) -> dict[str, float]:
     """The weights a generator set on its library (``assets.<key>``); {} for a plain asset source."""
-    return dict((getattr(source, "mix", None) or {}).get(key) or {})
+    library = SceneLibrary.of(source)
+    return library.weights(key) if library is not None else {}
 
 
 def library_ids(source, kind: str, role: str | None = None) -> list[str]:
     """Sorted ids of ``kind`` (object | hdri | surface) in ``source`` that are not procedural (and, for
     objects, can play ``role``: small | large | tall | round | any)."""
-    if source is None:
-        return []
-    cache = source.__dict__.setdefault("_cf_pools", {})
-    key = (kind, role)
-    if key not in cache:
-        cache[key] = sorted(a for a, e in source._assets.items()
-                            if (md := e.get("metadata") or {}).get("kind", "object") == kind
-                            and md.get("origin", "procedural") != "procedural"
-                            and (role in (None, "any") or role in md.get("roles", ())))
-    return cache[key]
+    library = SceneLibrary.of(source)
+    return library.ids(kind, role) if library is not None else []
 
 
 def pick_asset(rng: np.random.Generator, source, pool, role: str = "small") -> str:
@@ -76,18 +70,18 @@ def keep_asset_looks(spec: SceneSpec, source) -> SceneSpec:
     already) and, unless the library's ``materials`` is ``random``, its real assets that bring their
     own materials keep them (material preset ``asset``): our built libraries say so
     (``keep_materials``), any other archive does when its OBJ brings an MTL with a texture."""
-    from datagen.assets.source import brings_textures
 
     if source is None:
         return spec
-    if spec.assets is None and getattr(source, "manifest_path", None):
-        spec = dataclasses.replace(spec, assets=source.manifest_path)
-    keep = getattr(source, "materials", "keep") != "random"
+    library = SceneLibrary.of(source)
+    if spec.assets is None and library.manifest_path:
+        spec = dataclasses.replace(spec, assets=library.manifest_path)
+    keep = library.materials != "random"
     objects = []
     for o in spec.objects:
-        md = (source._assets.get(o.asset_id) or {}).get("metadata") or {}
+        md = library.metadata(o.asset_id)
         if keep and o.material.preset != "asset" and (md.get("keep_materials")
-                                                      or brings_textures(source, o.asset_id)):
+                                                      or library.brings_textures(o.asset_id)):
             o = dataclasses.replace(o, material=MaterialSpec(preset="asset", color=o.material.color))
         objects.append(o)
     return dataclasses.replace(spec, objects=objects)
@@ -106,7 +100,7 @@ def hdri_and_sun(rng: np.random.Generator, source, env: EnvironmentSpec) -> tupl
     from datagen.core.rotations import rotate_z
 
     hdri = str(rng.choice(library_ids(source, "hdri")))
-    md = source._assets[hdri]["metadata"]
+    md = SceneLibrary.of(source).metadata(hdri)
     rotation = float(rng.uniform(0, 2 * math.pi))
     strength = float(rng.uniform(0.8, 1.2)) * HDRI_EXPOSURE / max(float(md["sun"]["mean_radiance"]), 0.02)
     sun = md["sun"]
@@ -147,7 +141,7 @@ def sky_and_sun(rng: np.random.Generator, source=None) -> tuple[EnvironmentSpec,
     surfaces = library_ids(source, "surface")
     if surfaces and floors.get("photo", 0) > 0 and weighted_choice(rng, floors) == "photo":
         surface = str(rng.choice(surfaces))
-        size = float((source._assets[surface].get("metadata") or {}).get("size_m", 2.0))
+        size = float(SceneLibrary.of(source).metadata(surface).get("size_m", 2.0))
         env = dataclasses.replace(env, floor="photo", floor_texture=surface,
                                   floor_scale=size * float(rng.uniform(0.8, 1.25)))
     return env, sun
