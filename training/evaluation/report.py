@@ -58,12 +58,6 @@ def read_video(path: Path) -> np.ndarray:
     return decode_mp4(Path(path).read_bytes())
 
 
-def read_mask_video(path: Path) -> np.ndarray:
-    from datagen.dataset.media import read_mask_mp4
-
-    return read_mask_mp4(path)
-
-
 def score_split(path: Path, pred: Path | None, task, limit: int | None = None, baselines=None, **options) -> dict:
     """{"kind", "rows": {row name: the task's report row}, "samples": per-sample scores, "missing": keys
     without a prediction}. Rows: ``ground truth``, the baselines (default: the task's) and ``model``."""

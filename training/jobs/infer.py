@@ -45,12 +45,11 @@ def build_runner(cfg: DictConfig) -> tuple[Runner, dict]:
     return Runner(task, model, vae, text, settings, rt.device, dtype, cfg.data), info
 
 
-def max_side(cfg: DictConfig) -> tuple[int, str]:
+def max_side(cfg: DictConfig, i: InferConfig) -> tuple[int, str]:
     """The working size's long side and where it came from: ``infer.max_side``, else the size the
     checkpoint was trained at, else data.height/width, else ``infer.default_max_side``."""
     from training.core.checkpoint import trained_size
 
-    i = InferConfig.from_section(cfg.infer)
     if i.max_side:
         return i.max_side, "infer.max_side"
     source, key = checkpoint_source(cfg)
@@ -89,7 +88,7 @@ def infer(cfg: DictConfig) -> list[Path]:
     task = make_task(cfg.model)  # checks model.*: a bad option fails before any input is read
     i = InferConfig.from_section(cfg.infer)
     source = str(i.input)
-    side, side_from = max_side(cfg)
+    side, side_from = max_side(cfg, i)
     limit = i.limit
     skipped: list[str] = []
     if (Path(source) / "dataset.json").is_file() or "://" in source:

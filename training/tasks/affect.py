@@ -108,10 +108,11 @@ class AffectTask(Task):
     def read_prediction(cls, pred_root: Path, key: str):
         """``KEY/quadmask_0.mp4`` (what ``training/infer.py model=affect`` writes) or ``KEY.quadmask.mp4``."""
         from datagen.labels.quadmask import snap
-        from training.evaluation.report import first_file, read_mask_video
+        from datagen.dataset.media import read_mask_mp4
+        from training.evaluation.report import first_file
 
         path = first_file(pred_root / key / "quadmask_0.mp4", pred_root / f"{key}.quadmask.mp4")
-        return None if path is None else snap(read_mask_video(path))
+        return None if path is None else snap(read_mask_mp4(path))
 
     @classmethod
     def candidates(cls, sample: dict, baselines: tuple[str, ...], dilation: int = 16, **options) -> dict:
