@@ -22,9 +22,9 @@ from datagen.runner.config import task_config, to_plain
 from datagen.core.seeds import derive_seed
 
 
-def plain_render_seconds(sample: dict, threads: int) -> float:
-    """Seconds for one plain render of the sample's input scene (the set for synthetic samples)."""
-    from datagen.assets import open_asset_source
+def plain_render_seconds(sample: dict, threads: int, source) -> float:
+    """Seconds for one warmed plain render of the sample's input scene (the set for synthetic samples), from the
+    scene library the generator drew it from (``source``)."""
     from datagen.scene.render import SceneRenderer
     from datagen.scene.simulate import WorldStates, simulate
     from datagen.scene.spec import SceneSpec
@@ -38,7 +38,6 @@ def plain_render_seconds(sample: dict, threads: int) -> float:
     else:
         return float("nan")
     spec.render.threads = threads
-    source = open_asset_source(spec.assets)
     states = states or simulate(spec, source=source)
     with SceneRenderer(spec, source=source) as r:
         r.set_states(states)
@@ -63,11 +62,13 @@ def main(argv=None) -> None:
     a = p.parse_args(argv)
 
     import datagen.vera_layers as vera
+    from datagen.assets.library import AssetsConfig, open_scene_library
 
     cfg = task_config(to_plain(load_config("vera_layers", [
         "out=memory://unused", f"render.width={a.width}", f"render.height={a.height}", f"render.frames={a.frames}",
         f"render.spp={a.spp}", f"seed={a.seed}", f"vera.region_render={not a.no_region}",
         "vera.meta_timings=true"])), threads=a.threads)
+    library = open_scene_library(AssetsConfig.from_section(cfg.assets))
     print(f"size {a.width}x{a.height}, {a.frames} frames, {a.spp} spp, {a.threads} threads, "
           f"region render {'off' if a.no_region else 'on'}")
     print(f"{'sample':>6}  {'family':<14} {'task':<18} {'planned':>8} {'wall s':>8} {'plain s':>8} {'measured':>9}")
@@ -76,7 +77,7 @@ def main(argv=None) -> None:
         t = time.perf_counter()
         sample = vera.make_sample(cfg, i, derive_seed(a.seed, i))
         wall = time.perf_counter() - t
-        plain = plain_render_seconds(sample, a.threads)
+        plain = plain_render_seconds(sample, a.threads, library)
         m = sample["meta"]
         ratio = wall / plain if plain == plain else float("nan")
         planned.append(m["render_cost"])

@@ -1,12 +1,19 @@
-"""Cost of one VOID pair in units of one plain full render of the same scene.
+"""Cost of VOID pairs in units of one plain full render of the same scene, per rigid family.
 
-    python benchmarks/void_pair.py [--family launch] [--width 832 --height 480 --frames 49 --spp 16]
+    python benchmarks/void_pair.py [--families launch support chain blocker] [--width 832 --height 480
+                                    --frames 49] [--no-region] [--effects-pass]
 
-A plain full render is the clip rendered once with Cycles (beauty layer only, what any
-generator pays per video). VOID's own generator renders three full passes per pair (A, C and B),
-so it pays 3.0. Ours renders A and C fully, B only from the frame before physics diverges, and
-labels from the 1-sample label layer; ``--effects-pass`` adds a real E pass for comparison.
-Prints the per-pass breakdown; nothing is asserted. Full size takes a while on 2 cores.
+A plain full render is the clip rendered once with Cycles at the run's settings (beauty layer only, what any
+generator pays per video), timed warmed: after the pair is made, in the same process, on a renderer whose
+first frame has been rendered once (kernels, BVH and images loaded), so that neither side pays a cold start.
+VOID's own generator renders three full passes per pair (A, C and B): 3.0. Ours renders A in full and C and
+B only inside the boxes where they can differ from A (``datagen/scene/region.py``; ``--no-region``: C in
+full and B from the frame before physics diverges).
+
+Prints per family the planned ``render_cost`` (beauty pixels rendered / (frames x width x height), as each
+sample's meta records it), the region passes' full-frame fallbacks, and the measured wall time of each pass
+and of all passes against the plain render (renderer setup, simulation and labels apart). Nothing is
+asserted. Full size takes a while on 2 cores.
 """
 from __future__ import annotations
 
@@ -16,51 +23,72 @@ import time
 
 import numpy as np
 
-from datagen.assets import open_asset_source
 from datagen.core.cli import command
-from datagen.void.pairs import MaskConfig, make_pair
-from datagen.void.families import sample_pair_scene
-from datagen.scene.spec import RenderSpec
+
+FAMILIES = ("launch", "support", "chain", "blocker")
+
+
+def plain_seconds(spec, states, source) -> float:
+    """One warmed plain render of the clip (beauty only, the delivered frames: denoised when the run is)."""
+    from datagen.scene.render import SceneRenderer
+
+    with SceneRenderer(spec, source=source) as r:
+        r.set_states(states)
+        r.render(layers=("rgb",), frames=[0])
+        t = time.perf_counter()
+        r.render(layers=("rgb",))
+        return time.perf_counter() - t
 
 
 @command
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--family", default="launch")
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--families", nargs="+", default=list(FAMILIES), help=f"of {FAMILIES}")
     p.add_argument("--width", type=int, default=832)
     p.add_argument("--height", type=int, default=480)
     p.add_argument("--frames", type=int, default=49)
     p.add_argument("--fps", type=int, default=16)
-    p.add_argument("--spp", type=int, default=16)
+    p.add_argument("--spp", type=int, default=None, help="default: base.yaml's render.spp")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--effects-pass", action="store_true")
+    p.add_argument("--no-region", action="store_true", help="C in full, B from divergence (void.region_render=false)")
+    p.add_argument("--effects-pass", action="store_true", help="also render the shadow-only pass E")
     a = p.parse_args(argv)
+    unknown = sorted(set(a.families) - set(FAMILIES))
+    if unknown:
+        raise ValueError(f"--families {' '.join(unknown)}: no such family; choose from {', '.join(FAMILIES)}")
 
-    source = open_asset_source(None)
+    from datagen.assets.library import AssetsConfig, open_scene_library
+    from datagen.scene.spec import RenderSpec
+    from datagen.void.families import sample_pair_scene
+    from datagen.void.pairs import MaskConfig, make_pair
+
+    library = open_scene_library(AssetsConfig.defaults())
     cfg = MaskConfig.defaults(render_effects_pass=a.effects_pass)
-    render = RenderSpec(width=a.width, height=a.height, spp=a.spp, threads=a.threads, seed=a.seed)
-    scene, factual, _ = sample_pair_scene(np.random.default_rng(a.seed), source, render, a.frames, a.fps,
-                                          {a.family: 1.0}, 0.0, cfg)
-    from datagen.scene.render import SceneRenderer
-    with SceneRenderer(scene.spec, source=source) as r:
-        r.set_states(factual)
-        r.render(layers=("rgb",), frames=[0])  # warm-up, as make_pair's first pass pays it too
-        t = time.perf_counter()
-        r.render(layers=("rgb",))
-        plain = time.perf_counter() - t
-    t = time.perf_counter()
-    pair = make_pair(scene.spec, scene.removed, cfg, source=source, factual=factual)
-    total = time.perf_counter() - t
-
-    print(f"scene: {a.family}, {len(scene.spec.objects)} objects, removed {scene.removed}, "
-          f"affected {pair.comparison.affected}, divergence frame {pair.comparison.divergence_frame}")
-    print(f"size: {a.width}x{a.height}, {a.frames} frames, {a.spp} spp")
-    print(f"plain full render   {plain:8.1f} s  (1.00)")
-    for stage, seconds in pair.timings.items():
-        print(f"  {stage:<17} {seconds:8.1f} s  ({seconds / plain:.2f})")
-    print(f"pair total          {total:8.1f} s  ({total / plain:.2f} plain renders; VOID's generator: 3.00)")
-    print(f"planned passes      {pair.render_cost:.2f} full renders")
+    render = RenderSpec(width=a.width, height=a.height, threads=a.threads, seed=a.seed,
+                        **({"spp": a.spp} if a.spp else {}))
+    print(f"size {a.width}x{a.height}, {a.frames} frames, {render.spp} spp, denoise {render.denoise}, "
+          f"region render {'off' if a.no_region else 'on'}")
+    print("| family | removed / affected | divergence | render_cost | fallback frames C, B | passes / plain (wall) |"
+          " A | C | B |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    costs, ratios = [], []
+    for family in a.families:
+        scene, factual, _ = sample_pair_scene(np.random.default_rng(a.seed), library, render, a.frames, a.fps,
+                                              {family: 1.0}, 0.0, cfg)
+        pair = make_pair(scene.spec, scene.removed, cfg, source=library, factual=factual, region=not a.no_region)
+        plain = plain_seconds(scene.spec, factual, library)
+        passes = {k: v for k, v in pair.timings.items() if k.startswith("render_") and k != "render_setup"}
+        ratio = sum(passes.values()) / plain
+        costs.append(pair.render_cost)
+        ratios.append(ratio)
+        fallback = ", ".join(str(len(pair.render_report[k]["full_frames"])) if k in pair.render_report else "-"
+                             for k in ("C", "B"))
+        print(f"| {family} | {len(scene.removed)} / {len(pair.comparison.affected)} | "
+              f"{pair.comparison.divergence_frame} | {pair.render_cost:.2f} | {fallback} | {ratio:.2f} | "
+              + " | ".join(f"{passes.get(f'render_{k}', 0.0) / plain:.2f}" for k in "ACB") + " |", flush=True)
+    print(f"\nmean render_cost {sum(costs) / len(costs):.2f} full renders per pair, mean wall ratio "
+          f"{sum(ratios) / len(ratios):.2f} (VOID's generator: 3 full passes, 3.00)")
 
 
 if __name__ == "__main__":

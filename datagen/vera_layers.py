@@ -102,7 +102,7 @@ def make_sample(config, index: int, seed: int) -> dict:
     r, v = config.render, config.vera
     family, task = choose(config, index, seed)
     fold = FoldConfig.from_section(v.fold)
-    render = RenderSpec.from_config(r, seed, v.denoise)
+    render = RenderSpec.from_config(r, seed)
     with stage("setup"):
         source = open_scene_library(AssetsConfig.from_section(config.assets))
         folders = _folders(v.synthetic) if family == "synthetic" else {}
@@ -119,8 +119,9 @@ def make_sample(config, index: int, seed: int) -> dict:
     meta = {
         "task": task, "family": family, "relation": RELATION[task], "description": words,
         "residual": clip.stats, "fold": {"enabled": fold.enabled, "threshold": fold.threshold,
-                                         "min_neighbours": fold.min_neighbours},
+                                         "min_neighbours": fold.min_neighbours, "min_component": fold.min_component},
         "render": {"width": r.width, "height": r.height, "frames": r.frames, "fps": r.fps, "spp": r.spp,
+                   "denoise": render.denoise, "adaptive_threshold": render.adaptive_threshold,
                    "cycles_seed": render.seed},
         **passes.bill(), **extra, "assets": credits(source, passes.asset_ids),
     }

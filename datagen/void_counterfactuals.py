@@ -186,13 +186,13 @@ def make_sample(config, index: int, seed: int) -> dict:
     r = config.render
     cf = _cf_config(config)
     with stage("scene"):
-        render = RenderSpec.from_config(r, seed, config.void.denoise)
+        render = RenderSpec.from_config(r, seed)
         if config.source == "humoto":
             spec, removed, story, source, extra = _humoto_scene(config, index, seed, render, cf)
         else:
             spec, removed, story, source, extra = _kubric_scene(config, seed, render, cf)
     with stage("pair"):
-        pair = make_pair(spec, removed, cf, source=source, **extra)
+        pair = make_pair(spec, removed, cf, source=source, region=bool(config.void.region_render), **extra)
     with stage("caption"):
         text = caption(spec, pair.counterfactual)
     f = int(config.void.label_downsample)
@@ -220,9 +220,16 @@ def make_sample(config, index: int, seed: int) -> dict:
         "mask_counts": {int(v): int(c) for v, c in zip(values, counts)},
         "effects_pixels": int(pair.masks.get("effects", np.zeros(1, bool)).sum()),
         "render": {"width": r.width, "height": r.height, "frames": r.frames, "fps": r.fps, "spp": r.spp,
+                   "denoise": spec.render.denoise, "adaptive_threshold": spec.render.adaptive_threshold,
                    "physics_rate": spec.physics_rate, "cycles_seed": spec.render.seed},
+        # share of the keep region (255) whose target pixels are the input's (raw renders agree exactly there)
+        "keep_from_input": round(float(pair.masks["keep_from_input"].sum()) / max(int(counts[values == 255].sum()), 1), 5),
         "label_downsample": f,
-        "render_cost": pair.render_cost,  # in full renders; wall-clock timings go to the run's stats
+        "render_cost": pair.render_cost,  # beauty pixels / (frames x W x H); wall-clock timings go to the run's stats
+        # region passes (C, B): beauty pixels rendered, frames, frames rendered in full after their box leaked;
+        # every pass also renders its label layers (1 sample) over the same pixels
+        "render_passes": {name: {k: r[k] for k in ("beauty_pixels", "frames", "full_frames")}
+                          for name, r in pair.render_report.items()},
     }
     for name, seconds in pair.timings.items():
         record(name, seconds)

@@ -152,7 +152,7 @@ def test_every_other_command_gives_one_line_for_bad_input(tmp_path, capsys):
              (demo, ["--out", str(a_file)], ["a_file"]),
              (_benchmark("morphing").main, [str(empty)], ["empty", "no finished shards"]),
              (_benchmark("train_step").main, ["--data", str(tmp_path / "none")], ["none", "no dataset.json"]),
-             (_benchmark("void_pair").main, ["--family", "nosuch"], ["nosuch"]),
+             (_benchmark("void_pair").main, ["--families", "nosuch"], ["nosuch"]),
              (_benchmark("inference_memory").main, ["--sizes", "10x"], ["invalid literal"])]
     try:
         check("optix")

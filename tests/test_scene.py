@@ -34,6 +34,26 @@ def _lineup(frames=6, floor="checker", **render) -> SceneSpec:
                      render=RenderSpec(**{**TINY.__dict__, **render}), frames=frames, fps=12)
 
 
+def lineup_scene(frames: int, **render):
+    """(spec, states, source) of ``_lineup`` simulated: for the renderer tests of other modules."""
+    from datagen.assets import open_asset_source
+
+    source = open_asset_source(None)
+    spec = _lineup(frames=frames, **render)
+    return spec, simulate(spec, source=source), source
+
+
+def lineup_renderer(scene, **render):
+    """A SceneRenderer of a ``lineup_scene`` with some render settings replaced, states keyed."""
+    from datagen.scene.render import SceneRenderer
+
+    spec, states, source = scene
+    spec = dataclasses.replace(spec, render=dataclasses.replace(spec.render, **render))
+    renderer = SceneRenderer(spec, source=source)
+    renderer.set_states(states)
+    return renderer
+
+
 # -- spec ------------------------------------------------------------------------------------------
 def test_spec_json_round_trip():
     spec = random_physics_scene(7, frames=5)

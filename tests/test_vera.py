@@ -227,16 +227,17 @@ def _stage(frames=3, floor="marble", **objects) -> SceneSpec:
 def stage_renders(source):
     from datagen.scene.simulate import simulate
     from datagen.vera.passes import Passes
-    from datagen.vera.region import influence_boxes
+    from datagen.scene.region import influence_boxes
     spec = _stage()
     states = simulate(spec, source=source)
+    from datagen.scene.region import base_layers
     passes = Passes(source, 96, 64, 3)
     with passes.scene(spec, states) as s:
-        full = s.render("F", ("rgb", "segmentation"))
-        plate = s.render("P", ("rgb",), {"subject": "hidden"})
+        full = s.render("F", ("rgb", "rgb_raw", "segmentation"))
+        plate = s.render("P", base_layers(s.renderer), {"subject": "hidden"})
         full["alone"] = s.render("alone", ("segmentation",), {"occluder": "hidden"})["segmentation"]
         boxes = influence_boxes(source, spec, states, ["subject"])
-        region, report = s.render_region("F_region", ("rgb", "segmentation"), None, boxes, plate)
+        region, report = s.render_region("F_region", ("rgb", "rgb_raw", "segmentation"), None, boxes, plate)
     return spec, full, plate, region, report, boxes, passes
 
 
@@ -248,7 +249,7 @@ def test_decomposition_of_renders(stage_renders):
     subject = full["segmentation"] == spec.segmentation_id("subject")
     occluder = full["segmentation"] == spec.segmentation_id("occluder")
     assert subject.sum() > 30 and occluder.sum() > 30
-    lay = L.layers(full["rgb"], plate["rgb"], lower=subject)
+    lay = L.layers(full["rgb_raw"], plate["rgb_raw"], lower=subject, delivered=(full["rgb"], plate["rgb"]))
     assert (lay.alpha[subject] == 255).all()
     effects = (lay.alpha > 0) & ~subject
     assert effects.sum() > 20, "shadow and reflection are in the layer"
@@ -264,15 +265,18 @@ def test_decomposition_of_renders(stage_renders):
 def test_region_render_is_bit_identical(stage_renders):
     spec, full, plate, region, report, boxes, passes = stage_renders
     assert 0 < report["pixel_share"] < 1 and report["full_frames"] == []
-    for t, (r0, r1, c0, c1) in enumerate(boxes):
-        assert np.array_equal(region["rgb"][t, r0:r1, c0:c1], full["rgb"][t, r0:r1, c0:c1])
-        assert np.array_equal(region["segmentation"][t, r0:r1, c0:c1], full["segmentation"][t, r0:r1, c0:c1])
-    outside = np.ones(full["rgb"].shape[:3], bool)
-    for t, (r0, r1, c0, c1) in enumerate(boxes):
-        outside[t, r0:r1, c0:c1] = False
-    assert np.array_equal(region["rgb"][outside], plate["rgb"][outside])
-    # what the box leaves out of F is noise only
-    assert L.change_levels(full["rgb"], plate["rgb"])[outside].mean() < 0.5
+    from datagen.scene.region import merge_boxes
+    inside = np.zeros(full["rgb"].shape[:3], bool)
+    for t in range(len(boxes)):
+        for r0, r1, c0, c1 in merge_boxes(boxes[t]):
+            inside[t, r0:r1, c0:c1] = True
+    assert np.array_equal(region["rgb_raw"][inside], full["rgb_raw"][inside])
+    assert np.array_equal(region["segmentation"][inside], full["segmentation"][inside])
+    outside = ~inside
+    assert np.array_equal(region["rgb_raw"][outside], plate["rgb_raw"][outside])
+    # what the box leaves out of F is noise only, before and after the denoiser (one per stitched frame)
+    assert L.change_levels(full["rgb_raw"], plate["rgb_raw"])[outside].mean() < 0.5
+    assert L.change_levels(region["rgb"], full["rgb"]).mean() < 0.5
     assert passes.cost == pytest.approx(2.0 + report["pixel_share"])
 
 

@@ -155,3 +155,22 @@ def test_entry_point_runs_as_a_path_under_ray(tmp_path):
     from datagen.runner import load_config
 
     assert load_config("void_counterfactuals", ["out=/tmp/x"]).render.width == 832  # the default is full size
+
+
+def test_labels_come_from_raw_passes_and_the_denoiser_is_deterministic_at_any_thread_count():
+    """A denoised pair's quadmask and effects equal the raw pair's; the target is the input wherever the
+    quadmask keeps and the raw renders agree; two thread counts give byte-identical samples."""
+    overrides = ["void.negative_rate=0.0", "void.mask.rule=both"]
+    raw = void.make_sample(_config(*overrides, "render.denoise=false"), 0, 1234)
+    denoised = [void.make_sample(task_config(to_plain(load_config(
+        "void_counterfactuals", ["out=memory://unused", *TINY, *overrides, "render.denoise=true"])), threads=n), 0, 1234)
+        for n in (1, 2)]
+    for key in ("quadmask", "effects", "input_segmentation", "target_segmentation"):
+        assert np.array_equal(raw[key], denoised[0][key]), key
+    assert not np.array_equal(raw["input_video"], denoised[0]["input_video"]), "the denoiser changed nothing"
+    keep = denoised[0]["quadmask"] == qm.KEEP
+    assert denoised[0]["meta"]["keep_from_input"] > 0.5
+    same = (denoised[0]["target_video"] == denoised[0]["input_video"]).all(-1)
+    assert same[keep].mean() >= denoised[0]["meta"]["keep_from_input"]
+    for key in ("input_video", "target_video", "quadmask", "effects", "target_depth"):
+        assert np.array_equal(denoised[0][key], denoised[1][key]), f"{key} depends on render.threads"

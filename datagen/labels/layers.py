@@ -88,23 +88,44 @@ def change_levels(full, plate) -> np.ndarray:
     return np.abs(as_float(full) - as_float(plate)).max(axis=-1) * LEVELS
 
 
-def noise_mask(full, plate, protect=None, threshold: float = 2.0, min_neighbours: int = 2) -> np.ndarray:
+def noise_mask(full, plate, protect=None, threshold: float = 2.0, min_neighbours: int = 2,
+               min_component: int = 0) -> np.ndarray:
     """Pixels whose change is render noise: at most ``threshold`` grey levels, or isolated (fewer
-    than ``min_neighbours`` of 8 neighbours changed by more than ``threshold``); never ``protect``."""
+    than ``min_neighbours`` of 8 neighbours changed by more than ``threshold``), or in a connected
+    group (8-neighbour) of larger changes smaller than ``min_component`` pixels that touches no
+    ``protect`` pixel (grains: a real shadow or reflection is larger); never ``protect``."""
     levels = change_levels(full, plate)
     changed = levels > threshold + 1e-9
     noise = (levels > 0) & ~changed  # pixels that did not change at all are not "folded"
     if min_neighbours > 0:
         noise |= changed & (neighbour_count(changed) < min_neighbours)
-    if protect is not None:
-        noise &= ~np.asarray(protect, bool)
-    return noise
+    guard = np.zeros(changed.shape, bool) if protect is None else np.asarray(protect, bool)
+    if min_component > 1:
+        noise |= _small_components(changed & ~noise, guard, min_component)
+    return noise & ~guard
 
 
-def fold_noise(full, plate, protect=None, threshold: float = 2.0, min_neighbours: int = 2
+def _small_components(mask: np.ndarray, guard: np.ndarray, min_size: int) -> np.ndarray:
+    """Pixels of ``mask``'s 8-connected components (per frame) smaller than ``min_size`` touching no ``guard``."""
+    from scipy import ndimage
+
+    flat, flat_guard = mask.reshape((-1,) + mask.shape[-2:]), np.broadcast_to(guard, mask.shape).reshape((-1,) + mask.shape[-2:])
+    out = np.zeros(flat.shape, bool)
+    for i, (m, g) in enumerate(zip(flat, flat_guard)):
+        labelled, n = ndimage.label(m, structure=np.ones((3, 3), bool))
+        if n == 0:
+            continue
+        small = np.bincount(labelled.ravel(), minlength=n + 1) < min_size
+        small[np.unique(labelled[g])] = False
+        small[0] = False
+        out[i] = small[labelled]
+    return out.reshape(mask.shape)
+
+
+def fold_noise(full, plate, protect=None, threshold: float = 2.0, min_neighbours: int = 2, min_component: int = 0
                ) -> tuple[np.ndarray, np.ndarray]:
     """(F with noise pixels replaced by P, the boolean mask of replaced pixels); keeps F's dtype."""
-    noise = noise_mask(full, plate, protect, threshold, min_neighbours)
+    noise = noise_mask(full, plate, protect, threshold, min_neighbours, min_component)
     return np.where(noise[..., None], plate, full), noise
 
 
@@ -143,27 +164,73 @@ class Layers:
         return float((self.alpha > 0).mean())
 
 
+def specks(alpha, protect=None, size: int = 4) -> int:
+    """Connected components (8-neighbour) of ``alpha > 0`` of at most ``size`` pixels that touch no
+    ``protect`` pixel, summed over frames: grains of render noise that made it into a matte."""
+    from scipy import ndimage
+
+    alpha = np.asarray(alpha)
+    frames = alpha.reshape((-1,) + alpha.shape[-2:])
+    guard = np.zeros(frames.shape, bool) if protect is None else np.asarray(protect, bool).reshape(frames.shape)
+    count = 0
+    for a, g in zip(frames, guard):
+        labelled, n = ndimage.label(a > 0, structure=np.ones((3, 3), bool))
+        if n == 0:
+            continue
+        sizes = np.bincount(labelled.ravel(), minlength=n + 1)
+        touching = np.zeros(n + 1, bool)
+        touching[np.unique(labelled[g])] = True
+        count += int(((sizes[1:] <= size) & ~touching[1:]).sum())
+    return count
+
+
 def layers(full, plate, lower=None, *, fold: bool = True, threshold: float = 2.0,
-           min_neighbours: int = 2, fill=None) -> Layers:
+           min_neighbours: int = 2, min_component: int = 0, fill=None, delivered=None) -> Layers:
     """The decomposition as stored: noise folded (outside ``lower > 0``), alpha quantised up to
     uint8, the edit colour recomputed for the stored alpha and rounded to uint8.
 
-    ``stats``: ``residual`` (composite of the stored layers vs F, grey levels), ``residual_folded``
-    (vs F after folding: quantisation only), folded pixel share, alpha coverage.
+    ``delivered`` (full, plate): the frames the sample ships when ``full`` and ``plate`` are the raw
+    (undenoised) renders. The raw renders say *where* the layer is (its support: what survives folding),
+    never the denoised ones, whose filter spreads every change; the delivered frames say *how much*
+    (alpha and edit inside the support solve the composite equation for them exactly), so the composite
+    of the stored layers over the delivered plate is the delivered full frame inside the support and the
+    delivered plate outside it.
+
+    ``stats``: ``residual`` (composite of the stored layers vs the delivered F, grey levels),
+    ``residual_folded`` (vs that F with everything outside the support replaced by the plate:
+    quantisation only), ``residual_vs_render`` (how far the composite is from the render: ``residual``
+    without ``delivered``; with it, vs the delivered F inside the support and the raw change that folding
+    dropped outside it, where the denoiser's spread is not a miss), folded pixel share, alpha coverage,
+    ``specks`` per frame.
     """
     full_u8, plate_u8 = to_uint8(as_float(full)), to_uint8(as_float(plate))
     protect = None if lower is None else np.asarray(lower, np.float64) > 0
     target = full_u8
     folded = np.zeros(full_u8.shape[:-1], bool)
     if fold:
-        target, folded = fold_noise(full_u8, plate_u8, protect, threshold, min_neighbours)
+        target, folded = fold_noise(full_u8, plate_u8, protect, threshold, min_neighbours, min_component)
     alpha, _ = decompose(target, plate_u8, lower)
+    raw_miss = None
+    if delivered is not None:
+        support = quantize_alpha(alpha) > 0
+        raw_miss = np.where(support, 0.0, change_levels(full_u8, plate_u8))  # what folding dropped, raw
+        full_u8, plate_u8 = to_uint8(as_float(delivered[0])), to_uint8(as_float(delivered[1]))
+        alpha = np.where(support, decompose(full_u8, plate_u8, lower)[0], 0.0)
+        target = np.where(support[..., None], full_u8, plate_u8)
     alpha_u8 = quantize_alpha(alpha)
     a = alpha_u8.astype(np.float64) / LEVELS
     edit_u8 = to_uint8(edit_colour(target, plate_u8, a, fill))
     comp = composite(a, edit_u8, plate_u8)
+    frames = int(np.prod(alpha_u8.shape[:-2])) if alpha_u8.ndim > 2 else 1
+    if raw_miss is None:
+        vs_render = residual(comp, full_u8)
+    else:  # inside the support against the delivered F; outside it, what the raw renders differed by
+        miss = raw_miss + np.where(support, change_levels(comp, full_u8), 0.0)
+        vs_render = {"mean": round(float(miss.mean()), 5), "max": round(float(miss.max()), 5)}
     stats = {"residual": residual(comp, full_u8), "residual_folded": residual(comp, target),
+             "residual_vs_render": vs_render,
              "folded_fraction": round(float(folded.mean()), 6),
              "alpha_coverage": round(float((alpha_u8 > 0).mean()), 6),
-             "alpha_opaque": round(float((alpha_u8 == 255).mean()), 6)}
+             "alpha_opaque": round(float((alpha_u8 == 255).mean()), 6),
+             "specks_per_frame": round(specks(alpha_u8, protect) / frames, 3)}
     return Layers(alpha_u8, edit_u8, folded, stats)

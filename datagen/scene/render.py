@@ -14,6 +14,14 @@ Layers returned (T = frames rendered):
                  hit the sky are transparent (the sky still lights the scene); straight (not
                  premultiplied) colour, alpha = coverage. Asking for it makes the pass's film
                  transparent, so ``rgb`` of the same pass is ``rgba[..., :3]``.
+                 With ``render.denoise`` both are denoised (OIDN on the full raw frame, ``denoise.py``).
+  rgb_raw, rgba_raw  the same, never denoised: what labels read (with a fixed seed, raw pixels differ
+                 between passes only where a light path touched what changed; denoised ones also
+                 where the filter's footprint did)
+  linear         float32 (T, H, W, 4) the raw beauty in scene-linear light (premultiplied alpha)
+  albedo, normal float32 (T, H, W, 3) the denoiser's guides (``render.denoise`` only)
+                 The last three let region renders be stitched into full raw frames before one
+                 denoise per frame (``finish``); a border pass cannot ask for denoised layers.
   segmentation   uint16 (T, H, W)     0 background/floor/walls, spec object i -> i + 1
   depth          float32 (T, H, W)    distance to the camera centre in metres, inf for sky
   forward_flow   float32 (T, H, W, 2) where the surface seen at a pixel is one frame later, relative
@@ -49,6 +57,9 @@ from kubric.safeimport.bpy import bpy  # noqa: E402
 LAYERS = ("rgb", "segmentation", "depth", "forward_flow", "backward_flow", "object_coordinates")
 LABEL_LAYERS = LAYERS[1:]
 BEAUTY_LAYERS = ("rgb", "rgba")
+RAW_LAYERS = ("rgb_raw", "rgba_raw")
+FILM_LAYERS = ("linear", "albedo", "normal")
+GUIDES = {"albedo": ("DenoiseAlbedo", "Denoising Albedo", "RGB"), "normal": ("DenoiseNormal", "Denoising Normal", "XYZ")}
 BACKGROUND_Z = 1e9
 HDRI_CLAMP_INDIRECT = 2.0
 HDRI_CLAMP_DIRECT = 8.0  # Blender writes 1e10 where a ray hits nothing
@@ -73,11 +84,13 @@ class SceneRenderer:
         self.scene = self.kubric.scene
         r = spec.render
         self.blender = Blender(self.scene, scratch_dir=str(self.scratch / "kubric"),
-                               samples_per_pixel=r.spp, use_denoising=r.denoise,
-                               adaptive_sampling=False, verbose=verbose)
+                               samples_per_pixel=r.spp, use_denoising=False,
+                               adaptive_sampling=r.adaptive_threshold > 0, verbose=verbose)
         self.verbose = verbose
         self._configure_cycles()
         self._label_depth()
+        self._guide_passes()
+        self._denoiser = None
         self._add_camera()
         self._add_lights()
         self._dress()
@@ -93,6 +106,14 @@ class SceneRenderer:
         self.devices = devices.use(scene, r.device, r.gpus)
         scene.cycles.seed = r.seed
         scene.cycles.use_animated_seed = False
+        scene.cycles.use_denoising = False  # denoised here, on full raw frames (finish)
+        scene.cycles.use_adaptive_sampling = r.adaptive_threshold > 0
+        if r.adaptive_threshold > 0:
+            scene.cycles.adaptive_threshold = r.adaptive_threshold
+            scene.cycles.adaptive_min_samples = r.adaptive_min_samples
+        # no dither: display pixels are then a pure function of the linear render, so a frame stitched
+        # and denoised here develops exactly as Blender writes a rendered one
+        scene.render.dither_intensity = 0.0
         scene.render.threads_mode = "FIXED" if r.threads > 0 else "AUTO"
         if r.threads > 0:
             scene.render.threads = r.threads
@@ -123,6 +144,18 @@ class SceneRenderer:
         for link in list(out.inputs["Depth"].links):
             tree.links.remove(link)
         tree.links.new(tree.nodes["Render Layers Aux"].outputs["Depth"], out.inputs["Depth"])
+
+    def _guide_passes(self) -> None:
+        """With the denoiser on, the beauty layer also writes its albedo and normal guides to the EXR."""
+        if not self.spec.render.denoise:
+            return
+        bpy.context.scene.view_layers["ViewLayer"].cycles.denoising_store_passes = True
+        tree = bpy.context.scene.node_tree
+        layer = next(n for n in tree.nodes if n.bl_idname == "CompositorNodeRLayers" and n.layer == "ViewLayer")
+        out = self.blender.exr_output_node
+        for slot, output, _ in GUIDES.values():
+            out.file_slots.new(slot)
+            tree.links.new(layer.outputs[output], out.inputs[slot])
 
     def _add_camera(self) -> None:
         c = self.spec.camera
@@ -257,19 +290,34 @@ class SceneRenderer:
 
     # -- rendering --------------------------------------------------------------------------------
     def render(self, visibility: dict[str, str] | None = None, layers=("rgb",),
-               frames=None) -> dict[str, np.ndarray]:
-        """One pass. ``frames`` are 0-based indices (default: all); returns the requested layers."""
+               frames=None, border=None) -> dict[str, np.ndarray]:
+        """One pass. ``frames`` are 0-based indices (default: all); returns the requested layers.
+        ``border`` (row0, row1, col0, col1, end-exclusive) renders only that box with Cycles' border
+        (full-size frames, the box bit-identical to a full render's, zeros outside)."""
         layers = tuple(layers)
-        bad = set(layers) - set(LAYERS) - set(BEAUTY_LAYERS)
+        known = LAYERS + BEAUTY_LAYERS[1:] + RAW_LAYERS + FILM_LAYERS
+        bad = set(layers) - set(known)
         if bad:
-            raise ValueError(f"unknown layers {sorted(bad)}; choose from {LAYERS + BEAUTY_LAYERS[1:]}")
+            raise ValueError(f"unknown layers {sorted(bad)}; choose from {known}")
+        r = self.spec.render
+        if not r.denoise and {"albedo", "normal"} & set(layers):
+            raise ValueError("albedo and normal guides exist only with render.denoise")
+        if border is not None and r.denoise and set(BEAUTY_LAYERS) & set(layers):
+            raise ValueError("a border pass cannot be denoised on its own: ask for rgb_raw and the film layers "
+                             "(linear, albedo, normal), stitch them into full frames, then finish()")
         frames = list(range(self.spec.frames)) if frames is None else [int(f) for f in frames]
         self.set_visibility(visibility)
-        beauty = bool(set(BEAUTY_LAYERS) & set(layers))
-        transparent = "rgba" in layers
+        beauty = bool(set(BEAUTY_LAYERS + RAW_LAYERS + FILM_LAYERS) & set(layers))
+        transparent = bool({"rgba", "rgba_raw"} & set(layers))
+        settings = bpy.context.scene.render
         bpy.context.scene.view_layers["ViewLayer"].use = beauty
-        bpy.context.scene.render.film_transparent = transparent
-        bpy.context.scene.render.image_settings.color_mode = "RGBA" if transparent else "RGB"
+        settings.film_transparent = transparent
+        settings.image_settings.color_mode = "RGBA" if transparent else "RGB"
+        if border is not None:
+            r0, r1, c0, c1 = (int(v) for v in border)
+            settings.use_border, settings.use_crop_to_border = True, False
+            settings.border_min_x, settings.border_max_x = c0 / r.width, c1 / r.width
+            settings.border_min_y, settings.border_max_y = (r.height - r1) / r.height, (r.height - r0) / r.height
         pass_dir = Path(tempfile.mkdtemp(prefix="pass_", dir=self.scratch))
         self.blender.set_exr_output_path(pass_dir / "exr" / "frame_")
         t0 = time.perf_counter()
@@ -277,24 +325,33 @@ class SceneRenderer:
             with RedirectStream(stream=sys.stdout, disabled=self.verbose):
                 for f in frames:
                     bpy.context.scene.frame_set(f + 1)
-                    bpy.context.scene.render.filepath = str(pass_dir / "png" / f"frame_{f + 1:04d}.png")
+                    settings.filepath = str(pass_dir / "png" / f"frame_{f + 1:04d}.png")
                     bpy.ops.render.render(animation=False, write_still=beauty)
-            out = self._read(pass_dir, frames, layers)
+            out = self._read(pass_dir, frames, layers, transparent)
         finally:
             shutil.rmtree(pass_dir, ignore_errors=True)
-            bpy.context.scene.render.film_transparent = False
-            bpy.context.scene.render.image_settings.color_mode = "RGB"
+            settings.film_transparent = False
+            settings.image_settings.color_mode = "RGB"
+            settings.use_border = False
         self.passes_rendered.append({"frames": len(frames), "beauty": beauty,
                                      "seconds": time.perf_counter() - t0})
         return out
 
-    def _read(self, pass_dir: Path, frames: list[int], layers) -> dict[str, np.ndarray]:
+    def _read(self, pass_dir: Path, frames: list[int], layers, transparent: bool) -> dict[str, np.ndarray]:
         stacks: dict[str, list] = {k: [] for k in layers}
         for f in frames:
-            exr = blender_utils.get_render_layers_from_exr(pass_dir / "exr" / f"frame_{f + 1:04d}.exr")
+            path = pass_dir / "exr" / f"frame_{f + 1:04d}.exr"
+            exr = blender_utils.get_render_layers_from_exr(path)
+            film = self._film(path, exr) if set(layers) & set(FILM_LAYERS + BEAUTY_LAYERS) else {}
             for key in layers:
-                if key in BEAUTY_LAYERS:
-                    stacks[key].append(iio.imread(pass_dir / "png" / f"frame_{f + 1:04d}.png")[..., :len(key)])
+                if key in BEAUTY_LAYERS + RAW_LAYERS:
+                    if key in BEAUTY_LAYERS and self.spec.render.denoise:
+                        image = self.finish(film["linear"], film["albedo"], film["normal"], transparent)
+                    else:
+                        image = iio.imread(pass_dir / "png" / f"frame_{f + 1:04d}.png")
+                    stacks[key].append(image[..., :4 if key.startswith("rgba") else 3])
+                elif key in FILM_LAYERS:
+                    stacks[key].append(film[key])
                 elif key == "segmentation":
                     stacks[key].append(self._segmentation(exr["segmentation_indices"][..., 0]))
                 elif key == "depth":
@@ -306,6 +363,52 @@ class SceneRenderer:
                 else:
                     stacks[key].append(exr[key].astype(np.float32))
         return {k: np.stack(v) for k, v in stacks.items()}
+
+    def _film(self, path: Path, exr: dict) -> dict[str, np.ndarray]:
+        """The raw beauty (scene-linear RGBA) and, with the denoiser on, its guides, of one EXR frame."""
+        import OpenEXR
+
+        film = {"linear": exr["linear_rgba"].astype(np.float32)}
+        if self.spec.render.denoise:
+            handle = OpenEXR.InputFile(str(path))
+            for key, (slot, _, channels) in GUIDES.items():
+                film[key] = blender_utils.read_channels_from_exr(handle, [f"{slot}.{c}" for c in channels])
+        return film
+
+    def finish(self, linear: np.ndarray, albedo: np.ndarray | None = None, normal: np.ndarray | None = None,
+               transparent: bool = False) -> np.ndarray:
+        """A delivered display frame from one full raw frame: denoised (``render.denoise``; colour only,
+        alpha stays the coverage) and developed with the scene's view transform, exactly as Blender
+        writes a render (uint8 (H, W, 3), or (H, W, 4) straight alpha when ``transparent``)."""
+        linear = np.array(linear, dtype=np.float32)
+        if self.spec.render.denoise:
+            if albedo is None or normal is None:
+                raise ValueError("denoising needs the albedo and normal guides of the same frame")
+            if self._denoiser is None:
+                from datagen.scene.denoise import Denoiser
+
+                self._denoiser = Denoiser(self.spec.render.threads)
+            linear[..., :3] = self._denoiser(linear[..., :3], albedo, normal)
+        return self._develop(linear, transparent)
+
+    def _develop(self, linear: np.ndarray, transparent: bool) -> np.ndarray:
+        h, w = linear.shape[:2]
+        image = bpy.data.images.get("cf_develop")
+        if image is None or tuple(image.size) != (w, h):
+            if image is not None:
+                bpy.data.images.remove(image)
+            image = bpy.data.images.new("cf_develop", w, h, alpha=True, float_buffer=True)
+        image.pixels.foreach_set(np.ascontiguousarray(linear[::-1]).reshape(-1))
+        settings = bpy.context.scene.render.image_settings
+        mode = settings.color_mode
+        settings.color_mode = "RGBA" if transparent else "RGB"
+        path = self.scratch / "develop.png"
+        try:
+            image.save_render(str(path), scene=bpy.context.scene)
+            return iio.imread(path)
+        finally:
+            settings.color_mode = mode
+            path.unlink(missing_ok=True)
 
     def _segmentation(self, hashes: np.ndarray) -> np.ndarray:
         """Cryptomatte hashes (of Blender object names) to spec ids; everything else is 0."""

@@ -182,7 +182,9 @@ class RenderSpec:
     spp: int = field(default_factory=lambda: _base_render("spp"))
     threads: int = 0  # 0: let Blender use every core (base.yaml's null); set it when several renders share a node
     seed: int = 0  # Cycles' sampling seed, the same in every pass
-    denoise: bool = False
+    denoise: bool = field(default_factory=lambda: _base_render("denoise"))  # OIDN on the full raw frame
+    adaptive_threshold: float = field(default_factory=lambda: _base_render("adaptive_threshold"))  # 0: off
+    adaptive_min_samples: int = field(default_factory=lambda: _base_render("adaptive_min_samples"))  # 0: Cycles'
     view_transform: str = "AgX"
     max_bounces: int = 6
     device: str = field(default_factory=lambda: _base_render("device"))  # cpu | cuda | optix (Cycles;
@@ -190,11 +192,14 @@ class RenderSpec:
     gpus: tuple[int, ...] = ()  # which GPUs of that kind (indices); empty (base.yaml's null): all visible
 
     @classmethod
-    def from_config(cls, render, seed: int, denoise: bool = False) -> "RenderSpec":
-        """A generator sample's render settings: the run's ``render`` section (size, samples, the
-        threads the runner reserved) and the sample's Cycles seed, the same in every pass."""
+    def from_config(cls, render, seed: int) -> "RenderSpec":
+        """A generator sample's render settings: the run's ``render`` section (size, samples, denoiser,
+        adaptive sampling, the threads the runner reserved) and the sample's Cycles seed, the same in every
+        pass."""
         return cls(width=render.width, height=render.height, spp=render.spp, threads=int(render.threads or 0),
-                   seed=int(seed % (2 ** 31)), denoise=bool(denoise), device=str(render.get("device") or "cpu"),
+                   seed=int(seed % (2 ** 31)), denoise=bool(render.denoise),
+                   adaptive_threshold=float(render.adaptive_threshold),
+                   adaptive_min_samples=int(render.adaptive_min_samples), device=str(render.get("device") or "cpu"),
                    gpus=tuple(int(g) for g in (render.get("gpus") or ())))
 
 

@@ -103,7 +103,7 @@ def setting_words(spec) -> dict:
 def describe_rendered(spec, states, subjects, mask, task: str, family: str, occluder: str | None = None,
                       other=None) -> dict:
     """The words of a rendered sample (``other``: set B's spec for background change)."""
-    from datagen.vera.scenes import project
+    from datagen.scene.geometry import project
 
     r = spec.render
     cam_pos = np.array([p for p, _, _ in spec.camera.poses(spec.frames)])

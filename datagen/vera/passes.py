@@ -67,61 +67,19 @@ class _Scene:
                                 "hidden": sorted(k for k, v in (visibility or {}).items() if v == "hidden")})
         return out
 
-    def render_region(self, name: str, layers, visibility, boxes, plate: dict, threshold: float = 2.0,
-                      min_neighbours: int = 2) -> tuple[dict, dict]:
-        """A pass rendered only inside per-frame ``boxes`` (row0, row1, col0, col1) with Cycles'
-        border; outside, ``plate``'s rgb (label layers: 0). A frame whose change still reaches the
-        box's edge (``region.leaks``) is rendered in full. Returns (layers, report)."""
-        from datagen.vera.region import leaks
+    def render_region(self, name: str, layers, visibility, boxes, plate: dict, threshold: float = 2.0
+                      ) -> tuple[dict, dict]:
+        """A pass rendered only inside per-frame ``boxes`` and stitched into ``plate`` (a full pass with
+        ``scene.region.base_layers``), one denoise per stitched frame; a frame whose change still reaches
+        its box's edge is rendered in full (``datagen.scene.region``). Returns (layers, report)."""
+        from datagen.scene.region import render_region
 
-        spec = self.renderer.spec
-        h, w, frames = spec.render.height, spec.render.width, spec.frames
-        parts, pixels, fallback, t0 = [], 0, [], time.perf_counter()
-        for f in range(frames):
-            r0, r1, c0, c1 = (int(v) for v in boxes[f])
-            area = max(0, r1 - r0) * max(0, c1 - c0)
-            if area == 0:  # nothing of the subject's reaches the picture
-                parts.append(None)
-                continue
-            if area < 0.9 * h * w:
-                part = self._border_render(visibility, layers, f, (r0, r1, c0, c1))
-                merged = plate["rgb"][f].copy()
-                merged[r0:r1, c0:c1] = part["rgb"][0, r0:r1, c0:c1]
-                if not leaks(merged, plate["rgb"][f], (r0, r1, c0, c1), threshold, min_neighbours):
-                    pixels += area
-                    parts.append((part, (r0, r1, c0, c1)))
-                    continue
-                pixels += area  # wasted: the effect leaks out of the box
-                fallback.append(f)
-            pixels += h * w
-            parts.append((self.renderer.render(visibility, layers=layers, frames=[f]), (0, h, 0, w)))
-        out = {}
-        for k in layers:
-            done = [p for p in parts if p is not None]
-            like = done[0][0][k][0] if done else np.zeros((h, w), np.uint16)
-            out[k] = plate[k].copy() if k in plate else np.zeros((frames,) + like.shape, like.dtype)
-            for f, p in enumerate(parts):
-                if p is not None:
-                    (r0, r1, c0, c1) = p[1]
-                    out[k][f, r0:r1, c0:c1] = p[0][k][0, r0:r1, c0:c1]
+        t0 = time.perf_counter()
+        out, report = render_region(self.renderer, visibility, layers, boxes, plate, threshold=threshold)
         self.passes._time(f"render_{name}", time.perf_counter() - t0)
-        share = round(pixels / (h * w * frames), 4)
-        self.passes.log.append({"name": name, "frames": frames, "width": w, "height": h, "beauty": True,
-                                "layers": list(layers), "pixel_share": share,
+        r = self.renderer.spec.render
+        share = round(report["beauty_pixels"] / (r.width * r.height * report["frames"]), 4)
+        self.passes.log.append({"name": name, "frames": report["frames"], "width": r.width, "height": r.height,
+                                "beauty": True, "layers": list(layers), "pixel_share": share,
                                 "hidden": sorted(k for k, v in (visibility or {}).items() if v == "hidden")})
-        return out, {"pixel_share": share, "full_frames": fallback}
-
-    def _border_render(self, visibility, layers, frame: int, box) -> dict:
-        """One frame rendered only inside ``box`` (Cycles' border, exact pixel edges, not cropped)."""
-        from datagen.scene.render import bpy
-
-        r0, r1, c0, c1 = box
-        h, w = self.renderer.spec.render.height, self.renderer.spec.render.width
-        settings = bpy.context.scene.render
-        settings.use_border, settings.use_crop_to_border = True, False
-        settings.border_min_x, settings.border_max_x = c0 / w, c1 / w
-        settings.border_min_y, settings.border_max_y = (h - r1) / h, (h - r0) / h
-        try:
-            return self.renderer.render(visibility, layers=layers, frames=[frame])
-        finally:
-            settings.use_border = False
+        return out, {"pixel_share": share, "full_frames": report["full_frames"]}

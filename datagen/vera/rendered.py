@@ -21,7 +21,7 @@ import numpy as np
 
 from datagen.vera import tasks as T
 from datagen.vera.instructions import describe_rendered
-from datagen.vera.region import influence_boxes
+from datagen.scene.region import base_layers, beauty_layers, influence_boxes, raw
 from datagen.vera.scenes import VeraScene, other_set, sample_multi, sample_single
 from datagen.scene.spec import spec_data as data_spec
 
@@ -46,31 +46,33 @@ def make(rng, family: str, task: str, source, render, frames: int, fps: int, phy
     if task == "background_change":
         set_b = other_set(rng, source, scene)
         with passes.scene(spec, scene.states) as s:
-            fa = s.render("F_A", ("rgb", "segmentation"))
+            fa = s.render("F_A", (*beauty_layers(s.renderer), "segmentation"))
             if family == "multi_object":
                 unoccluded = s.render("subjects_alone", ("segmentation",), {p: "hidden" for p in scene.props})
-        fb = passes.render(set_b.spec, set_b.states, "F_B", ("rgb", "segmentation"))
+        with passes.scene(set_b.spec, set_b.states) as s:
+            fb = s.render("F_B", (*beauty_layers(s.renderer), "segmentation"))
         in_a = np.isin(fa["segmentation"], _ids(spec, subjects))
         in_b = np.isin(fb["segmentation"], _ids(set_b.spec, subjects))
-        clip = T.background_change(fa["rgb"], fb["rgb"], in_a & in_b, in_b, fold)
+        clip = T.background_change(fa["rgb"], fb["rgb"], in_a & in_b, in_b, fold, raw=(raw(fa), raw(fb)))
         description = describe_rendered(spec, scene.states, subjects, in_b, task, family, scene.story["occluder"],
                                         other=set_b.spec)
         meta["scene_b"] = data_spec(set_b.spec)
         visible = in_a
     else:
         with passes.scene(spec, scene.states) as s:
-            plate = s.render("P", ("rgb",), {n: "hidden" for n in subjects})
+            wanted = (*beauty_layers(s.renderer), "segmentation")
+            plate = s.render("P", base_layers(s.renderer) if region else beauty_layers(s.renderer),
+                             {n: "hidden" for n in subjects})
             if region:  # F differs from P only where the subjects, their shadows and reflections are
                 boxes = influence_boxes(source, spec, scene.states, subjects)
-                full, meta["region"] = s.render_region("F", ("rgb", "segmentation"), None, boxes, plate,
-                                                       fold.threshold, fold.min_neighbours)
+                full, meta["region"] = s.render_region("F", wanted, None, boxes, plate, fold.threshold)
             else:
-                full = s.render("F", ("rgb", "segmentation"))
+                full = s.render("F", wanted)
             if family == "multi_object":
                 unoccluded = s.render("subjects_alone", ("segmentation",), {p: "hidden" for p in scene.props})
         visible = np.isin(full["segmentation"], _ids(spec, subjects))
         build = T.object_addition if task == "object_addition" else T.matting
-        clip = build(full["rgb"], plate["rgb"], visible, visible, fold)
+        clip = build(full["rgb"], plate["rgb"], visible, visible, fold, raw=(raw(full), raw(plate)))
         description = describe_rendered(spec, scene.states, subjects, visible, task, family, scene.story["occluder"])
     if unoccluded is not None:
         alone = np.isin(unoccluded["segmentation"], _ids(spec, subjects))

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from datagen.core.rotations import yaw
-from datagen.scene.geometry import geometry
+from datagen.scene.geometry import geometry, project
 from datagen.scene.random_scene import FLOORS, keep_asset_looks, material, orbit_camera, pick_asset, sky_and_sun
 from datagen.scene.simulate import WorldStates, simulate
 from datagen.scene.spec import CameraSpec, MaterialSpec, ObjectSpec, SceneSpec
@@ -57,25 +57,6 @@ def restrict(states: WorldStates, names) -> WorldStates:
 
 
 # -- camera geometry (no Blender) -------------------------------------------------------------------
-def project(camera: CameraSpec, frames: int, width: int, height: int, points) -> np.ndarray:
-    """Pixel (row, col) of world ``points`` (T, N, 3) along the camera path, NaN behind the camera.
-    Same pinhole as Blender's (horizontal sensor fit, Z up)."""
-    pts = np.asarray(points, np.float64)
-    out = np.full(pts.shape[:-1] + (2,), np.nan)
-    for t, (pos, target, focal) in enumerate(camera.poses(frames)):
-        fwd = (target - pos) / np.linalg.norm(target - pos)
-        right = np.cross(fwd, (0.0, 0.0, 1.0))
-        right /= np.linalg.norm(right)
-        up = np.cross(right, fwd)
-        rel = pts[t] - pos
-        z = rel @ fwd
-        f_px = focal / camera.sensor_width * width
-        ok = z > 1e-6
-        out[t, ok, 0] = height / 2 - f_px * (rel[ok] @ up) / z[ok]
-        out[t, ok, 1] = width / 2 + f_px * (rel[ok] @ right) / z[ok]
-    return out
-
-
 def in_view(camera: CameraSpec, frames: int, width: int, height: int, points, margin: float = 0.05) -> np.ndarray:
     """(T, N) bool: the points project inside the frame with a margin (fraction of the size)."""
     rc = project(camera, frames, width, height, points)

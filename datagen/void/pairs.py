@@ -3,14 +3,26 @@ without them, rendered from one Blender scene, with a quadmask derived from the 
 
 Render plan (each pass with the same camera path, lights and Cycles seed):
   A  factual physics, everything visible                  beauty + labels   (the model input)
-  C  factual physics, removed objects hidden               beauty + labels
+  C  factual physics, removed objects hidden               beauty + labels, only inside the boxes where
+     the removed things, their floor shadows and mirror images and the glossy props that may reflect
+     them are (``scene/region.py``); A's pixels and labels elsewhere
   B  counterfactual physics, removed objects hidden        beauty + labels, only from the frame
-     before physics diverges; earlier frames are C's frames (identical states, identical pixels)
+     before physics diverges (earlier frames are C's: identical states, identical pixels), and only
+     inside C's boxes joined with the affected objects' in both worlds
   E  factual physics, removed objects shadow-only          not rendered: with a fixed seed E equals
      A wherever the removed objects are not seen directly (``tests/test_scene.py`` checks this),
      so the effect footprint (shadows, reflections, bleeding) is A vs C outside the removed
      silhouette. ``render_effects_pass=True`` renders E for real instead.
-A pair therefore costs 2 + (frames after divergence) / frames renders; VOID's generator pays 3.
+A region frame whose change still reaches its box's edge is rendered in full. A pair costs 1 + the beauty
+pixels of C and B in units of the clip (``render_cost``); ``region=False`` renders C in full and B from
+divergence: 2 + (frames after divergence) / frames. VOID's generator pays 3.
+
+Labels never read denoised pixels. With ``render.denoise`` every pass also keeps its raw beauty
+(``rgb_raw``: with a fixed seed, raw pixels differ between passes only where a light path touched what
+changed), and the pixel rule and the effects footprint compare raw passes; the quadmask is the same as
+with the denoiser off. The delivered videos are denoised; since the filter spreads a change over its
+footprint, the target takes the input's pixel wherever the quadmask keeps (255) and the raw renders of
+both worlds agree exactly, so untouched pixels are the input's (``keep_from_input``).
 """
 from __future__ import annotations
 
@@ -22,6 +34,7 @@ import numpy as np
 from datagen.core.sections import Section
 from datagen.labels import quadmask as qm
 from datagen.core.rotations import rotation_angle
+from datagen.scene.region import base_layers, beauty_layers, influence_boxes, raw, render_region, join_boxes
 from datagen.scene.simulate import WorldStates, simulate
 from datagen.scene.spec import SceneSpec
 
@@ -149,16 +162,18 @@ class Pair:
     counterfactual: WorldStates
     comparison: WorldComparison
     removed: list[str]
-    masks: dict[str, np.ndarray] = field(default_factory=dict)  # the parts of the quadmask
+    masks: dict[str, np.ndarray] = field(default_factory=dict)  # the parts of the quadmask, and keep_from_input
     timings: dict[str, float] = field(default_factory=dict)
-    render_cost: float = 0.0  # in full renders of the clip
+    render_cost: float = 0.0  # beauty pixels rendered / (frames x width x height)
+    render_report: dict = field(default_factory=dict)  # region passes: beauty pixels, full-frame fallbacks
 
 
 def make_pair(spec: SceneSpec, removed: list[str], cfg: MaskConfig | None = None,
               source=None, factual: WorldStates | None = None, counterfactual: WorldStates | None = None,
-              influenced: dict[str, float] | None = None) -> Pair:
+              influenced: dict[str, float] | None = None, region: bool = True) -> Pair:
     """Simulate both worlds (unless given: a person's recorded world is not simulated), render
-    A, C and B (from divergence), and derive the quadmask."""
+    A, C and B (from divergence; with ``region`` only where they can differ from A), and derive the
+    quadmask."""
     cfg = cfg or MaskConfig.defaults()
     timings: dict[str, float] = {}
     t = time.perf_counter()
@@ -173,20 +188,27 @@ def make_pair(spec: SceneSpec, removed: list[str], cfg: MaskConfig | None = None
     T = spec.frames
     label_layers = tuple(dict.fromkeys(("segmentation", *TARGET_LAYERS)))
     hidden = {name: "hidden" for name in removed}
+    report: dict = {}
     t = time.perf_counter()
     with SceneRenderer(spec, source=source) as renderer:
         timings["render_setup"] = time.perf_counter() - t
+        beauty = beauty_layers(renderer)
         renderer.set_states(factual)
         t = time.perf_counter()
-        a = renderer.render(layers=("rgb", "segmentation"))
+        # with regions, A also carries what C and B copy outside their boxes: its raw film and label layers
+        a = renderer.render(layers=(*base_layers(renderer), *label_layers) if region else (*beauty, "segmentation"))
         timings["render_A"] = time.perf_counter() - t
         t = time.perf_counter()
-        c = renderer.render(hidden, layers=("rgb", *label_layers))
+        if region:  # C differs from A only where the removed things, their shadows and reflections are
+            c_boxes = influence_boxes(source, spec, factual, removed)
+            c, report["C"] = render_region(renderer, hidden, (*beauty, *label_layers), c_boxes, a)
+        else:
+            c = renderer.render(hidden, layers=(*beauty, *label_layers))
         timings["render_C"] = time.perf_counter() - t
-        e_rgb = None
+        e_raw = None
         if cfg.effects and cfg.render_effects_pass:
             t = time.perf_counter()
-            e_rgb = renderer.render({n: "shadow_only" for n in removed}, layers=("rgb",))["rgb"]
+            e_raw = raw(renderer.render({n: "shadow_only" for n in removed}, layers=beauty[-1:]))
             timings["render_E"] = time.perf_counter() - t
         b = {k: v.copy() for k, v in c.items()}
         start = None
@@ -194,11 +216,23 @@ def make_pair(spec: SceneSpec, removed: list[str], cfg: MaskConfig | None = None
             start = max(comparison.divergence_frame - 1, 0)  # forward flow at d-1 looks at frame d
             renderer.set_states(counterfactual)
             t = time.perf_counter()
-            late = renderer.render(hidden, layers=("rgb", *label_layers), frames=range(start, T))
+            if region:  # B differs from A where C does and where the affected objects are in either world
+                moved = list(comparison.affected)
+                b_boxes = join_boxes(c_boxes, *([influence_boxes(source, spec, factual, moved),
+                                                 influence_boxes(source, spec, counterfactual, moved)] if moved else []))
+                late, report["B"] = render_region(renderer, hidden, (*beauty, *label_layers), b_boxes, a,
+                                                  frames=range(start, T))
+            else:
+                late = renderer.render(hidden, layers=(*beauty, *label_layers), frames=range(start, T))
             timings["render_B"] = time.perf_counter() - t
             for k in b:
                 b[k][start:] = late[k]
-    cost = 2.0 + (0 if start is None else (T - start) / T) + (1.0 if e_rgb is not None else 0.0)
+    full = T * spec.render.width * spec.render.height
+    if region:
+        cost = 1.0 + sum(r["beauty_pixels"] for r in report.values()) / full
+    else:
+        cost = 2.0 + (0 if start is None else (T - start) / T)
+    cost += 1.0 if e_raw is not None else 0.0
 
     t = time.perf_counter()
     ids = spec.segmentation_ids()
@@ -215,20 +249,24 @@ def make_pair(spec: SceneSpec, removed: list[str], cfg: MaskConfig | None = None
         masks["affected_objects"] = moved
         affected_mask |= moved
     if cfg.rule in ("pixel", "both"):
-        masks["pixel_change"] = qm.pixel_change(c["rgb"], b["rgb"], cfg.pixel_threshold, cfg.pixel_gamma,
+        masks["pixel_change"] = qm.pixel_change(raw(c), raw(b), cfg.pixel_threshold, cfg.pixel_gamma,
                                                  cfg.pixel_min_neighbours)
         affected_mask |= masks["pixel_change"]
     if cfg.effects:
-        with_effects = e_rgb if e_rgb is not None else a["rgb"]
+        with_effects = e_raw if e_raw is not None else raw(a)
         # outside the silhouette grown by the band its dilated mask and dilated effects would
         # share, so the anti-aliased rim of a removed thing never turns the object into 63
         band = 2 * cfg.dilation + 1 if cfg.dilation else 0
-        masks["effects"] = qm.effect_footprint(with_effects, c["rgb"], cfg.effect_threshold) & \
+        masks["effects"] = qm.effect_footprint(with_effects, raw(c), cfg.effect_threshold) & \
             ~qm.dilate(removed_mask, band)
         affected_mask |= masks["effects"]
     mask = qm.quadmask(removed_mask, affected_mask, cfg.dilation, cfg.clear_first_frame)
+    target = b.pop("rgb")
+    keep = (mask == qm.KEEP) & (raw(a) == b.pop("rgb_raw", target)).all(axis=-1)
+    target[keep] = a["rgb"][keep]
+    masks["keep_from_input"] = keep
     timings["labels"] = time.perf_counter() - t
-    return Pair(input_video=a["rgb"], target_video=b.pop("rgb"), quadmask=mask,
+    return Pair(input_video=a["rgb"], target_video=target, quadmask=mask,
                 target_layers=b, input_segmentation=a["segmentation"], factual=factual,
                 counterfactual=counterfactual, comparison=comparison, removed=list(removed),
-                masks=masks, timings=timings, render_cost=cost)
+                masks=masks, timings=timings, render_cost=round(cost, 4), render_report=report)
