@@ -51,6 +51,7 @@ def main(argv=None) -> None:
     p.add_argument("--spp", type=int, default=None, help="default: base.yaml's render.spp")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--samples", type=int, default=1, help="scenes per family (seeds seed, seed+1, ...)")
     p.add_argument("--no-region", action="store_true", help="C in full, B from divergence (void.region_render=false)")
     p.add_argument("--effects-pass", action="store_true", help="also render the shadow-only pass E")
     a = p.parse_args(argv)
@@ -69,12 +70,12 @@ def main(argv=None) -> None:
                         **({"spp": a.spp} if a.spp else {}))
     print(f"size {a.width}x{a.height}, {a.frames} frames, {render.spp} spp, denoise {render.denoise}, "
           f"region render {'off' if a.no_region else 'on'}")
-    print("| family | removed / affected | divergence | render_cost | fallback frames C, B | passes / plain (wall) |"
+    print("| family | seed | removed / affected | divergence | render_cost | fallback frames C, B | passes / plain (wall) |"
           " A | C | B |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     costs, ratios = [], []
-    for family in a.families:
-        scene, factual, _ = sample_pair_scene(np.random.default_rng(a.seed), library, render, a.frames, a.fps,
+    for family, seed in [(f, a.seed + i) for f in a.families for i in range(a.samples)]:
+        scene, factual, _ = sample_pair_scene(np.random.default_rng(seed), library, render, a.frames, a.fps,
                                               {family: 1.0}, 0.0, cfg)
         pair = make_pair(scene.spec, scene.removed, cfg, source=library, factual=factual, region=not a.no_region)
         plain = plain_seconds(scene.spec, factual, library)
@@ -84,7 +85,7 @@ def main(argv=None) -> None:
         ratios.append(ratio)
         fallback = ", ".join(str(len(pair.render_report[k]["full_frames"])) if k in pair.render_report else "-"
                              for k in ("C", "B"))
-        print(f"| {family} | {len(scene.removed)} / {len(pair.comparison.affected)} | "
+        print(f"| {family} | {seed} | {len(scene.removed)} / {len(pair.comparison.affected)} | "
               f"{pair.comparison.divergence_frame} | {pair.render_cost:.2f} | {fallback} | {ratio:.2f} | "
               + " | ".join(f"{passes.get(f'render_{k}', 0.0) / plain:.2f}" for k in "ACB") + " |", flush=True)
     print(f"\nmean render_cost {sum(costs) / len(costs):.2f} full renders per pair, mean wall ratio "

@@ -80,11 +80,23 @@ def _image_box(points: np.ndarray, width: int, height: int, margin: float, min_m
     return tuple(int(v) for v in box) if box[1] > box[0] and box[3] > box[2] else (0, 0, 0, 0)
 
 
+def floor_skirt(box: np.ndarray, skirt: float) -> np.ndarray:
+    """(T, 12, 3) points on the floor around a thing's box (T, 8, 3): a circle about its centre of radius
+    ``skirt`` x (its horizontal half-size + the height of its top). The sky it hides from the floor (soft
+    contact shadows, strongest under an HDRI) reaches about that far."""
+    centre = box.mean(axis=1)
+    half = np.linalg.norm(box[..., :2] - centre[:, None, :2], axis=-1).max(axis=1)
+    radius = skirt * (half + np.clip(box[..., 2].max(axis=1), 0.0, None))
+    angles = np.linspace(0.0, 2 * np.pi, 12, endpoint=False)
+    ring = np.stack([np.cos(angles), np.sin(angles), np.zeros_like(angles)], axis=-1)
+    return np.concatenate([centre[:, None, :2], np.zeros((len(box), 1, 1))], axis=-1) + radius[:, None, None] * ring
+
+
 def influence_boxes(source, spec, states, subjects, grow: float = 1.6, margin: float = 0.08,
-                    min_margin: float = 0.02) -> np.ndarray:
+                    min_margin: float = 0.02, skirt: float = 1.5) -> np.ndarray:
     """(T, K, 4) int boxes ``row0, row1, col0, col1`` (end-exclusive; (0, 0, 0, 0) is empty) per frame:
-    one per subject (an object of ``states`` or a body) holding it, its floor shadows and, over a reflective
-    floor, its mirror image; and one per glossy prop in view (which may reflect the subjects). Subjects'
+    one per subject (an object of ``states`` or a body) holding it, its floor shadows, the floor around it
+    that it hides from the sky (``floor_skirt``) and, over a reflective floor, its mirror image; and one per glossy prop in view (which may reflect the subjects). Subjects'
     3D boxes are scaled by ``grow`` (colour bleeding and contact shadows around them, blurred reflections);
     each image box is grown by ``margin`` of its size (at least ``min_margin`` of the frame's width: small
     things' soft shadows under an HDRI reach further than their size) and clipped to the frame. A subject point behind the camera gives the whole frame. ``merge_boxes`` joins overlaps."""
@@ -94,7 +106,8 @@ def influence_boxes(source, spec, states, subjects, grow: float = 1.6, margin: f
     per_subject = []
     for name in subjects:
         body = corners(source, spec, states, name, grow)
-        parts = [body, *shadow_points(body, spec.lights)] + ([body * np.array([1.0, 1.0, -1.0])] if floor_mirror else [])
+        parts = [body, *shadow_points(body, spec.lights), floor_skirt(body, skirt)] + \
+            ([body * np.array([1.0, 1.0, -1.0])] if floor_mirror else [])
         per_subject.append(project(spec.camera, spec.frames, r.width, r.height, np.concatenate(parts, axis=1)))
     glossy = [project(spec.camera, spec.frames, r.width, r.height, corners(source, spec, _still(spec, states, o.name), o.name))
               for o in spec.objects if o.name not in subjects and o.material.preset in GLOSSY_PRESETS]
@@ -203,7 +216,8 @@ def render_region(renderer, visibility, layers, boxes, base: dict, frames=None, 
     boxes copies the base frame), stitched into ``base`` (a full pass over all the
     clip's frames with ``base_layers``; label layers it lacks are 0 outside the boxes).
 
-    ``layers``: what to return (``rgb`` delivered, ``rgb_raw``, label layers); ``frames``: which frames
+    ``layers``: what to return (``rgb`` delivered, ``rgb_raw``, label layers, and the film layers when another
+    region pass will be stitched into this one: ``base_layers``); ``frames``: which frames
     (default all; the result has that many). Returns (layers, report): ``beauty_pixels`` rendered (boxes,
     wasted boxes of fallback frames and full frames), ``frames`` and ``full_frames`` (0-based indices of the
     frames rendered in full after their box leaked).
@@ -214,7 +228,7 @@ def render_region(renderer, visibility, layers, boxes, base: dict, frames=None, 
     missing = [k for k in film if k not in base]
     if missing:
         raise ValueError(f"the base pass lacks {missing}: render it with base_layers(renderer)")
-    labels = tuple(k for k in layers if k not in ("rgb", "rgb_raw"))
+    labels = tuple(k for k in layers if k not in ("rgb", "rgb_raw", "linear", "albedo", "normal"))
     wanted = tuple(dict.fromkeys((*film, *labels)))
     out: dict[str, list] = {k: [] for k in dict.fromkeys((*film, *labels))}
     pixels, fallback = 0, []
@@ -240,6 +254,7 @@ def render_region(renderer, visibility, layers, boxes, base: dict, frames=None, 
             out[k].append(frame[k] if frame[k] is not None else _zero_label(k, h, w))
     stacked = {k: np.stack(v) for k, v in out.items()}
     result = {k: stacked[k] for k in labels}
+    result.update({k: stacked[k] for k in film if k in layers and k != "rgb"})  # to stitch another pass into this
     if "rgb_raw" in layers:
         result["rgb_raw"] = raw(stacked)
     if "rgb" in layers:

@@ -8,7 +8,7 @@ Render plan (each pass with the same camera path, lights and Cycles seed):
      them are (``scene/region.py``); A's pixels and labels elsewhere
   B  counterfactual physics, removed objects hidden        beauty + labels, only from the frame
      before physics diverges (earlier frames are C's: identical states, identical pixels), and only
-     inside C's boxes joined with the affected objects' in both worlds
+     inside the affected objects' boxes in both worlds; C's pixels and labels elsewhere
   E  factual physics, removed objects shadow-only          not rendered: with a fixed seed E equals
      A wherever the removed objects are not seen directly (``tests/test_scene.py`` checks this),
      so the effect footprint (shadows, reflections, bleeding) is A vs C outside the removed
@@ -201,7 +201,7 @@ def make_pair(spec: SceneSpec, removed: list[str], cfg: MaskConfig | None = None
         t = time.perf_counter()
         if region:  # C differs from A only where the removed things, their shadows and reflections are
             c_boxes = influence_boxes(source, spec, factual, removed)
-            c, report["C"] = render_region(renderer, hidden, (*beauty, *label_layers), c_boxes, a)
+            c, report["C"] = render_region(renderer, hidden, (*base_layers(renderer), *label_layers), c_boxes, a)
         else:
             c = renderer.render(hidden, layers=(*beauty, *label_layers))
         timings["render_C"] = time.perf_counter() - t
@@ -210,17 +210,17 @@ def make_pair(spec: SceneSpec, removed: list[str], cfg: MaskConfig | None = None
             t = time.perf_counter()
             e_raw = raw(renderer.render({n: "shadow_only" for n in removed}, layers=beauty[-1:]))
             timings["render_E"] = time.perf_counter() - t
-        b = {k: v.copy() for k, v in c.items()}
+        b = {k: v.copy() for k, v in c.items() if k not in ("linear", "albedo", "normal")}
         start = None
         if comparison.divergence_frame is not None:
             start = max(comparison.divergence_frame - 1, 0)  # forward flow at d-1 looks at frame d
             renderer.set_states(counterfactual)
             t = time.perf_counter()
-            if region:  # B differs from A where C does and where the affected objects are in either world
+            if region:  # B differs from C only where the affected objects are, in either world
                 moved = list(comparison.affected)
-                b_boxes = join_boxes(c_boxes, *([influence_boxes(source, spec, factual, moved),
-                                                 influence_boxes(source, spec, counterfactual, moved)] if moved else []))
-                late, report["B"] = render_region(renderer, hidden, (*beauty, *label_layers), b_boxes, a,
+                b_boxes = join_boxes(influence_boxes(source, spec, factual, moved),
+                                     influence_boxes(source, spec, counterfactual, moved))
+                late, report["B"] = render_region(renderer, hidden, (*beauty, *label_layers), b_boxes, c,
                                                   frames=range(start, T))
             else:
                 late = renderer.render(hidden, layers=(*beauty, *label_layers), frames=range(start, T))
