@@ -105,20 +105,28 @@ def noise_mask(full, plate, protect=None, threshold: float = 2.0, min_neighbours
     return noise & ~guard
 
 
-def _small_components(mask: np.ndarray, guard: np.ndarray, min_size: int) -> np.ndarray:
-    """Pixels of ``mask``'s 8-connected components (per frame) smaller than ``min_size`` touching no ``guard``."""
+def _components(mask: np.ndarray, guard=None):
+    """Per frame of (..., H, W) ``mask``: (frame index, 8-connected labels, component sizes, whether each
+    component touches ``guard``); index 0 of sizes and touching is the background."""
     from scipy import ndimage
 
-    flat, flat_guard = mask.reshape((-1,) + mask.shape[-2:]), np.broadcast_to(guard, mask.shape).reshape((-1,) + mask.shape[-2:])
-    out = np.zeros(flat.shape, bool)
-    for i, (m, g) in enumerate(zip(flat, flat_guard)):
+    frames = mask.reshape((-1,) + mask.shape[-2:])
+    guards = np.zeros(frames.shape, bool) if guard is None else np.broadcast_to(guard, mask.shape).reshape(frames.shape)
+    for i, (m, g) in enumerate(zip(frames, guards)):
         labelled, n = ndimage.label(m, structure=np.ones((3, 3), bool))
         if n == 0:
             continue
-        small = np.bincount(labelled.ravel(), minlength=n + 1) < min_size
-        small[np.unique(labelled[g])] = False
-        small[0] = False
-        out[i] = small[labelled]
+        touching = np.zeros(n + 1, bool)
+        touching[np.unique(labelled[g])] = True
+        touching[0] = True
+        yield i, labelled, np.bincount(labelled.ravel(), minlength=n + 1), touching
+
+
+def _small_components(mask: np.ndarray, guard: np.ndarray, min_size: int) -> np.ndarray:
+    """Pixels of ``mask``'s 8-connected components (per frame) smaller than ``min_size`` touching no ``guard``."""
+    out = np.zeros((int(np.prod(mask.shape[:-2], dtype=int)),) + mask.shape[-2:], bool)
+    for i, labelled, sizes, touching in _components(mask, guard):
+        out[i] = ((sizes < min_size) & ~touching)[labelled]
     return out.reshape(mask.shape)
 
 
@@ -167,21 +175,8 @@ class Layers:
 def specks(alpha, protect=None, size: int = 4) -> int:
     """Connected components (8-neighbour) of ``alpha > 0`` of at most ``size`` pixels that touch no
     ``protect`` pixel, summed over frames: grains of render noise that made it into a matte."""
-    from scipy import ndimage
-
-    alpha = np.asarray(alpha)
-    frames = alpha.reshape((-1,) + alpha.shape[-2:])
-    guard = np.zeros(frames.shape, bool) if protect is None else np.asarray(protect, bool).reshape(frames.shape)
-    count = 0
-    for a, g in zip(frames, guard):
-        labelled, n = ndimage.label(a > 0, structure=np.ones((3, 3), bool))
-        if n == 0:
-            continue
-        sizes = np.bincount(labelled.ravel(), minlength=n + 1)
-        touching = np.zeros(n + 1, bool)
-        touching[np.unique(labelled[g])] = True
-        count += int(((sizes[1:] <= size) & ~touching[1:]).sum())
-    return count
+    return sum(int(((sizes <= size) & ~touching).sum())
+               for _, _, sizes, touching in _components(np.asarray(alpha) > 0, protect))
 
 
 def layers(full, plate, lower=None, *, fold: bool = True, threshold: float = 2.0,

@@ -342,7 +342,8 @@ class SceneRenderer:
         for f in frames:
             path = pass_dir / "exr" / f"frame_{f + 1:04d}.exr"
             exr = blender_utils.get_render_layers_from_exr(path)
-            film = self._film(path, exr) if set(layers) & set(FILM_LAYERS + BEAUTY_LAYERS) else {}
+            developed = self.spec.render.denoise and set(layers) & set(BEAUTY_LAYERS)
+            film = self._film(path, exr) if developed or set(layers) & set(FILM_LAYERS) else {}
             for key in layers:
                 if key in BEAUTY_LAYERS + RAW_LAYERS:
                     if key in BEAUTY_LAYERS and self.spec.render.denoise:
@@ -368,7 +369,7 @@ class SceneRenderer:
         """The raw beauty (scene-linear RGBA) and, with the denoiser on, its guides, of one EXR frame."""
         import OpenEXR
 
-        film = {"linear": exr["linear_rgba"].astype(np.float32)}
+        film = {"linear": np.asarray(exr["linear_rgba"], np.float32)}
         if self.spec.render.denoise:
             handle = OpenEXR.InputFile(str(path))
             for key, (slot, _, channels) in GUIDES.items():
