@@ -1,7 +1,7 @@
 """Cost of VOID pairs in units of one plain full render of the same scene, per rigid family.
 
     python benchmarks/void_pair.py [--families launch support chain blocker] [--width 832 --height 480
-                                    --frames 49] [--no-region] [--effects-pass]
+                                    --frames 49] [--no-region] [--effects-pass] [--oracle]
 
 A plain full render is the clip rendered once with Cycles at the run's settings (beauty layer only, what any
 generator pays per video), timed warmed: after the pair is made, in the same process, on a renderer whose
@@ -10,10 +10,15 @@ VOID's own generator renders three full passes per pair (A, C and B): 3.0. Ours 
 B only inside the boxes where they can differ from A (``datagen/scene/region.py``; ``--no-region``: C in
 full and B from the frame before physics diverges).
 
-Prints per family the planned ``render_cost`` (beauty pixels rendered / (frames x width x height), as each
-sample's meta records it), the region passes' full-frame fallbacks, and the measured wall time of each pass
+Prints per family (the effects family with each pair's category) the planned ``render_cost`` (beauty pixels
+rendered / (frames x width x height), as each sample's meta records it; in brackets the effect-category passes'
+share and their spp), the region passes' full-frame fallbacks, and the measured wall time of each pass
 and of all passes against the plain render (renderer setup, simulation and labels apart). Nothing is
 asserted. Full size takes a while on 2 cores.
+
+``--oracle`` also renders A, C and B in full and prints what a perfect region predictor would pay: 1 + the
+bounding box, per frame, of where C really differs from A and B from C (the change averaged over 9x9 pixels
+above 2 grey levels, the seam rule's own measure) -- the floor under any one-box-per-frame plan.
 """
 from __future__ import annotations
 
@@ -25,7 +30,29 @@ import numpy as np
 
 from datagen.core.cli import command
 
-FAMILIES = ("launch", "support", "chain", "blocker")
+FAMILIES = ("launch", "support", "chain", "blocker", "effects")
+
+
+def oracle_cost(spec, states, counterfactual, removed, start, source) -> float:
+    """1 + the per-frame bounding boxes of the real change (C vs A, and B vs C from ``start``) over the clip."""
+    from datagen.scene.region import averaged_change
+    from datagen.scene.render import SceneRenderer
+
+    hidden = {n: "hidden" for n in removed}
+    with SceneRenderer(spec, source=source) as r:
+        r.set_states(states)
+        a = r.render(layers=("rgb_raw",))["rgb_raw"]
+        c = r.render(hidden, layers=("rgb_raw",))["rgb_raw"]
+        b = c
+        if start is not None:
+            r.set_states(counterfactual)
+            b = np.concatenate([c[:start], r.render(hidden, layers=("rgb_raw",), frames=range(start, spec.frames))["rgb_raw"]])
+    area = 0
+    for full, base in ((c, a), (b, c)):
+        for t in range(spec.frames):
+            rows, cols = np.nonzero(np.abs(averaged_change(full[t], base[t])) > 2.0)
+            area += (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1) if len(rows) else 0
+    return 1.0 + area / (spec.frames * spec.render.width * spec.render.height)
 
 
 def plain_seconds(spec, states, source) -> float:
@@ -54,6 +81,7 @@ def main(argv=None) -> None:
     p.add_argument("--samples", type=int, default=1, help="scenes per family (seeds seed, seed+1, ...)")
     p.add_argument("--no-region", action="store_true", help="C in full, B from divergence (void.region_render=false)")
     p.add_argument("--effects-pass", action="store_true", help="also render the shadow-only pass E")
+    p.add_argument("--oracle", action="store_true", help="also the cost of perfect boxes (renders A, C, B in full)")
     a = p.parse_args(argv)
     unknown = sorted(set(a.families) - set(FAMILIES))
     if unknown:
@@ -70,10 +98,10 @@ def main(argv=None) -> None:
                         **({"spp": a.spp} if a.spp else {}))
     print(f"size {a.width}x{a.height}, {a.frames} frames, {render.spp} spp, denoise {render.denoise}, "
           f"region render {'off' if a.no_region else 'on'}")
-    print("| family | seed | removed / affected | divergence | render_cost | fallback frames C, B | passes / plain (wall) |"
-          " A | C | B |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    costs, ratios = [], []
+    print("| family | seed | removed / affected | divergence | render_cost (categories) | fallback frames C, B |"
+          " passes / plain (wall) | A | C | B | categories |" + (" perfect boxes |" if a.oracle else ""))
+    print("|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if a.oracle else ""))
+    costs, ratios, oracles = [], [], []
     for family, seed in [(f, a.seed + i) for f in a.families for i in range(a.samples)]:
         scene, factual, _ = sample_pair_scene(np.random.default_rng(seed), library, render, a.frames, a.fps,
                                               {family: 1.0}, 0.0, cfg)
@@ -83,13 +111,23 @@ def main(argv=None) -> None:
         ratio = sum(passes.values()) / plain
         costs.append(pair.render_cost)
         ratios.append(ratio)
+        if a.oracle:
+            d = pair.comparison.divergence_frame
+            oracles.append(oracle_cost(scene.spec, factual, pair.counterfactual, scene.removed,
+                                       None if d is None else max(d - 1, 0), library))
         fallback = ", ".join(str(len(pair.render_report[k]["full_frames"])) if k in pair.render_report else "-"
                              for k in ("C", "B"))
-        print(f"| {family} | {seed} | {len(scene.removed)} / {len(pair.comparison.affected)} | "
-              f"{pair.comparison.divergence_frame} | {pair.render_cost:.2f} | {fallback} | {ratio:.2f} | "
-              + " | ".join(f"{passes.get(f'render_{k}', 0.0) / plain:.2f}" for k in "ACB") + " |", flush=True)
+        full = scene.spec.frames * render.width * render.height
+        categories = pair.render_report.get("categories", {})
+        name = family + (f" ({scene.story['effect_category']})" if "effect_category" in scene.story else "")
+        print(f"| {name} | {seed} | {len(scene.removed)} / {len(pair.comparison.affected)} | "
+              f"{pair.comparison.divergence_frame} | {pair.render_cost:.2f} "
+              f"({categories.get('beauty_pixels', 0) / full:.2f} at {categories.get('spp', '-')} spp) | {fallback} | {ratio:.2f} | "
+              + " | ".join(f"{passes.get(f'render_{k}', 0.0) / plain:.2f}" for k in ("A", "C", "B", "categories")) + " |"
+              + (f" {oracles[-1]:.2f} |" if a.oracle else ""), flush=True)
     print(f"\nmean render_cost {sum(costs) / len(costs):.2f} full renders per pair, mean wall ratio "
-          f"{sum(ratios) / len(ratios):.2f} (VOID's generator: 3 full passes, 3.00)")
+          f"{sum(ratios) / len(ratios):.2f} (VOID's generator: 3 full passes, 3.00)"
+          + (f"; perfect boxes {sum(oracles) / len(oracles):.2f}" if a.oracle else ""))
 
 
 if __name__ == "__main__":

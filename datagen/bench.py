@@ -6,8 +6,9 @@
 
 ``make`` writes one dataset per split under ``DIR/<version>/`` (our generators, so every sample carries
 its ground truth: the re-simulated counterfactual, the true layers) and ``DIR/<version>/manifest.json``.
-Splits: VOID Kubric pairs by family (launch, support, chain, blocker) and negatives, human removal, and
-Vera object addition, background change and matting. Splits are **seed-disjoint** from training data:
+Splits: VOID Kubric pairs by family (launch, support, chain, blocker) and negatives, human removal, Vera
+object addition, background change and matting, and VOID pairs of the effects family per side-effect
+category (``void_effect_shadow``, ``_reflection``, ``_mirror``, ``_translucency``, ``_light``). Splits are **seed-disjoint** from training data:
 their run seeds lie in a reserved range (``BENCH_SEED_BASE`` and up) that ordinary generator runs refuse
 (``runner.bench=true`` unlocks it, which only this command sets). A rerun resumes, like any run.
 
@@ -29,12 +30,16 @@ from datagen.core.cli import command
 from datagen.dataset.generators import VERA, VOID, config_name
 from datagen.runner.config import BENCH_SEEDS as BENCH_SEED_BASE  # reserved run seeds start here
 
-VERSION = "v1"
+# v2: the effects family joined the default VOID mix (v1's splits drew from four families) and the
+# void_effect_<category> splits were added
+VERSION = "v2"
 _FAMILIES = ("launch", "support", "chain", "blocker")
+_ALL_FAMILIES = (*_FAMILIES, "effects")
+EFFECT_CATEGORIES = ("shadow", "reflection", "mirror", "translucency", "light")  # datagen.void.families.effects
 
 
 def _family(name: str) -> list[str]:
-    return [f"void.families.{f}={1 if f == name else 0}" for f in _FAMILIES] + ["void.negative_rate=0"]
+    return [f"void.families.{f}={1 if f == name else 0}" for f in _ALL_FAMILIES] + ["void.negative_rate=0"]
 
 
 _TASKS = ("object_addition", "background_change", "matting")
@@ -52,6 +57,8 @@ SPLITS: dict[str, tuple[str, str, list[str]]] = {
     "vera_addition": (config_name(VERA), "object_addition", _task("object_addition")),
     "vera_background": (config_name(VERA), "background_change", _task("background_change")),
     "vera_matting": (config_name(VERA), "matting", _task("matting")),
+    **{f"void_effect_{c}": (config_name(VOID), "removal", [*_family("effects"), f"void.effects.category={c}"])
+       for c in EFFECT_CATEGORIES},
 }
 
 

@@ -4,7 +4,9 @@
    segmentation, depth, GIF) -> demo_out/physics_scene/
 2. a small VOID counterfactual set through the runner, validated, with a contact sheet and GIF per
    pair and an HTML audit report -> demo_out/void/, demo_out/void/preview/, demo_out/void/audit/
-3. two human-removal pairs from the procedural HUMOTO-format fixtures (anny body), validated,
+3. two pairs of the effects family (side effects beyond shadows, with their per-pixel categories as the
+   contact sheets' last column), validated, previewed and audited -> demo_out/void_effects/
+   two human-removal pairs from the procedural HUMOTO-format fixtures (anny body), validated,
    previewed and audited -> demo_out/void_humans/
 4. a small Vera layered set (one clip per family), validated, with contact sheets and GIFs
    (input | edit over checkerboard | alpha | composite) and an HTML audit report
@@ -121,6 +123,10 @@ def main(argv=None) -> None:
     paths = physics_scene_demo(args.out / "physics_scene", args.seed, args.width, args.height,
                                args.frames, args.spp)
     paths += void_demo(args.out / "void", args.seed, args.width // 2, args.height // 2, 13, args.spp)
+    paths += void_demo(args.out / "void_effects", args.seed, args.width // 2, args.height // 2, 13, args.spp,
+                       num_samples=2, extra=[*(f"void.families.{f}={int(f == 'effects')}" for f in
+                                               ("launch", "support", "chain", "blocker", "effects")),
+                                             "void.negative_rate=0"], label="VOID effects")
     paths += void_demo(args.out / "void_humans", args.seed, args.width // 2, args.height // 2, 13, args.spp,
                        num_samples=2, extra=["source=humoto"], label="VOID human-removal")
     paths += vera_demo(args.out / "vera", num_samples=3, width=args.width // 2, height=args.height // 2,

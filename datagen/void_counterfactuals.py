@@ -6,7 +6,7 @@
     python datagen/void_counterfactuals.py out=DIR render.width=384 render.height=384 render.frames=60 \\
         render.fps=12                                    # VOID's own setup
 
-Each sample: a scene from one of the families (launch, support, chain, blocker; a share of them
+Each sample: a scene from one of the families (launch, support, chain, blocker, effects; a share of them
 negative), both worlds simulated with PyBullet, passes A/C/B rendered with Cycles
 (``datagen/void/pairs.py``), the quadmask from segmentation of the simulated worlds (plus,
 optionally, VOID's pixel rule), a caption of the counterfactual video, and everything needed to
@@ -42,6 +42,10 @@ SCHEMA = {
                                       "(d_row, d_col), rounded to 1/32 px, sampled at block centres"),
     "effects": Member("mask", dtype="uint8", doc="(T,H,W) 1 where the removed objects' shadows, reflections "
                                                  "or bleeding show (part of 127), else 0"),
+    "effect_categories": Member("mask", dtype="uint8", doc="(T,H,W) bit flags of how each effect pixel of 127 is "
+                                                           "carried: 1 shadow, 2 reflection (glossy, mirror), 4 "
+                                                           "transmission (through glass), 8 illumination (light the "
+                                                           "removed objects emit or bounce); 0 elsewhere"),
     "caption": Member("text", doc="dense caption of the counterfactual (target) video"),
     "meta": Member("json", doc="scene spec, story, both worlds' trajectories and collisions, affected ids, "
                                "divergence frame, mask statistics, render cost (per-stage timings are in "
@@ -98,6 +102,14 @@ def check_config(config) -> None:
     if config.source not in SOURCES:
         raise ValueError(f"source={config.source!r}; choose from {SOURCES}")
     _cf_config(config)  # mask rule and tolerances
+    from datagen.void.families import FAMILIES
+    from datagen.void.families.effects import CATEGORIES
+
+    if config.void.effects.category is not None and config.void.effects.category not in CATEGORIES:
+        raise ValueError(f"void.effects.category={config.void.effects.category!r}; choose from {CATEGORIES} or null")
+    unknown = sorted(set(config.void.families) - set(FAMILIES))
+    if unknown:
+        raise ValueError(f"void.families: no family {unknown}; choose from {sorted(FAMILIES)}")
     _library(config)  # the assets section; builds the installed sources once, here, not in every worker
     if config.source != "humoto":
         return
@@ -142,8 +154,8 @@ def _kubric_scene(config, seed, render, cf):
     scene, factual, _ = sample_pair_scene(
         sample_rng(seed, "scene"), source, render, r.frames, r.fps, dict(config.void.families),
         float(config.void.negative_rate), cf, max_attempts=int(config.void.max_attempts),
-        physics_rate=int(config.void.physics_rate))
-    spec = keep_asset_looks(scene.spec, source)
+        physics_rate=int(config.void.physics_rate), effect_category=config.void.effects.category)
+    spec = keep_asset_looks(scene.spec, source, scene.story.get("carriers", ()))
     return spec, scene.removed, scene.story, source, dict(factual=factual)
 
 
@@ -179,6 +191,7 @@ def make_sample(config, index: int, seed: int) -> dict:
     from datagen.assets.library import credits, spec_asset_ids
     from datagen.scene.spec import RenderSpec, spec_data
     from datagen.void.captions import caption
+    from datagen.void.categories import category_counts
     from datagen.void.pairs import make_pair
 
     if config.source not in SOURCES:
@@ -219,6 +232,8 @@ def make_sample(config, index: int, seed: int) -> dict:
         "mask_config": _mask_config(config),
         "mask_counts": {int(v): int(c) for v, c in zip(values, counts)},
         "effects_pixels": int(pair.masks.get("effects", np.zeros(1, bool)).sum()),
+        "effect_category": story.get("effect_category"),  # the effects family's carrier; None for the others
+        "effect_category_pixels": category_counts(pair.masks["categories"]) if "categories" in pair.masks else None,
         "render": {"width": r.width, "height": r.height, "frames": r.frames, "fps": r.fps, "spp": r.spp,
                    "denoise": spec.render.denoise, "adaptive_threshold": spec.render.adaptive_threshold,
                    "physics_rate": spec.physics_rate, "cycles_seed": spec.render.seed},
@@ -227,8 +242,9 @@ def make_sample(config, index: int, seed: int) -> dict:
         "label_downsample": f,
         "render_cost": pair.render_cost,  # beauty pixels / (frames x W x H); wall-clock timings go to the run's stats
         # region passes (C, B): beauty pixels rendered, frames, frames rendered in full after their box leaked;
-        # every pass also renders its label layers (1 sample) over the same pixels
-        "render_passes": {name: {k: r[k] for k in ("beauty_pixels", "frames", "full_frames")}
+        # every pass also renders its label layers (1 sample) over the same pixels; categories: the ray
+        # passes' beauty pixels in run-spp units, and their spp
+        "render_passes": {name: {k: r[k] for k in ("beauty_pixels", "frames", "full_frames", "spp") if k in r}
                           for name, r in pair.render_report.items()},
     }
     for name, seconds in pair.timings.items():
@@ -242,6 +258,7 @@ def make_sample(config, index: int, seed: int) -> dict:
         "target_depth": _subsample(pair.target_layers["depth"], f).astype(np.float16),
         "target_forward_flow": (np.round(_subsample(pair.target_layers["forward_flow"], f) * 32) / 32).astype(np.float16),
         "effects": pair.masks.get("effects", np.zeros_like(pair.masks["removed"])).astype(np.uint8),
+        "effect_categories": pair.masks.get("categories", np.zeros_like(pair.masks["removed"], np.uint8)),
         "caption": text,
         "meta": meta,
     }

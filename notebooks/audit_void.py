@@ -49,6 +49,13 @@ audit.show(audit.section_divergence(a))
 # %%
 audit.show(audit.section_balance(a))
 
+# %% [markdown]
+# The effects family's carriers, and how every pair's effect pixels split by the light path that carries them
+# (shadow, reflection, transmission, illumination), with one sample grid per carrier:
+
+# %%
+audit.show(audit.section_effect_categories(a))
+
 # %%
 audit.show(audit.section_displacement(a))
 
@@ -64,4 +71,5 @@ audit.show(audit.section_failures(a))
 # %%
 assert [fn.__name__ for fn in audit.VOID_SECTIONS] == [
     "section_overview", "section_quadmask_balance", "section_masked_pairs", "section_areas",
-    "section_divergence", "section_balance", "section_displacement", "section_samples", "section_failures"]
+    "section_divergence", "section_balance", "section_effect_categories", "section_displacement",
+    "section_samples", "section_failures"]

@@ -102,7 +102,8 @@ def test_export_limit_and_relative_paths(dataset, tmp_path):
 
 SECTION_TITLES = ["Overview", "Quadmask value balance", "Pairs with an affected region (63/127)",
                   "Affected and removed area", "Divergence frame",
-                  "Family, camera motion, source and negative balance", "Object displacement between worlds",
+                  "Family, camera motion, source and negative balance", "Effect categories",
+                  "Object displacement between worlds",
                   "Sample grids", "Failures"]
 
 
@@ -122,10 +123,15 @@ def test_collect_void_statistics(dataset, shard_samples):
         assert r["affected_area"] == pytest.approx(((q == 63) | (q == 127)).mean())
         assert r["removed_area"] == pytest.approx(((q == 0) | (q == 63)).mean())
         assert r["family"] == decoded[r["key"]]["meta"]["family"]
+        flags = decoded[r["key"]]["effect_categories"]
+        assert r["category_pixels"] == {k: int(((flags & b) > 0).sum()) for k, b in ((("shadow", 1), ("reflection", 2),
+                                                                                    ("transmission", 4), ("illumination", 8)))}
     # unaffected objects move identically in both worlds (the validator's invariant), affected ones do not
     assert all(o["max_m"] <= 1e-5 for o in a.objects if not o["affected"])
     assert any(o["max_m"] > 1e-3 for o in a.objects if o["affected"])
     assert [audit.VOID_SECTIONS[i](a).title for i in range(len(SECTION_TITLES))] == SECTION_TITLES
+    categories = next(f for f in audit.VOID_SECTIONS if f.__name__ == "section_effect_categories")(a)
+    assert [t for t, _ in categories.tables] == ["Effects family: pairs per carrier", "Flagged effect pixels per category"]
     assert audit.collect_void(str(dataset), limit=1, grid=0).rows[0]["key"] == "00000000"
 
 
@@ -139,8 +145,10 @@ def test_html_report(dataset, tmp_path):
     text = out.read_text()
     for title in SECTION_TITLES:
         assert f"<h2>{title}</h2>" in text.replace("&amp;", "&")
-    # figures: balance, areas, divergence, family balance, displacement, plus one grid per sample (<= 4)
-    assert text.count('src="data:image/png;base64,') == 5 + NUM
+    # figures: balance, areas, divergence, family balance, effect categories, displacement, plus one grid per
+    # sample (<= 4) and one per effect category the effects family's pairs show
+    a = audit.collect_void(str(dataset), limit=3)
+    assert text.count('src="data:image/png;base64,') == 6 + NUM + len(a.category_sheets)
     assert "http://" not in text and "https://" not in text, "self-contained"
 
 
@@ -163,6 +171,7 @@ def test_failures_from_shard_stats(dataset, tmp_path):
 @pytest.mark.notebook
 def test_notebook_executes(dataset, tmp_path):
     pngs, markdown = execute_audit_notebook("audit_void", dataset, tmp_path)
-    assert pngs == 5 + 2
+    # the six figures, two sample grids (grid 2) and one grid per effect category in the first three pairs
+    assert pngs == 6 + 2 + len(audit.collect_void(str(dataset), limit=3, grid=2).category_sheets)
     for title in SECTION_TITLES:
         assert title in markdown

@@ -57,8 +57,10 @@ def test_render_spec_defaults_are_the_base_render_section():
 # 190156439a05f59f); the clean renders (issue 25: render.spp 8, render.denoise, adaptive sampling keys, region
 # rendering of VOID's passes, vera.fold.min_component) changed all four (before: void 456dd780f2c15d47, humoto
 # 8c84234873c24c0f, vera 42778ca8569ec67b, toy 405509f0e0225bf7; the toy generator reads none of the new render
-# keys, but they are in its base section).
-HASHES = {("void_counterfactuals",): "f5fb840593420d60", ("void_counterfactuals", "source=humoto"): "7e7c63e3547ddc83",
+# keys, but they are in its base section); the effects family and effect categories (issue 26: void.families.effects,
+# void.effects, void.mask.categories/category_budget) changed the two VOID ones (before: void f5fb840593420d60,
+# humoto 7e7c63e3547ddc83).
+HASHES = {("void_counterfactuals",): "83ea947227e71a45", ("void_counterfactuals", "source=humoto"): "4cbb82f4215bdc20",
           ("vera_layers",): "34f52144091a2f1f", ("toy_shapes",): "809f7e1b2b02400d"}
 
 

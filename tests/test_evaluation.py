@@ -30,7 +30,7 @@ def benchmark(tmp_path_factory):
 def test_splits_are_versioned_seed_disjoint_and_resumable(benchmark, tmp_path):
     root, manifest = benchmark
     splits = manifest["splits"]
-    assert manifest["version"] == "v1" and set(splits) == {"void_support", "void_negative", "vera_addition"}
+    assert manifest["version"] == bench.VERSION == "v2" and set(splits) == {"void_support", "void_negative", "vera_addition"}
     seeds = [e["seed"] for e in splits.values()]
     assert len(set(seeds)) == 3 and min(seeds) >= bench.BENCH_SEED_BASE
     assert all(e["samples"] == 2 and e["ground_truth"] for e in splits.values())
@@ -86,7 +86,7 @@ def test_public_clip_converters(tmp_path):
     (clip / "quadmask_0.mp4").write_bytes(encode_mask_mp4(mask, 12))
     (clip / "prompt.json").write_text(json.dumps({"bg": "an empty table"}))
     bench.import_void(str(tmp_path / "sample"), str(tmp_path / "out"))
-    (read,) = list(read_clips(str(tmp_path / "out" / "v1" / "void_public"), TASKS["void"].reads))
+    (read,) = list(read_clips(str(tmp_path / "out" / bench.VERSION / "void_public"), TASKS["void"].reads))
     assert read.prompt == "an empty table" and np.array_equal(read.quadmask, mask)
     vera = tmp_path / "vera"
     (vera / "videos").mkdir(parents=True)
@@ -96,7 +96,7 @@ def test_public_clip_converters(tmp_path):
     manifest = bench.import_vera(str(vera / "test.jsonl"), str(tmp_path / "out"))
     splits = json.loads(manifest.read_text())["splits"]
     assert set(splits) == {"void_public", "vera_public"} and not splits["vera_public"]["ground_truth"]
-    (clip_v,) = list(read_clips(str(tmp_path / "out" / "v1" / "vera_public"), TASKS["vera"].reads))
+    (clip_v,) = list(read_clips(str(tmp_path / "out" / bench.VERSION / "vera_public"), TASKS["vera"].reads))
     assert clip_v.prompt == "add a red kite" and clip_v.video.shape == video.shape
     assert bench.main(["import-vera", str(vera / "missing.jsonl"), "--out", str(tmp_path / "o")]) == 2
 
@@ -118,3 +118,33 @@ def test_training_validates_and_logs(benchmark, tmp_path):
     assert any("val/psnr_keep" in x for x in logged)
     assert len(list((out / "validation" / "step-0000002").glob("*.mp4"))) == 1
     assert list((out / "tensorboard").glob("events.*"))
+
+
+def test_void_scores_per_effect_category():
+    """PSNR/SSIM inside each category's effect pixels of 127; None where a clip has none of a category."""
+    from training.evaluation.scores import void_scores
+
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    quadmask = np.full((3, 32, 32), 255, np.uint8)
+    quadmask[1:, 4:12, 4:12] = 127
+    flags = np.zeros_like(quadmask)
+    flags[1:, 4:12, 4:8] = 1  # shadow
+    flags[1:, 4:12, 6:12] |= 2  # reflection, overlapping the shadow in two columns
+    pred = truth.copy()
+    pred[:, :, 8:12] = 0  # wrong only in the reflection-only columns
+    sc = void_scores(pred, truth, quadmask, flags)
+    assert math.isinf(sc["psnr_effect_shadow"]) and sc["psnr_effect_reflection"] < 20
+    assert sc["psnr_effect_transmission"] is None and sc["ssim_effect_illumination"] is None
+    assert "psnr_effect_shadow" not in void_scores(pred, truth, quadmask)
+
+
+def test_bench_has_one_split_per_effect_category():
+    from datagen.void.families.effects import CATEGORIES
+
+    assert bench.EFFECT_CATEGORIES == CATEGORIES
+    for c in CATEGORIES:
+        generator, task, overrides = bench.SPLITS[f"void_effect_{c}"]
+        assert task == "removal" and f"void.effects.category={c}" in overrides
+        assert "void.families.effects=1" in overrides and "void.families.launch=0" in overrides
+    assert len({bench.split_seed(s) for s in bench.SPLITS}) == len(bench.SPLITS)

@@ -48,7 +48,7 @@ def vera_test_set(tmp_path_factory):
 
 def test_import_vera_published_rows(vera_test_set, tmp_path, capsys):
     manifest = bench.import_vera(str(vera_test_set / "test.jsonl"), str(tmp_path))
-    out = tmp_path / "v1" / "vera_public"
+    out = tmp_path / bench.VERSION / "vera_public"
     # several prompts of one video: one clip each, named by prompt_id; nulls are simply absent files
     assert sorted(p.name for p in out.iterdir()) == sorted([
         "bg_001-0.mp4", "bg_001-0.txt", "bg_001-0.mask.mp4", "bg_001-1.mp4", "bg_001-1.txt", "bg_001-1.mask.mp4",
@@ -83,7 +83,7 @@ def test_import_vera_reads_back_and_fails_in_one_line(vera_test_set, tmp_path, c
 
     bench.import_vera(str(vera_test_set / "test.jsonl"), str(tmp_path))
     skipped: list[str] = []
-    clips = {c.name: c for c in read_clips(str(tmp_path / "v1" / "vera_public"), TASKS["vera"].reads, skipped=skipped)}
+    clips = {c.name: c for c in read_clips(str(tmp_path / bench.VERSION / "vera_public"), TASKS["vera"].reads, skipped=skipped)}
     assert {"bg_001-0", "bg_001-1", "add_007", "clip_9", "sub_dir_9"} <= set(clips)
     assert clips["bg_001-1"].prompt == "Replace the background with a snowy street."
     assert clips["add_007"].video.shape == (5, 32, 48, 3)

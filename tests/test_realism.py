@@ -280,6 +280,7 @@ def test_void_pairs_from_real_assets_validate_credit_and_reproduce(sources, tmp_
         cfg = load_config("void_counterfactuals", [
             f"out={out}", "num_samples=1", "runner.mode=local", "runner.progress=false", "render.width=96",
             "render.height=64", "render.frames=5", "render.spp=2", "render.fps=12", "void.families.chain=0",
+            "void.families.effects=0",
             "void.negative_rate=0", "assets.licences=cc0", "assets.floors.photo=0"])
         result = run(cfg)
         assert result.ok, result.failures

@@ -36,7 +36,7 @@ def samples():
     """One positive pair per family and one negative, made directly with make_sample."""
     out = {}
     for family in ("launch", "support", "chain", "blocker"):
-        weights = [f"void.families.{f}={1.0 if f == family else 0.0}" for f in ("launch", "support", "chain", "blocker")]
+        weights = [f"void.families.{f}={1.0 if f == family else 0.0}" for f in ("launch", "support", "chain", "blocker", "effects")]
         cfg = _config(*weights, "void.negative_rate=0.0")
         out[family] = (void.make_sample(cfg, 0, 1234), cfg)
     cfg = _config("void.negative_rate=1.0")
@@ -116,7 +116,7 @@ def test_invariants_catch_wrong_labels(samples):
 def test_pixel_rule_option(samples):
     """VOID's pixel rule in addition: 127 can only grow."""
     cfg = _config("void.families.launch=0", "void.families.chain=0", "void.families.blocker=0",
-                  "void.negative_rate=0.0", "void.mask.rule=both")
+                  "void.families.effects=0", "void.negative_rate=0.0", "void.mask.rule=both")
     both = void.make_sample(cfg, 0, 1234)
     sim, _ = samples["support"]
     assert _errors(both, cfg) == []

@@ -196,8 +196,8 @@ def test_import_void_skips_the_bad_clips_and_writes_voids_canonical_layout(sampl
                                 f"input_video.mp4 has 5 frames of 48x32",
                                 f"import-void: skipped {sample / 'spinner'}: no input_video.mp4"]
     assert "5 clips imported, 2 skipped" in out
-    split = tmp_path / "out" / "v1" / "void_public"
-    entry = json.loads((tmp_path / "out" / "v1" / "manifest.json").read_text())["splits"]["void_public"]
+    split = tmp_path / "out" / bench.VERSION / "void_public"
+    entry = json.loads((tmp_path / "out" / bench.VERSION / "manifest.json").read_text())["splits"]["void_public"]
     assert entry["clips"] == USABLE and entry["samples"] == 5 and entry["ground_truth"] is False
     assert entry["skipped"] == {"short": "quadmask_0.mp4 has 4 frames of 48x32, input_video.mp4 has 5 frames of 48x32",
                                 "spinner": "no input_video.mp4"}

@@ -17,15 +17,16 @@ from datagen.audit.report import (Section, default_out, render_html, section_fai
 from datagen.audit.vera import VERA_SECTIONS, VeraAudit, collect_vera
 # the VOID sections keep their historical names here (notebooks/audit_void.py); Vera's are in audit.vera
 from datagen.audit.void import (VOID_SECTIONS, VoidAudit, collect_void, section_areas, section_balance,
-                                section_displacement, section_divergence, section_masked_pairs,
-                                section_quadmask_balance, section_samples)
+                                section_displacement, section_divergence, section_effect_categories,
+                                section_masked_pairs, section_quadmask_balance, section_samples)
 from datagen.core.cli import command
 from datagen.dataset.store import SUMMARY, Store
 
 __all__ = ["Section", "VoidAudit", "VeraAudit", "VOID_SECTIONS", "VERA_SECTIONS", "collect", "collect_void",
            "collect_vera", "render", "write_report", "show", "section_html", "section_overview",
            "section_failures", "section_quadmask_balance", "section_masked_pairs", "section_areas",
-           "section_divergence", "section_balance", "section_displacement", "section_samples", "main"]
+           "section_divergence", "section_balance", "section_effect_categories", "section_displacement",
+           "section_samples", "main"]
 
 
 def collect(url: str, limit: int | None = None, grid: int = 4):

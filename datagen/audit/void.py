@@ -33,6 +33,7 @@ class VoidAudit:
     sheets: list[tuple[str, np.ndarray]]  # (key, contact sheet input | target | quadmask | |A-B|)
     failures: list[dict]
     value_counts: dict[int, int] = field(default_factory=dict)  # quadmask pixel counts over all samples
+    category_sheets: list[tuple[str, np.ndarray]] = field(default_factory=list)  # one per effect_category
 
 
 
@@ -65,6 +66,7 @@ def collect_void(url: str, limit: int | None = None, grid: int = 4, max_frames: 
     if summary.get("generator") != GENERATOR:
         raise ValueError(f"{url}: generator is {summary.get('generator')!r}, not {GENERATOR}")
     rows, objects, sheets, totals = [], [], [], Counter()
+    category_sheets, rows_by_key = [], {}
     for raw in iter_samples(url, decode=None, limit=limit):
         key = raw["__key__"]
         mask = decode_bytes("npy.gz", raw["quadmask.npy.gz"])
@@ -92,13 +94,25 @@ def collect_void(url: str, limit: int | None = None, grid: int = 4, max_frames: 
             "max_displacement_m": max((d["max_m"] for d in disp), default=0.0),
             "target_hit": (meta.get("story") or {}).get("target_hit"),
             "caption": caption.strip(),
+            "effect_category": meta.get("effect_category") or "-",
+            "category_pixels": meta.get("effect_category_pixels") or {},
         })
-        if len(sheets) < grid:
+        category = meta.get("effect_category")
+        first_of_category = category and category not in {rows_by_key[k]["effect_category"] for k, _ in category_sheets}
+        if len(sheets) < grid or first_of_category:
             sample = {"input_video": decode_bytes("mp4", raw["input_video.mp4"]),
                       "target_video": decode_bytes("mp4", raw["target_video.mp4"]), "quadmask": mask}
-            sheets.append((key, contact_sheet(preview_columns(sample), max_frames=max_frames)))
+            if "effect_categories.npy.gz" in raw:
+                sample["effect_categories"] = decode_bytes("npy.gz", raw["effect_categories.npy.gz"])
+            sheet = contact_sheet(preview_columns(sample), max_frames=max_frames)
+            if len(sheets) < grid:
+                sheets.append((key, sheet))
+            if first_of_category:
+                category_sheets.append((key, sheet))
+                rows_by_key[key] = rows[-1]
     return VoidAudit(url=str(url), summary=summary, rows=rows, objects=objects, sheets=sheets,
-                     failures=recorded_failures(url, summary), value_counts=dict(totals))
+                     failures=recorded_failures(url, summary), value_counts=dict(totals),
+                     category_sheets=category_sheets)
 
 
 
@@ -219,7 +233,7 @@ def section_samples(a: VoidAudit) -> Section:
     def title(key: str) -> str:
         row = rows.get(key, {})
         return (f"{key}  {row.get('family', '')}{' (negative)' if row.get('negative') else ''}: "
-                "input | target | quadmask | |A-B|x4")
+                "input | target | quadmask | |A-B|x4" + (" | categories" if row.get("category_pixels") else ""))
 
     figs = sheet_figures(a.sheets, title)
     captions = [{"key": r["key"], "caption": r["caption"]} for r in a.rows[:len(a.sheets)]]
@@ -227,6 +241,39 @@ def section_samples(a: VoidAudit) -> Section:
                    notes=["quadmask colours: red removed (0), magenta overlap (63), yellow affected (127), dark keep (255)."])
 
 
+def section_effect_categories(a: VoidAudit) -> Section:
+    """The effects family's carriers (pairs per ``effect_category``) and, over every pair, how the effect pixels
+    split by the light path that carries them (``effect_categories``), with one sample grid per carrier."""
+    from datagen.void.categories import CATEGORY_BITS
+
+    carriers = Counter(r["effect_category"] for r in a.rows if r["effect_category"] != "-")
+    pixels = {name: sum(r["category_pixels"].get(name, 0) for r in a.rows) for name in CATEGORY_BITS}
+    flagged = [r for r in a.rows if r["category_pixels"]]
+    if not flagged:
+        return Section("Effect categories", notes=["no pair carries effect categories (void.mask.categories=false, "
+                                                   "or a dataset written before them)."])
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.2))
+    labels = sorted(carriers)
+    ax0.bar(labels or ["(none)"], [carriers[k] for k in labels] or [0], color="tab:purple", edgecolor="k")
+    ax0.set_title("effects family: pairs per carrier")
+    ax0.tick_params(axis="x", rotation=30)
+    total = sum(pixels.values()) or 1
+    ax1.bar(list(pixels), [pixels[k] / total for k in pixels], color="tab:cyan", edgecolor="k")
+    ax1.set_title("flagged effect pixels per category (all pairs)")
+    ax1.set_ylabel("share of flags")
+    fig.tight_layout()
+    figs = [fig, *sheet_figures(a.category_sheets, lambda key: f"{key}  effects ({next(r['effect_category'] for r in a.rows if r['key'] == key)}): "
+                                "input | target | quadmask | |A-B|x4 | categories")]
+    tables = [("Effects family: pairs per carrier", [{"effect_category": k, "pairs": carriers[k],
+                                                      "share": pct(carriers[k] / max(sum(carriers.values()), 1))} for k in labels]),
+              ("Flagged effect pixels per category", [{"category": k, "pixels": v, "share": pct(v / total),
+                                                       "pairs with it": sum(1 for r in flagged if r["category_pixels"].get(k))}
+                                                      for k, v in pixels.items()])]
+    return Section("Effect categories", figures=figs, tables=tables,
+                   notes=["category colours: blue shadow, green reflection, magenta transmission, orange illumination "
+                          "(a pixel may carry several)."])
+
+
 VOID_SECTIONS: list[Callable[[VoidAudit], Section]] = [
     section_overview, section_quadmask_balance, section_masked_pairs, section_areas, section_divergence,
-    section_balance, section_displacement, section_samples, section_failures]
+    section_balance, section_effect_categories, section_displacement, section_samples, section_failures]

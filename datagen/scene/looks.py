@@ -22,6 +22,7 @@ PRESETS: dict[str, dict[str, float]] = {
     "wood": {"Roughness": 0.55, "Specular IOR Level": 0.35},
     "ceramic": {"Roughness": 0.2, "Coat Weight": 0.6, "Coat Roughness": 0.05},
     "glass": {"Roughness": 0.02, "Transmission Weight": 1.0, "IOR": 1.45},
+    "mirror": {"Roughness": 0.0, "Metallic": 1.0},
 }
 
 
@@ -81,6 +82,9 @@ def style_material(mat, spec: MaterialSpec) -> None:
         bsdf.inputs[socket].default_value = value
     if spec.roughness is not None:
         bsdf.inputs["Roughness"].default_value = spec.roughness
+    if spec.emission > 0:
+        bsdf.inputs["Emission Color"].default_value = _rgba(spec.color)
+        bsdf.inputs["Emission Strength"].default_value = spec.emission
     if spec.preset == "wood":
         _wood_grain(tree, spec, bsdf)
     elif spec.preset == "rubber":
@@ -172,13 +176,22 @@ def floor_material(bpy, env: EnvironmentSpec, image: str | None = None):
         bsdf.inputs["Roughness"].default_value = 0.02
     else:  # plain
         bsdf.inputs["Roughness"].default_value = 0.6
+    if env.floor_roughness is not None:
+        bsdf.inputs["Roughness"].default_value = env.floor_roughness
     return mat
 
 
-def wall_material(bpy, env: EnvironmentSpec):
-    mat = bpy.data.materials.new("wall")
+def wall_material(bpy, env: EnvironmentSpec, name: str = "wall_back"):
+    """Painted plaster, or a clean mirror for the back wall when ``env.wall_finish`` says so."""
+    mirror = env.wall_finish == "mirror" and name == "wall_back"
+    mat = bpy.data.materials.new(name + ("_mirror" if mirror else ""))
     mat.use_nodes = True
     bsdf = _bsdf(mat)
+    if mirror:
+        bsdf.inputs["Base Color"].default_value = _rgba((0.92, 0.92, 0.92))
+        bsdf.inputs["Metallic"].default_value = 1.0
+        bsdf.inputs["Roughness"].default_value = 0.0
+        return mat
     bsdf.inputs["Base Color"].default_value = _rgba(env.wall_color)
     bsdf.inputs["Roughness"].default_value = 0.8
     return mat

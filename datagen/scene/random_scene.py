@@ -65,11 +65,12 @@ def pick_asset(rng: np.random.Generator, source, pool, role: str = "small") -> s
     return str(rng.choice(real))
 
 
-def keep_asset_looks(spec: SceneSpec, source) -> SceneSpec:
+def keep_asset_looks(spec: SceneSpec, source, carriers=()) -> SceneSpec:
     """A spec drawn from a scene library: it names the library (``assets``, unless it names one
     already) and, unless the library's ``materials`` is ``random``, its real assets that bring their
     own materials keep them (material preset ``asset``): our built libraries say so
-    (``keep_materials``), any other archive does when its OBJ brings an MTL with a texture."""
+    (``keep_materials``), any other archive does when its OBJ brings an MTL with a texture. ``carriers``
+    (names) keep the material the scene gave them: it carries an effect (glass, a glow, polished metal)."""
 
     if source is None:
         return spec
@@ -80,7 +81,7 @@ def keep_asset_looks(spec: SceneSpec, source) -> SceneSpec:
     objects = []
     for o in spec.objects:
         md = library.metadata(o.asset_id)
-        if keep and o.material.preset != "asset" and (md.get("keep_materials")
+        if keep and o.name not in carriers and o.material.preset != "asset" and (md.get("keep_materials")
                                                       or library.brings_textures(o.asset_id)):
             o = dataclasses.replace(o, material=MaterialSpec(preset="asset", color=o.material.color))
         objects.append(o)

@@ -28,7 +28,7 @@ from datagen.scene.geometry import geometry, project
 FULL_FRAME_SHARE = 0.9  # a box covering more of the frame than this is rendered in full (no check needed)
 
 
-GLOSSY_PRESETS = ("metal", "ceramic")
+GLOSSY_PRESETS = ("metal", "ceramic", "mirror", "glass")  # props that may show the subjects (reflected or refracted)
 UNIT_BOX = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], float)
 
 
@@ -70,6 +70,17 @@ def shadow_points(points: np.ndarray, lights) -> list[np.ndarray]:
 REFLECTIVE_FLOORS = ("mirror", "marble", "tiles", "photo")  # floors glossy enough to show a mirror image
 
 
+def wall_mirror(points: np.ndarray, env) -> np.ndarray | None:
+    """``points`` (..., 3) mirrored in the back wall when it is a mirror (``wall_finish``), else None."""
+    if env.walls < 1 or env.wall_finish != "mirror":
+        return None
+    from datagen.scene.build import WALL_THICKNESS
+
+    normal = np.array([-np.sin(env.wall_rotation), np.cos(env.wall_rotation), 0.0])  # from the centre to the wall
+    face = np.array([*env.wall_center, 0.0]) + (env.wall_distance - WALL_THICKNESS / 2) * normal
+    return points - 2.0 * ((points - face) @ normal)[..., None] * normal
+
+
 def _image_box(points: np.ndarray, width: int, height: int, margin: float, min_margin: int) -> tuple:
     """The box (row0, row1, col0, col1) around projected points (N, 2), grown by ``margin`` of its size (at
     least ``min_margin`` pixels) and clipped to the frame; empty when it lies outside."""
@@ -96,7 +107,8 @@ def influence_boxes(source, spec, states, subjects, grow: float = 1.6, margin: f
                     min_margin: float = 0.02, skirt: float = 1.5) -> np.ndarray:
     """(T, K, 4) int boxes ``row0, row1, col0, col1`` (end-exclusive; (0, 0, 0, 0) is empty) per frame:
     one per subject (an object of ``states`` or a body) holding it, its floor shadows, the floor around it
-    that it hides from the sky (``floor_skirt``) and, over a reflective floor, its mirror image; and one per glossy prop in view (which may reflect the subjects). Subjects'
+    that it hides from the sky (``floor_skirt``) and, over a reflective floor, its mirror image; one for its image in a
+    mirror wall; and one per glossy or glass prop in view (which may reflect or refract the subjects). Subjects'
     3D boxes are scaled by ``grow`` (colour bleeding and contact shadows around them, blurred reflections);
     each image box is grown by ``margin`` of its size (at least ``min_margin`` of the frame's width: small
     things' soft shadows under an HDRI reach further than their size) and clipped to the frame. A subject point behind the camera gives the whole frame. ``merge_boxes`` joins overlaps."""
@@ -108,6 +120,9 @@ def influence_boxes(source, spec, states, subjects, grow: float = 1.6, margin: f
         body = corners(source, spec, states, name, grow)
         parts = [body, *shadow_points(body, spec.lights), floor_skirt(body, skirt)] + \
             ([body * np.array([1.0, 1.0, -1.0])] if floor_mirror else [])
+        mirrored = wall_mirror(body, spec.environment)
+        if mirrored is not None:  # its image in a mirror wall is its own box (far from the thing itself)
+            per_subject.append(project(spec.camera, spec.frames, r.width, r.height, mirrored))
         per_subject.append(project(spec.camera, spec.frames, r.width, r.height, np.concatenate(parts, axis=1)))
     glossy = [project(spec.camera, spec.frames, r.width, r.height, corners(source, spec, _still(spec, states, o.name), o.name))
               for o in spec.objects if o.name not in subjects and o.material.preset in GLOSSY_PRESETS]
@@ -201,12 +216,22 @@ def leaks(full: np.ndarray, base: np.ndarray, boxes, threshold: float = 2.0, win
         inside[r0:r1, c0:c1] = True
     if not inside.any():
         return 0
-    diff = np.where(inside, (full.astype(np.float32) - base.astype(np.float32)).mean(axis=-1), 0.0)
-    weight = ndimage.uniform_filter(inside.astype(np.float32), size=window, mode="constant")
-    mean = ndimage.uniform_filter(diff, size=window, mode="constant") / np.maximum(weight, 1e-6)
+    mean = averaged_change(full, base, window, inside)
     outside = np.pad(~inside, 1, constant_values=False)  # beyond the frame is no seam
     near_outside = ndimage.binary_dilation(outside, iterations=ring)[1:-1, 1:-1]
     return int((inside & near_outside & (np.abs(mean) > threshold)).sum())
+
+
+def averaged_change(full: np.ndarray, base: np.ndarray, window: int = 9, inside: np.ndarray | None = None) -> np.ndarray:
+    """(H, W) signed change between two frames (mean over channels, grey levels) averaged over each pixel's
+    ``window`` x ``window`` neighbourhood, counting only the pixels of ``inside`` (default all): what a real
+    change leaves once the scatter of a few samples per pixel averages out."""
+    from scipy import ndimage
+
+    inside = np.ones(full.shape[:2], bool) if inside is None else inside
+    diff = np.where(inside, (full.astype(np.float32) - base.astype(np.float32)).mean(axis=-1), 0.0)
+    weight = ndimage.uniform_filter(inside.astype(np.float32), size=window, mode="constant")
+    return ndimage.uniform_filter(diff, size=window, mode="constant") / np.maximum(weight, 1e-6)
 
 
 def render_region(renderer, visibility, layers, boxes, base: dict, frames=None, threshold: float = 2.0,

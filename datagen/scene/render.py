@@ -45,7 +45,7 @@ from datagen.scene import looks
 from datagen.scene.build import build_kubric_scene, srgb_to_linear
 from datagen.kubric_compat import kb
 from datagen.scene.simulate import WorldStates
-from datagen.scene.spec import VISIBILITIES, SceneSpec
+from datagen.scene.spec import RAY_KINDS, VISIBILITIES, SceneSpec
 
 blender45.apply()
 
@@ -195,7 +195,7 @@ class SceneRenderer:
         env = self.spec.environment
         floor_image = self._texture(env.floor_texture)[0] if env.floor == "photo" else None
         for name, asset in self.kubric.environment.items():
-            mat = looks.floor_material(bpy, env, floor_image) if name == "floor" else looks.wall_material(bpy, env)
+            mat = looks.floor_material(bpy, env, floor_image) if name == "floor" else looks.wall_material(bpy, env, name)
             obj = asset.linked_objects[self.blender]
             obj.data.materials.clear()
             obj.data.materials.append(mat)
@@ -287,13 +287,18 @@ class SceneRenderer:
                 raise ValueError(f"visibility of {name!r} is {mode!r}; choose from {VISIBILITIES}")
             obj.hide_render = mode == "hidden"
             obj.visible_camera = mode == "visible"
+            for kind in RAY_KINDS:  # ray_<kind>: only that kind of ray sees it
+                setattr(obj, f"visible_{kind}", not mode.startswith("ray_") or mode == f"ray_{kind}")
+            obj.visible_volume_scatter = not mode.startswith("ray_")
 
     # -- rendering --------------------------------------------------------------------------------
     def render(self, visibility: dict[str, str] | None = None, layers=("rgb",),
-               frames=None, border=None) -> dict[str, np.ndarray]:
+               frames=None, border=None, spp: int | None = None) -> dict[str, np.ndarray]:
         """One pass. ``frames`` are 0-based indices (default: all); returns the requested layers.
-        ``border`` (row0, row1, col0, col1, end-exclusive) renders only that box with Cycles' border
-        (full-size frames, the box bit-identical to a full render's, zeros outside)."""
+        ``border`` (row0, row1, col0, col1, end-exclusive; or one such box per frame) renders only that box
+        with Cycles' border (full-size frames, the box bit-identical to a full render's, zeros outside). ``spp`` overrides
+        ``render.spp`` for this pass (raw layers only: passes at the same spp and seed agree wherever
+        nothing they differ in is reached)."""
         layers = tuple(layers)
         known = LAYERS + BEAUTY_LAYERS[1:] + RAW_LAYERS + FILM_LAYERS
         bad = set(layers) - set(known)
@@ -305,25 +310,37 @@ class SceneRenderer:
         if border is not None and r.denoise and set(BEAUTY_LAYERS) & set(layers):
             raise ValueError("a border pass cannot be denoised on its own: ask for rgb_raw and the film layers "
                              "(linear, albedo, normal), stitch them into full frames, then finish()")
+        if spp is not None and set(BEAUTY_LAYERS) & set(layers):
+            raise ValueError("a pass at its own spp delivers raw layers only (rgb_raw, rgba_raw, linear)")
         frames = list(range(self.spec.frames)) if frames is None else [int(f) for f in frames]
         self.set_visibility(visibility)
+        bpy.context.scene.cycles.samples = int(spp) if spp is not None else r.spp
         beauty = bool(set(BEAUTY_LAYERS + RAW_LAYERS + FILM_LAYERS) & set(layers))
         transparent = bool({"rgba", "rgba_raw"} & set(layers))
         settings = bpy.context.scene.render
         bpy.context.scene.view_layers["ViewLayer"].use = beauty
         settings.film_transparent = transparent
         settings.image_settings.color_mode = "RGBA" if transparent else "RGB"
+        borders = None
         if border is not None:
-            r0, r1, c0, c1 = (int(v) for v in border)
-            settings.use_border, settings.use_crop_to_border = True, False
-            settings.border_min_x, settings.border_max_x = c0 / r.width, c1 / r.width
-            settings.border_min_y, settings.border_max_y = (r.height - r1) / r.height, (r.height - r0) / r.height
+            borders = np.asarray(border, int).reshape(-1, 4)
+            if len(borders) == 1:
+                borders = np.repeat(borders, len(frames), axis=0)
+            if len(borders) != len(frames):
+                raise ValueError(f"border: one box or one per frame ({len(frames)}), got {len(borders)}")
+            settings.use_crop_to_border = False
         pass_dir = Path(tempfile.mkdtemp(prefix="pass_", dir=self.scratch))
         self.blender.set_exr_output_path(pass_dir / "exr" / "frame_")
         t0 = time.perf_counter()
         try:
             with RedirectStream(stream=sys.stdout, disabled=self.verbose):
-                for f in frames:
+                for i, f in enumerate(frames):
+                    if borders is not None:
+                        r0, r1, c0, c1 = (int(v) for v in borders[i])
+                        settings.use_border = True
+                        settings.border_min_x, settings.border_max_x = c0 / r.width, c1 / r.width
+                        settings.border_min_y = (r.height - r1) / r.height
+                        settings.border_max_y = (r.height - r0) / r.height
                     bpy.context.scene.frame_set(f + 1)
                     settings.filepath = str(pass_dir / "png" / f"frame_{f + 1:04d}.png")
                     bpy.ops.render.render(animation=False, write_still=beauty)

@@ -21,11 +21,15 @@ Vec3 = tuple[float, float, float]
 Quat = tuple[float, float, float, float]
 Color = tuple[float, float, float]
 
-MATERIAL_PRESETS = ("rubber", "metal", "plastic", "wood", "ceramic", "glass", "asset")  # asset: keep its own
+MATERIAL_PRESETS = ("rubber", "metal", "plastic", "wood", "ceramic", "glass", "mirror", "asset")  # asset: keep its own
 PARAMETRIC_MOTIONS = ("static", "dolly", "zoom", "pan", "orbit")  # need only ``amount``
 CAMERA_MOTIONS = PARAMETRIC_MOTIONS + ("track",)  # track follows ``path``
+WALL_FINISHES = ("paint", "mirror")
 FLOOR_TEXTURES = ("plain", "checker", "tiles", "wood", "concrete", "marble", "mirror", "photo")
-VISIBILITIES = ("visible", "hidden", "shadow_only")
+# what sees an object: everything, nothing, every ray but the camera's (shadow_only), or one kind of
+# secondary ray alone (the ray_* modes split an object's effects by the light paths that carry them)
+RAY_KINDS = ("shadow", "glossy", "transmission", "diffuse")
+VISIBILITIES = ("visible", "hidden", "shadow_only", *(f"ray_{k}" for k in RAY_KINDS))
 
 
 @dataclass
@@ -34,6 +38,7 @@ class MaterialSpec:
     color: Color = (0.8, 0.8, 0.8)
     roughness: float | None = None  # None: the preset's value
     texture_scale: float = 1.0  # size of procedural patterns (wood grain, speckle) relative to default
+    emission: float = 0.0  # > 0: the surface glows in its own colour with this strength (a lamp, a glowing ball)
 
     def __post_init__(self):
         if self.preset not in MATERIAL_PRESETS:
@@ -150,10 +155,12 @@ class EnvironmentSpec:
     floor_scale: float = 1.0
     floor_size: float = 30.0
     floor_texture: str | None = None  # floor="photo": a surface asset of the scene's library
+    floor_roughness: float | None = None  # None: the floor texture's own; low values polish it (a wet floor)
     floor_friction: float = 0.6
     floor_restitution: float = 0.3
     walls: int = 0  # 0 none, 1 back wall, 2 back and side wall (a corner)
     wall_color: Color = (0.82, 0.8, 0.76)
+    wall_finish: str = "paint"  # paint | mirror: the back wall is a mirror (the side wall stays painted)
     wall_distance: float = 3.0  # from wall_center to each wall's centre plane
     wall_center: tuple[float, float] = (0.0, 0.0)  # x, y the walls stand around
     wall_rotation: float = 0.0  # radians about Z: 0 puts the back wall at +Y and the side wall at -X
@@ -161,6 +168,8 @@ class EnvironmentSpec:
     def __post_init__(self):
         if self.floor is not None and self.floor not in FLOOR_TEXTURES:
             raise ValueError(f"unknown floor {self.floor!r}; choose from {FLOOR_TEXTURES}")
+        if self.wall_finish not in WALL_FINISHES:
+            raise ValueError(f"unknown wall_finish {self.wall_finish!r}; choose from {WALL_FINISHES}")
         if self.background == "hdri" and not (self.hdri_path or self.hdri):
             raise ValueError("background='hdri' needs hdri (an asset id) or hdri_path")
         if self.floor == "photo" and not self.floor_texture:

@@ -14,7 +14,9 @@ from datagen.scene.simulate import WorldStates
 def _sizes(sample, config) -> list[str]:
     t, h, w = sample["input_video"].shape[:3]
     errors = []
-    for name in ("target_video", "quadmask", "input_segmentation", "target_segmentation", "effects"):
+    for name in ("target_video", "quadmask", "input_segmentation", "target_segmentation", "effects", "effect_categories"):
+        if name not in sample:  # effect_categories: datasets written before it existed
+            continue
         if tuple(sample[name].shape[:3]) != (t, h, w):
             errors.append(f"{name}: shape {tuple(sample[name].shape[:3])} != input_video's {(t, h, w)}")
     f = int(sample["meta"].get("label_downsample", 1))
@@ -100,9 +102,32 @@ def _released_from_recorded_start(sample, config) -> list[str]:
     return errors
 
 
+def _effect_categories(sample, config) -> list[str]:
+    """Every flag lies inside 127, only known bits are set, and every effect pixel carries a flag (the
+    effects part of 127 is the union of the flags)."""
+    from datagen.void.categories import CATEGORY_BITS
+
+    if "effect_categories" not in sample:
+        return []
+    flags, mask, effects = sample["effect_categories"], sample["quadmask"], sample["effects"].astype(bool)
+    if not sample["meta"]["mask_config"].get("categories", False):
+        return [] if not flags.any() else [f"effect_categories: {int((flags > 0).sum())} flags with categories off"]
+    errors = []
+    unknown = int((flags & ~np.uint8(sum(CATEGORY_BITS.values()))).astype(bool).sum())
+    if unknown:
+        errors.append(f"effect_categories: {unknown} pixels with bits outside {CATEGORY_BITS}")
+    outside = int(((flags > 0) & (mask != qm.AFFECTED)).sum())
+    if outside:
+        errors.append(f"effect_categories: {outside} flagged pixels outside 127")
+    unflagged = int((effects & (mask == qm.AFFECTED) & (flags == 0)).sum())
+    if unflagged:
+        errors.append(f"effect_categories: {unflagged} effect pixels of 127 carry no flag")
+    return errors
+
+
 def _caption(sample, config) -> list[str]:
     return [] if sample["caption"].strip() else ["caption: empty"]
 
 
 INVARIANTS = (_sizes, _mask_values, _removed_region, _removed_absent_from_target, _unaffected_identical,
-              _affected_region, _released_from_recorded_start, _caption)
+              _affected_region, _released_from_recorded_start, _effect_categories, _caption)

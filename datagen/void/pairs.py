@@ -13,8 +13,11 @@ Render plan (each pass with the same camera path, lights and Cycles seed):
      A wherever the removed objects are not seen directly (``tests/test_scene.py`` checks this),
      so the effect footprint (shadows, reflections, bleeding) is A vs C outside the removed
      silhouette. ``render_effects_pass=True`` renders E for real instead.
+  C' C with the removed objects seen by one kind of secondary ray (shadow, glossy, transmission,
+     diffuse), one pass each, only inside the boxes around the effect footprint: which light paths
+     carry each effect pixel (``void/categories.py``, the ``effect_categories`` member)
 A region frame whose change still reaches its box's edge is rendered in full. A pair costs 1 + the beauty
-pixels of C and B in units of the clip (``render_cost``); ``region=False`` renders C in full and B from
+pixels of C, B and C' in units of the clip (``render_cost``); ``region=False`` renders C in full and B from
 divergence: 2 + (frames after divergence) / frames. VOID's generator pays 3.
 
 Labels never read denoised pixels. With ``render.denoise`` every pass also keeps its raw beauty
@@ -34,6 +37,7 @@ import numpy as np
 from datagen.core.sections import Section
 from datagen.labels import quadmask as qm
 from datagen.core.rotations import rotation_angle
+from datagen.void.categories import category_masks, effect_categories
 from datagen.scene.region import base_layers, beauty_layers, influence_boxes, raw, render_region, join_boxes
 from datagen.scene.simulate import WorldStates, simulate
 from datagen.scene.spec import SceneSpec
@@ -56,6 +60,8 @@ class MaskConfig(Section):
     pixel_min_neighbours: int  # > 0: drop changed pixels with fewer changed neighbours (render noise)
     effects: bool  # mark the removed objects' shadows and reflections as affected
     effect_threshold: int
+    categories: bool  # split the effects by ray kind (effect_categories: every effect pixel gets one or more)
+    category_budget: float  # renders of the clip the category passes may spend (their spp halves to fit)
     render_effects_pass: bool
     clear_first_frame: bool
     dilation: int
@@ -210,6 +216,23 @@ def make_pair(spec: SceneSpec, removed: list[str], cfg: MaskConfig | None = None
             t = time.perf_counter()
             e_raw = raw(renderer.render({n: "shadow_only" for n in removed}, layers=beauty[-1:]))
             timings["render_E"] = time.perf_counter() - t
+        ids = spec.segmentation_ids()
+        removed_mask = np.isin(a["segmentation"], [ids[n] for n in removed])
+        masks = {"removed": removed_mask}
+        if cfg.effects:
+            # outside the silhouette grown by the band its dilated mask and dilated effects would
+            # share, so the anti-aliased rim of a removed thing never turns the object into 63
+            band = 2 * cfg.dilation + 1 if cfg.dilation else 0
+            with_effects = e_raw if e_raw is not None else raw(a)
+            masks["effects"] = qm.effect_footprint(with_effects, raw(c), cfg.effect_threshold) & \
+                ~qm.dilate(removed_mask, band)
+            if cfg.categories:  # how each effect pixel is carried; the effects are the union of the flags
+                t = time.perf_counter()
+                masks["categories"], pixels, category_spp = effect_categories(
+                    renderer, removed, masks["effects"], raw(c), cfg.category_budget)
+                report["categories"] = {"beauty_pixels": pixels, "frames": int(masks["effects"].any(axis=(1, 2)).sum()),
+                                        "full_frames": [], "spp": category_spp}
+                timings["render_categories"] = time.perf_counter() - t
         b = {k: v.copy() for k, v in c.items() if k not in ("linear", "albedo", "normal")}
         start = None
         if comparison.divergence_frame is not None:
@@ -231,14 +254,10 @@ def make_pair(spec: SceneSpec, removed: list[str], cfg: MaskConfig | None = None
     if region:
         cost = 1.0 + sum(r["beauty_pixels"] for r in report.values()) / full
     else:
-        cost = 2.0 + (0 if start is None else (T - start) / T)
+        cost = 2.0 + (0 if start is None else (T - start) / T) + report.get("categories", {}).get("beauty_pixels", 0) / full
     cost += 1.0 if e_raw is not None else 0.0
 
     t = time.perf_counter()
-    ids = spec.segmentation_ids()
-    removed_ids = [ids[n] for n in removed]
-    removed_mask = np.isin(a["segmentation"], removed_ids)
-    masks = {"removed": removed_mask}
     affected_mask = np.zeros_like(removed_mask)
     if cfg.rule in ("simulation", "both"):
         # an affected object's pixels (in either world) from the frame its trajectories part
@@ -253,14 +272,10 @@ def make_pair(spec: SceneSpec, removed: list[str], cfg: MaskConfig | None = None
                                                  cfg.pixel_min_neighbours)
         affected_mask |= masks["pixel_change"]
     if cfg.effects:
-        with_effects = e_raw if e_raw is not None else raw(a)
-        # outside the silhouette grown by the band its dilated mask and dilated effects would
-        # share, so the anti-aliased rim of a removed thing never turns the object into 63
-        band = 2 * cfg.dilation + 1 if cfg.dilation else 0
-        masks["effects"] = qm.effect_footprint(with_effects, raw(c), cfg.effect_threshold) & \
-            ~qm.dilate(removed_mask, band)
         affected_mask |= masks["effects"]
     mask = qm.quadmask(removed_mask, affected_mask, cfg.dilation, cfg.clear_first_frame)
+    if "categories" in masks:
+        masks["categories"] = category_masks(masks["categories"], mask, cfg.dilation)
     target = b.pop("rgb")
     keep = (mask == qm.KEEP) & (raw(a) == b.pop("rgb_raw", target)).all(axis=-1)
     target[keep] = a["rgb"][keep]

@@ -1,6 +1,6 @@
 """Score predictions on benchmark splits, next to ground truth and weightless baselines.
 
-    python -m training.evaluate --truth BENCH/v1 [--pred PRED] [--out REPORT] [--splits ...] [--limit N]
+    python -m training.evaluate --truth BENCH/v2 [--pred PRED] [--out REPORT] [--splits ...] [--limit N]
 
 ``--truth``: a benchmark version folder (``manifest.json``, ``python -m datagen.bench make``) or one split
 (a dataset folder). ``--pred``: predictions per split: ``PRED/<split>/<key>/result.mp4`` (what

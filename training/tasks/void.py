@@ -21,10 +21,11 @@ class VoidTask(Task):
     members = ("input_video", "target_video", "quadmask", "caption", "target_forward_flow", "meta")
     latent_keys = ("target", "mask", "video", "flow", "context")
     reads = ClipReads("void", mask="quadmask", prompt_required=False, prompt_member="caption",
-                      truth=("target_video",), flow=True)
+                      truth=("target_video", "effect_categories"), flow=True)
     baselines = ("identity", "inpaint")
     columns = ("psnr_whole", "ssim_whole", "psnr_keep", "ssim_keep", "psnr_removed", "ssim_removed",
-               "psnr_affected", "ssim_affected", "flicker")
+               "psnr_affected", "ssim_affected", "flicker",
+               *(f"{m}_effect_{c}" for c in ("shadow", "reflection", "transmission", "illumination") for m in ("psnr", "ssim")))
 
     def __init__(self, model_cfg):
         super().__init__(model_cfg)
@@ -140,4 +141,4 @@ class VoidTask(Task):
     def score(cls, prediction, truth: dict) -> dict:
         from training.evaluation.scores import void_scores
 
-        return void_scores(prediction, truth["target_video"], truth["quadmask"])
+        return void_scores(prediction, truth["target_video"], truth["quadmask"], truth.get("effect_categories"))

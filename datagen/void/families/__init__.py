@@ -12,11 +12,11 @@ import dataclasses
 import numpy as np
 
 from datagen.core.seeds import weighted_choice
-from datagen.void.families import blocker, chain, launch, support
+from datagen.void.families import blocker, chain, effects, launch, support
 from datagen.void.families.common import FamilyScene, bystander
 
 FAMILIES = {"launch": launch.sample, "support": support.sample, "chain": chain.sample,
-            "blocker": blocker.sample}
+            "blocker": blocker.sample, "effects": effects.sample}
 
 
 class StoryFailed(RuntimeError):
@@ -38,8 +38,9 @@ def make_negative(rng: np.random.Generator, scene: FamilyScene, source) -> Famil
 
 def sample_pair_scene(rng: np.random.Generator, source, render, frames: int, fps: int,
                       families: dict[str, float], negative_rate: float, cf_config,
-                      max_attempts: int = 8, physics_rate: int = 240):
-    """(FamilyScene, factual WorldStates, WorldComparison) whose physics tells the story."""
+                      max_attempts: int = 8, physics_rate: int = 240, effect_category: str | None = None):
+    """(FamilyScene, factual WorldStates, WorldComparison) whose physics tells the story.
+    ``effect_category``: the effects family's carrier (None: drawn)."""
     from datagen.void.pairs import compare_worlds
     from datagen.scene.simulate import simulate
 
@@ -51,7 +52,8 @@ def sample_pair_scene(rng: np.random.Generator, source, render, frames: int, fps
     negative = bool(rng.random() < negative_rate)
     reasons = []
     for attempt in range(max_attempts):
-        scene = FAMILIES[family](rng, source, render, frames, fps)
+        scene = FAMILIES[family](rng, source, render, frames, fps,
+                                 **({"category": effect_category} if family == "effects" else {}))
         if negative:
             scene = make_negative(rng, scene, source)
             if scene is None:
