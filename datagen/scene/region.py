@@ -52,8 +52,10 @@ def corners(source, spec, states, name: str, grow: float = 1.0) -> np.ndarray:
     return np.stack([rotate(q[t], box) + p[t] for t in range(len(p))])
 
 
-def shadow_points(points: np.ndarray, lights) -> list[np.ndarray]:
-    """Where each light throws ``points`` (..., 3) onto the floor (z = 0)."""
+def shadow_points(points: np.ndarray, lights, env=None) -> list[np.ndarray]:
+    """Where each light throws ``points`` (..., 3) onto the floor (z = 0) and, given the environment, onto
+    its walls (a low sun throws long shadows up the wall behind)."""
+    planes = [(np.zeros(3), np.array([0.0, 0.0, 1.0]))] + (wall_planes(env) if env is not None else [])
     out = []
     for light in lights:
         pos, target = np.asarray(light.position, float), np.asarray(light.look_at, float)
@@ -61,9 +63,26 @@ def shadow_points(points: np.ndarray, lights) -> list[np.ndarray]:
             d = np.broadcast_to((target - pos) / np.linalg.norm(target - pos), points.shape)
         else:
             d = points - pos
-        dz = np.where(np.abs(d[..., 2]) > 1e-6, d[..., 2], -1e-6)
-        s = np.clip(-points[..., 2] / dz, 0.0, 50.0)[..., None]  # lights below the point cast nothing down
-        out.append(points + s * d)
+        for k, (origin, normal) in enumerate(planes):
+            dn = d @ normal
+            toward = dn < -1e-6  # the light travels into the plane's front face
+            s = np.where(toward, ((origin - points) @ normal) / np.where(toward, dn, -1.0), 0.0)
+            s = np.clip(s, 0.0, 50.0)[..., None]  # lights behind the plane cast nothing on it
+            if k == 0 or toward.any():
+                out.append(points + s * d)
+    return out
+
+
+def wall_planes(env) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(point on the front face, normal towards the room) of each wall of ``env``."""
+    from datagen.scene.build import WALL_THICKNESS
+
+    out = []
+    for k, (x, y) in enumerate(((0.0, 1.0), (-1.0, 0.0))[: env.walls]):  # back wall at +Y, side wall at -X
+        c, s = np.cos(env.wall_rotation), np.sin(env.wall_rotation)
+        outward = np.array([c * x - s * y, s * x + c * y, 0.0])
+        face = np.array([*env.wall_center, 0.0]) + (env.wall_distance - WALL_THICKNESS / 2) * outward
+        out.append((face, -outward))
     return out
 
 
@@ -74,10 +93,7 @@ def wall_mirror(points: np.ndarray, env) -> np.ndarray | None:
     """``points`` (..., 3) mirrored in the back wall when it is a mirror (``wall_finish``), else None."""
     if env.walls < 1 or env.wall_finish != "mirror":
         return None
-    from datagen.scene.build import WALL_THICKNESS
-
-    normal = np.array([-np.sin(env.wall_rotation), np.cos(env.wall_rotation), 0.0])  # from the centre to the wall
-    face = np.array([*env.wall_center, 0.0]) + (env.wall_distance - WALL_THICKNESS / 2) * normal
+    face, normal = wall_planes(env)[0]
     return points - 2.0 * ((points - face) @ normal)[..., None] * normal
 
 
@@ -118,10 +134,10 @@ def influence_boxes(source, spec, states, subjects, grow: float = 1.6, margin: f
     per_subject = []
     for name in subjects:
         body = corners(source, spec, states, name, grow)
-        parts = [body, *shadow_points(body, spec.lights), floor_skirt(body, skirt)] + \
+        parts = [body, *shadow_points(body, spec.lights, spec.environment), floor_skirt(body, skirt)] + \
             ([body * np.array([1.0, 1.0, -1.0])] if floor_mirror else [])
-        mirrored = wall_mirror(body, spec.environment)
-        if mirrored is not None:  # its image in a mirror wall is its own box (far from the thing itself)
+        mirrored = wall_mirror(np.concatenate(parts, axis=1), spec.environment)
+        if mirrored is not None:  # all of it seen in a mirror wall is its own box (far from the thing itself)
             per_subject.append(project(spec.camera, spec.frames, r.width, r.height, mirrored))
         per_subject.append(project(spec.camera, spec.frames, r.width, r.height, np.concatenate(parts, axis=1)))
     glossy = [project(spec.camera, spec.frames, r.width, r.height, corners(source, spec, _still(spec, states, o.name), o.name))
