@@ -127,7 +127,8 @@ def influence_boxes(source, spec, states, subjects, grow: float = 1.6, margin: f
     mirror wall; and one per glossy or glass prop in view (which may reflect or refract the subjects). Subjects'
     3D boxes are scaled by ``grow`` (colour bleeding and contact shadows around them, blurred reflections);
     each image box is grown by ``margin`` of its size (at least ``min_margin`` of the frame's width: small
-    things' soft shadows under an HDRI reach further than their size) and clipped to the frame. A subject point behind the camera gives the whole frame. ``merge_boxes`` joins overlaps."""
+    things' soft shadows under an HDRI reach further than their size) and clipped to the frame. A subject point behind
+    the camera, or a glowing subject (its light reaches the whole room), gives the whole frame. ``merge_boxes`` joins overlaps."""
     r = spec.render
     min_margin = max(4, int(round(min_margin * r.width)))
     floor_mirror = spec.environment.floor in REFLECTIVE_FLOORS
@@ -147,6 +148,9 @@ def influence_boxes(source, spec, states, subjects, grow: float = 1.6, margin: f
         for k, pts in enumerate(per_subject):
             boxes[t, k] = (0, r.height, 0, r.width) if not np.isfinite(pts[t]).all() else \
                 _image_box(pts[t], r.width, r.height, margin, min_margin)
+    if any(spec.objects[spec.index(n)].material.emission > 0 for n in subjects if n in {o.name for o in spec.objects}):
+        boxes[:, 0] = (0, r.height, 0, r.width)  # a glowing thing lights the whole room: no box would hold it
+    for t in range(spec.frames):
         for k, prop in enumerate(glossy, start=len(per_subject)):
             behind = ~np.isfinite(prop[t]).all(axis=-1)
             if behind.all():
