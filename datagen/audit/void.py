@@ -66,7 +66,7 @@ def collect_void(url: str, limit: int | None = None, grid: int = 4, max_frames: 
     if summary.get("generator") != GENERATOR:
         raise ValueError(f"{url}: generator is {summary.get('generator')!r}, not {GENERATOR}")
     rows, objects, sheets, totals = [], [], [], Counter()
-    category_sheets, rows_by_key = [], {}
+    category_sheets, shown = [], set()  # one grid per effect_category, its first pair
     for raw in iter_samples(url, decode=None, limit=limit):
         key = raw["__key__"]
         mask = decode_bytes("npy.gz", raw["quadmask.npy.gz"])
@@ -98,7 +98,7 @@ def collect_void(url: str, limit: int | None = None, grid: int = 4, max_frames: 
             "category_pixels": meta.get("effect_category_pixels") or {},
         })
         category = meta.get("effect_category")
-        first_of_category = category and category not in {rows_by_key[k]["effect_category"] for k, _ in category_sheets}
+        first_of_category = bool(category) and category not in shown
         if len(sheets) < grid or first_of_category:
             sample = {"input_video": decode_bytes("mp4", raw["input_video.mp4"]),
                       "target_video": decode_bytes("mp4", raw["target_video.mp4"]), "quadmask": mask}
@@ -109,7 +109,7 @@ def collect_void(url: str, limit: int | None = None, grid: int = 4, max_frames: 
                 sheets.append((key, sheet))
             if first_of_category:
                 category_sheets.append((key, sheet))
-                rows_by_key[key] = rows[-1]
+                shown.add(category)
     return VoidAudit(url=str(url), summary=summary, rows=rows, objects=objects, sheets=sheets,
                      failures=recorded_failures(url, summary), value_counts=dict(totals),
                      category_sheets=category_sheets)
@@ -262,7 +262,8 @@ def section_effect_categories(a: VoidAudit) -> Section:
     ax1.set_title("flagged effect pixels per category (all pairs)")
     ax1.set_ylabel("share of flags")
     fig.tight_layout()
-    figs = [fig, *sheet_figures(a.category_sheets, lambda key: f"{key}  effects ({next(r['effect_category'] for r in a.rows if r['key'] == key)}): "
+    rows = {r["key"]: r for r in a.rows}
+    figs = [fig, *sheet_figures(a.category_sheets, lambda key: f"{key}  effects ({rows[key]['effect_category']}): "
                                 "input | target | quadmask | |A-B|x4 | categories")]
     tables = [("Effects family: pairs per carrier", [{"effect_category": k, "pairs": carriers[k],
                                                       "share": pct(carriers[k] / max(sum(carriers.values()), 1))} for k in labels]),

@@ -144,13 +144,11 @@ def influence_boxes(source, spec, states, subjects, grow: float = 1.6, margin: f
     glossy = [project(spec.camera, spec.frames, r.width, r.height, corners(source, spec, _still(spec, states, o.name), o.name))
               for o in spec.objects if o.name not in subjects and o.material.preset in GLOSSY_PRESETS]
     boxes = np.zeros((spec.frames, len(per_subject) + len(glossy), 4), int)
+    glowing = any(o.material.emission > 0 for o in spec.objects if o.name in subjects)  # lights the whole room
     for t in range(spec.frames):
         for k, pts in enumerate(per_subject):
-            boxes[t, k] = (0, r.height, 0, r.width) if not np.isfinite(pts[t]).all() else \
+            boxes[t, k] = (0, r.height, 0, r.width) if glowing or not np.isfinite(pts[t]).all() else \
                 _image_box(pts[t], r.width, r.height, margin, min_margin)
-    if any(spec.objects[spec.index(n)].material.emission > 0 for n in subjects if n in {o.name for o in spec.objects}):
-        boxes[:, 0] = (0, r.height, 0, r.width)  # a glowing thing lights the whole room: no box would hold it
-    for t in range(spec.frames):
         for k, prop in enumerate(glossy, start=len(per_subject)):
             behind = ~np.isfinite(prop[t]).all(axis=-1)
             if behind.all():

@@ -6,15 +6,12 @@ The effects footprint (A against C, ``quadmask.effect_footprint``) says *where* 
 the picture away from their own silhouette. To say *how*, the pass C is rendered again with the removed
 objects seen by one kind of secondary ray alone (Cycles' per-object ray visibility: the ``ray_*``
 visibilities of ``SceneRenderer``): with a fixed seed such a pass differs from C only along light paths
-that reach the objects through that kind of ray. Each flag is the same footprint rule (3x3 mean change,
-neighbours) applied to that pass against C, inside the footprint. The passes are rendered only inside the
-boxes around the footprint (Cycles' border render is bit-identical to a full one), at the run's spp, and the
-transmission pass only when something else in the scene transmits light (otherwise no transmission ray
-exists and the flag is empty by construction).
-
-The effects part of 127 is then the union of the flags (``make_pair``): a footprint pixel that no single ray
-kind explains (a path touching the objects through two kinds at once, rare and faint) is dropped, so the
-footprint and the flags cannot disagree.
+that reach the objects through that kind of ray. Each footprint pixel carries the kinds whose pass makes a
+large enough share of the passes' summed change (``effect_categories``), so every footprint pixel has at least
+one flag and the effects part of 127 is exactly their union. The passes are rendered only inside one box per
+frame around the footprint (Cycles' border render is bit-identical to a full one), at the run's spp or less
+(``budget``), and the transmission pass only when a kept object is glass (otherwise no transmission ray
+reaches the removed objects and the flag is empty by construction).
 """
 from __future__ import annotations
 
@@ -128,8 +125,9 @@ CATEGORY_COLOURS = {"shadow": (60, 110, 255), "reflection": (40, 220, 90), "tran
 
 def colorize_categories(flags: np.ndarray) -> np.ndarray:
     """(..., H, W) flags to RGB for previews; unflagged pixels dark."""
-    out = np.full((*flags.shape, 3), 30, np.uint8)
+    out = np.zeros((*flags.shape, 3), np.uint8)
     for name, bit in CATEGORY_BITS.items():
         hit = (flags & bit) > 0
-        out[hit] = np.maximum(np.where(out[hit] == 30, 0, out[hit]), CATEGORY_COLOURS[name])
+        out[hit] = np.maximum(out[hit], CATEGORY_COLOURS[name])
+    out[flags == 0] = 30
     return out

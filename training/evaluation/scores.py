@@ -58,9 +58,6 @@ def flicker(pred: np.ndarray, truth: np.ndarray) -> float:
     return float(np.abs(dp - dg).mean())
 
 
-EFFECT_CATEGORIES = {"shadow": 1, "reflection": 2, "transmission": 4, "illumination": 8}  # datagen.void.categories
-
-
 def void_scores(pred: np.ndarray, truth: np.ndarray, quadmask: np.ndarray,
                 effect_categories: np.ndarray | None = None) -> dict:
     """PSNR and SSIM per quadmask region, flicker; with the pair's ``effect_categories``, also inside each
@@ -68,8 +65,10 @@ def void_scores(pred: np.ndarray, truth: np.ndarray, quadmask: np.ndarray,
     regions = {"whole": None, "keep": quadmask == 255, "removed": np.isin(quadmask, (0, 63)),
                "affected": quadmask == 127}
     if effect_categories is not None:
+        from datagen.void.categories import CATEGORY_BITS
+
         regions |= {f"effect_{name}": ((effect_categories & bit) > 0) & (quadmask == 127)
-                    for name, bit in EFFECT_CATEGORIES.items()}
+                    for name, bit in CATEGORY_BITS.items()}
     smap = ssim_map(pred, truth)
     out = {}
     for name, where in regions.items():

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from datagen.dataset.generators import VOID
+from datagen.void.categories import CATEGORY_BITS
 from training.core import flow_matching as fm
 from training.core.clips import void_clip
 from training.inference.inputs import ClipReads
@@ -25,7 +26,7 @@ class VoidTask(Task):
     baselines = ("identity", "inpaint")
     columns = ("psnr_whole", "ssim_whole", "psnr_keep", "ssim_keep", "psnr_removed", "ssim_removed",
                "psnr_affected", "ssim_affected", "flicker",
-               *(f"{m}_effect_{c}" for c in ("shadow", "reflection", "transmission", "illumination") for m in ("psnr", "ssim")))
+               *(f"{m}_effect_{c}" for c in CATEGORY_BITS for m in ("psnr", "ssim")))
 
     def __init__(self, model_cfg):
         super().__init__(model_cfg)
