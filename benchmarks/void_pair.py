@@ -11,10 +11,10 @@ B only inside the boxes where they can differ from A (``datagen/scene/region.py`
 full and B from the frame before physics diverges).
 
 Prints per family (the effects family with each pair's category) the planned ``render_cost`` (beauty pixels
-rendered / (frames x width x height), as each sample's meta records it; in brackets the effect-category passes'
-share and their spp), the region passes' full-frame fallbacks, and the measured wall time of each pass
-and of all passes against the plain render (renderer setup, simulation and labels apart). Nothing is
-asserted. Full size takes a while on 2 cores.
+of A, C and B rendered / (frames x width x height), as each sample's meta records it), beside it the
+effect-category label passes' ``label_cost`` and their spp, the region passes' grown and full-frame fallback
+frames, and the measured wall time of each pass and of A, C and B together against the plain render (renderer
+setup, simulation and labels apart). Nothing is asserted. Full size takes a while on 2 cores.
 
 ``--oracle`` also renders A, C and B in full and prints what a perfect region predictor would pay: 1 + the
 bounding box, per frame, of where C really differs from A and B from C (the change averaged over 9x9 pixels
@@ -98,34 +98,36 @@ def main(argv=None) -> None:
                         **({"spp": a.spp} if a.spp else {}))
     print(f"size {a.width}x{a.height}, {a.frames} frames, {render.spp} spp, denoise {render.denoise}, "
           f"region render {'off' if a.no_region else 'on'}")
-    print("| family | seed | removed / affected | divergence | render_cost (categories) | fallback frames C, B |"
-          " passes / plain (wall) | A | C | B | categories |" + (" perfect boxes |" if a.oracle else ""))
-    print("|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if a.oracle else ""))
-    costs, ratios, oracles = [], [], []
+    print("| family | seed | removed / affected | divergence | render_cost | label_cost (spp) | grown frames C, B |"
+          " fallback frames C, B | A+C+B / plain (wall) | A | C | B | categories |" + (" perfect boxes |" if a.oracle else ""))
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if a.oracle else ""))
+    costs, labels, ratios, oracles = [], [], [], []
     for family, seed in [(f, a.seed + i) for f in a.families for i in range(a.samples)]:
         scene, factual, _ = sample_pair_scene(np.random.default_rng(seed), library, render, a.frames, a.fps,
                                               {family: 1.0}, 0.0, cfg)
         pair = make_pair(scene.spec, scene.removed, cfg, source=library, factual=factual, region=not a.no_region)
         plain = plain_seconds(scene.spec, factual, library)
         passes = {k: v for k, v in pair.timings.items() if k.startswith("render_") and k != "render_setup"}
-        ratio = sum(passes.values()) / plain
+        ratio = sum(passes.get(f"render_{k}", 0.0) for k in ("A", "C", "B", "E")) / plain
         costs.append(pair.render_cost)
+        labels.append(pair.label_cost)
         ratios.append(ratio)
         if a.oracle:
             d = pair.comparison.divergence_frame
             oracles.append(oracle_cost(scene.spec, factual, pair.counterfactual, scene.removed,
                                        None if d is None else max(d - 1, 0), library))
-        fallback = ", ".join(str(len(pair.render_report[k]["full_frames"])) if k in pair.render_report else "-"
-                             for k in ("C", "B"))
-        full = scene.spec.frames * render.width * render.height
+        fallback, grown = (", ".join(str(count(pair.render_report[k])) if k in pair.render_report else "-"
+                                     for k in ("C", "B"))
+                           for count in (lambda r: len(r["full_frames"]), lambda r: r["grown_frames"]))
         categories = pair.render_report.get("categories", {})
         name = family + (f" ({scene.story['effect_category']})" if "effect_category" in scene.story else "")
         print(f"| {name} | {seed} | {len(scene.removed)} / {len(pair.comparison.affected)} | "
-              f"{pair.comparison.divergence_frame} | {pair.render_cost:.2f} "
-              f"({categories.get('beauty_pixels', 0) / full:.2f} at {categories.get('spp', '-')} spp) | {fallback} | {ratio:.2f} | "
+              f"{pair.comparison.divergence_frame} | {pair.render_cost:.2f} | "
+              f"{pair.label_cost:.2f} ({categories.get('spp', '-')}) | {grown} | {fallback} | {ratio:.2f} | "
               + " | ".join(f"{passes.get(f'render_{k}', 0.0) / plain:.2f}" for k in ("A", "C", "B", "categories")) + " |"
               + (f" {oracles[-1]:.2f} |" if a.oracle else ""), flush=True)
-    print(f"\nmean render_cost {sum(costs) / len(costs):.2f} full renders per pair, mean wall ratio "
+    print(f"\nmean render_cost {sum(costs) / len(costs):.2f} full renders per pair (label passes beside it: "
+          f"{sum(labels) / len(labels):.2f}), mean wall ratio of A, C and B "
           f"{sum(ratios) / len(ratios):.2f} (VOID's generator: 3 full passes, 3.00)"
           + (f"; perfect boxes {sum(oracles) / len(oracles):.2f}" if a.oracle else ""))
 

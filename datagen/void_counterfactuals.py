@@ -240,11 +240,13 @@ def make_sample(config, index: int, seed: int) -> dict:
         # share of the keep region (255) whose target pixels are the input's (raw renders agree exactly there)
         "keep_from_input": round(float(pair.masks["keep_from_input"].sum()) / max(int(counts[values == 255].sum()), 1), 5),
         "label_downsample": f,
-        "render_cost": pair.render_cost,  # beauty pixels / (frames x W x H); wall-clock timings go to the run's stats
-        # region passes (C, B): beauty pixels rendered, frames, frames rendered in full after their box leaked;
-        # every pass also renders its label layers (1 sample) over the same pixels; categories: the ray
-        # passes' beauty pixels in run-spp units, and their spp
-        "render_passes": {name: {k: r[k] for k in ("beauty_pixels", "frames", "full_frames", "spp") if k in r}
+        "render_cost": pair.render_cost,  # A, C, B beauty pixels / (frames x W x H); wall-clock timings go to the run's stats
+        "label_cost": pair.label_cost,  # the effect-category passes, same units (at the run's spp)
+        # region passes (C, B): beauty pixels rendered, frames, frames whose box grew where the change crossed
+        # it, frames rendered in full after that still leaked; every pass also renders its label layers
+        # (1 sample) over the same pixels; categories: the ray passes' beauty pixels in run-spp units, and their spp
+        "render_passes": {name: {k: r[k] for k in ("beauty_pixels", "frames", "grown_frames", "full_frames", "spp")
+                                 if k in r}
                           for name, r in pair.render_report.items()},
     }
     for name, seconds in pair.timings.items():

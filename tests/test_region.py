@@ -59,17 +59,25 @@ def test_region_is_the_full_render_within_the_edge_rule(scene, denoise):
         assert np.array_equal(region["rgb"], region["rgb_raw"])
 
 
-def test_a_box_too_small_falls_back_to_the_full_frame(scene):
-    from datagen.scene.region import base_layers, render_region
+def test_a_box_too_small_grows_where_it_leaks_then_falls_back_to_the_full_frame(scene):
+    from datagen.scene.region import averaged_change, base_layers, raw, render_region
 
     with _renderer(scene) as r:
         base = r.render(layers=base_layers(r))
         full = r.render(HIDDEN, layers=("rgb", "rgb_raw"))
-        boxes = _boxes(base["rgb_raw"], full["rgb_raw"], margin=-3)
-        region, report = render_region(r, HIDDEN, ("rgb",), boxes, base)
+        boxes = _boxes(raw(base), full["rgb_raw"], margin=-3)
+        grown, grown_report = render_region(r, HIDDEN, ("rgb", "rgb_raw"), boxes, base)
+        region, report = render_region(r, HIDDEN, ("rgb",), boxes, base, max_grows=0)
         with pytest.raises(ValueError, match="lacks"):
             render_region(r, HIDDEN, ("rgb",), boxes, {"rgb": base["rgb"]})
-    assert report["full_frames"] == [0, 1, 2]
+    h, w = full["rgb"].shape[1:3]
+    assert grown_report["full_frames"] == [] and grown_report["grown_frames"] == 3
+    assert grown_report["beauty_pixels"] < 0.9 * 3 * h * w, "a strip around the box, not the frame"
+    rendered = grown["rgb_raw"] != raw(base)
+    assert np.array_equal(grown["rgb_raw"][rendered], full["rgb_raw"][rendered])
+    residual = [np.abs(averaged_change(a, b)).max() for a, b in zip(full["rgb_raw"], grown["rgb_raw"])]
+    assert max(residual) <= 2, "what was not rendered differs from the full render by noise only (the edge rule)"
+    assert report["full_frames"] == [0, 1, 2] and report["grown_frames"] == 0
     assert np.array_equal(region["rgb"], full["rgb"]), "a fallback frame is the full render, denoised the same way"
 
 

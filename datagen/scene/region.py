@@ -119,8 +119,8 @@ def floor_skirt(box: np.ndarray, skirt: float) -> np.ndarray:
     return np.concatenate([centre[:, None, :2], np.zeros((len(box), 1, 1))], axis=-1) + radius[:, None, None] * ring
 
 
-def influence_boxes(source, spec, states, subjects, grow: float = 1.6, margin: float = 0.08,
-                    min_margin: float = 0.02, skirt: float = 1.5) -> np.ndarray:
+def influence_boxes(source, spec, states, subjects, grow: float = 1.0, margin: float = 0.04,
+                    min_margin: float = 0.02, skirt: float = 0.3) -> np.ndarray:
     """(T, K, 4) int boxes ``row0, row1, col0, col1`` (end-exclusive; (0, 0, 0, 0) is empty) per frame:
     one per subject (an object of ``states`` or a body) holding it, its floor shadows, the floor around it
     that it hides from the sky (``floor_skirt``) and, over a reflective floor, its mirror image; one for its image in a
@@ -220,24 +220,66 @@ def raw(layers: dict) -> np.ndarray:
 
 def leaks(full: np.ndarray, base: np.ndarray, boxes, threshold: float = 2.0, window: int = 9, ring: int = 2) -> int:
     """How many pixels on the inner edge of the rendered area (the union of ``boxes``, (K, 4); ``ring``
-    pixels wide, frame edges excepted) show a visible seam: the signed change between a frame and its
-    base, averaged over the rendered pixels of a ``window`` x ``window`` neighbourhood (mean over channels,
-    grey levels), exceeds ``threshold``. A non-zero count means the change crosses the boxes. Averaging
-    tells a real change (a shadow, the soft occlusion of the sky under an HDRI) from the scatter of paths
-    that touched what changed, which at a few samples per pixel reaches far at full per-pixel strength but
-    averages out."""
-    from scipy import ndimage
-
+    pixels wide, frame edges excepted) show a visible seam (``seam``). A non-zero count means the change
+    crosses the boxes."""
     h, w = full.shape[:2]
     inside = np.zeros((h, w), bool)
     for r0, r1, c0, c1 in np.asarray(boxes).reshape(-1, 4):
         inside[r0:r1, c0:c1] = True
+    return int(seam(full, base, inside, threshold, window, ring).sum())
+
+
+def seam(full: np.ndarray, base: np.ndarray, inside: np.ndarray, threshold: float = 2.0, window: int = 9,
+         ring: int = 2) -> np.ndarray:
+    """(H, W) the pixels on the inner edge of the rendered area ``inside`` (``ring`` pixels wide, frame edges
+    excepted) where the signed change between a frame and its base, averaged over the rendered pixels of a
+    ``window`` x ``window`` neighbourhood (mean over channels, grey levels), exceeds ``threshold``: a visible
+    seam. Averaging tells a real change (a shadow, the soft occlusion of the sky under an HDRI) from the
+    scatter of paths that touched what changed, which at a few samples per pixel reaches far at full
+    per-pixel strength but averages out."""
+    from scipy import ndimage
+
     if not inside.any():
-        return 0
+        return np.zeros_like(inside)
     mean = averaged_change(full, base, window, inside)
     outside = np.pad(~inside, 1, constant_values=False)  # beyond the frame is no seam
     near_outside = ndimage.binary_dilation(outside, iterations=ring)[1:-1, 1:-1]
-    return int((inside & near_outside & (np.abs(mean) > threshold)).sum())
+    return inside & near_outside & (np.abs(mean) > threshold)
+
+
+def grow_at_seam(rects, seam_pixels: np.ndarray, step: tuple[int, int], ring: int = 2) -> list[tuple[int, int, int, int]]:
+    """The rendered rectangles with each side that has seam pixels along it moved out by ``step`` (rows,
+    columns), clipped to the frame and merged: where the change crossed the boxes, render further."""
+    h, w = seam_pixels.shape
+    out = []
+    for r0, r1, c0, c1 in rects:
+        rows, cols = np.nonzero(seam_pixels[r0:r1, c0:c1])
+        if not len(rows):
+            out.append((r0, r1, c0, c1))
+            continue
+        d = ring + 1
+        out.append((max(0, r0 - step[0] * bool(rows.min() < d)), min(h, r1 + step[0] * bool(rows.max() >= r1 - r0 - d)),
+                    max(0, c0 - step[1] * bool(cols.min() < d)), min(w, c1 + step[1] * bool(cols.max() >= c1 - c0 - d))))
+    return merge_boxes(np.array(out))
+
+
+def uncovered(rect, done: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Rectangles that together cover every pixel of ``rect`` not yet ``done`` (the band above, below, left and
+    right of what is done inside it, and any hole within), each shrunk to its undone pixels."""
+    r0, r1, c0, c1 = rect
+    sub = done[r0:r1, c0:c1]
+    if not sub.any():
+        return [tuple(rect)]
+    rows, cols = np.nonzero(sub)
+    i0, i1, j0, j1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    bands = [(0, i0, 0, c1 - c0), (i1, r1 - r0, 0, c1 - c0), (i0, i1, 0, j0), (i0, i1, j1, c1 - c0), (i0, i1, j0, j1)]
+    out = []
+    for a0, a1, b0, b1 in bands:
+        todo = ~sub[a0:a1, b0:b1]
+        if todo.size and todo.any():
+            rr, cc = np.nonzero(todo)
+            out.append((r0 + a0 + rr.min(), r0 + a0 + rr.max() + 1, c0 + b0 + cc.min(), c0 + b0 + cc.max() + 1))
+    return [tuple(int(v) for v in b) for b in out]
 
 
 def averaged_change(full: np.ndarray, base: np.ndarray, window: int = 9, inside: np.ndarray | None = None) -> np.ndarray:
@@ -253,17 +295,22 @@ def averaged_change(full: np.ndarray, base: np.ndarray, window: int = 9, inside:
 
 
 def render_region(renderer, visibility, layers, boxes, base: dict, frames=None, threshold: float = 2.0,
-                  window: int = 9) -> tuple[dict, dict]:
+                  window: int = 9, grow_step: float = 0.06, max_grows: int = 6) -> tuple[dict, dict]:
     """One pass of ``renderer`` rendered only inside per-frame ``boxes`` ((T, 4) or (T, K, 4): row0, row1, col0,
     col1, end-exclusive; overlapping boxes are merged, each rectangle is one border render; a frame without
     boxes copies the base frame), stitched into ``base`` (a full pass over all the
     clip's frames with ``base_layers``; label layers it lacks are 0 outside the boxes).
 
+    Where a frame's change still crosses the edge of what was rendered (``seam``), the sides it crosses are
+    moved out by ``grow_step`` of the frame and only the new pixels are rendered, up to ``max_grows`` times;
+    a frame still leaking then, or grown to most of the frame, gets the rest of its pixels rendered (a full
+    frame, no pixel twice). So a box that is a little small costs a strip, not a frame.
+
     ``layers``: what to return (``rgb`` delivered, ``rgb_raw``, label layers, and the film layers when another
     region pass will be stitched into this one: ``base_layers``); ``frames``: which frames
     (default all; the result has that many). Returns (layers, report): ``beauty_pixels`` rendered (boxes,
-    wasted boxes of fallback frames and full frames), ``frames`` and ``full_frames`` (0-based indices of the
-    frames rendered in full after their box leaked).
+    strips and full frames), ``frames``, ``grown_frames`` (how many frames grew and then held) and
+    ``full_frames`` (0-based indices of the frames completed in full after their box still leaked).
     """
     h, w = renderer.spec.render.height, renderer.spec.render.width
     frames = list(range(renderer.spec.frames)) if frames is None else [int(f) for f in frames]
@@ -274,22 +321,35 @@ def render_region(renderer, visibility, layers, boxes, base: dict, frames=None, 
     labels = tuple(k for k in layers if k not in ("rgb", "rgb_raw", "linear", "albedo", "normal"))
     wanted = tuple(dict.fromkeys((*film, *labels)))
     out: dict[str, list] = {k: [] for k in dict.fromkeys((*film, *labels))}
-    pixels, fallback = 0, []
+    step = (max(window, int(round(grow_step * h))), max(window, int(round(grow_step * w))))
+    pixels, fallback, grown = 0, [], 0
     for f in frames:
         rects = merge_boxes(boxes[f])
         area = sum((r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in rects)
         frame = {k: (base[k][f] if k in base else None) for k in out}
-        if 0 < area < FULL_FRAME_SHARE * h * w:
-            for r0, r1, c0, c1 in rects:
-                part = renderer.render(visibility, layers=wanted, frames=[f], border=(r0, r1, c0, c1))
-                for k in out:
-                    frame[k] = frame[k].copy() if frame[k] is not None else np.zeros_like(part[k][0])
-                    frame[k][r0:r1, c0:c1] = part[k][0, r0:r1, c0:c1]
-            pixels += area
-            if leaks(frame[film[0]], raw(base)[f], rects, threshold, window):
-                fallback.append(f)
-                area = h * w
-        if area >= FULL_FRAME_SHARE * h * w:
+        full = not 0 < area < FULL_FRAME_SHARE * h * w
+        if not full:
+            done, todo = np.zeros((h, w), bool), rects
+            for attempt in range(max_grows + 2):
+                for r0, r1, c0, c1 in todo:
+                    part = renderer.render(visibility, layers=wanted, frames=[f], border=(r0, r1, c0, c1))
+                    for k in out:
+                        frame[k] = frame[k].copy() if frame[k] is not None else np.zeros_like(part[k][0])
+                        frame[k][r0:r1, c0:c1] = part[k][0, r0:r1, c0:c1]
+                    done[r0:r1, c0:c1] = True
+                    pixels += (r1 - r0) * (c1 - c0)
+                if done.all():
+                    break
+                crossing = seam(frame[film[0]], raw(base)[f], done, threshold, window)
+                if not crossing.any():
+                    break
+                rects = grow_at_seam(rects, crossing, step)
+                if attempt >= max_grows or sum((r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in rects) >= FULL_FRAME_SHARE * h * w:
+                    fallback.append(f)  # the rest of the frame, so it is the full render's (no pixel twice)
+                    rects = [(0, h, 0, w)]
+                todo = [b for rect in rects for b in uncovered(rect, done)]
+            grown += attempt > 0 and f not in fallback
+        if full and area:
             part = renderer.render(visibility, layers=wanted, frames=[f])
             frame = {k: part[k][0] for k in out}
             pixels += h * w
@@ -306,7 +366,8 @@ def render_region(renderer, visibility, layers, boxes, base: dict, frames=None, 
                                       for i in range(len(frames))])
         else:
             result["rgb"] = stacked["rgb"]
-    return result, {"beauty_pixels": int(pixels), "frames": len(frames), "full_frames": fallback}
+    return result, {"beauty_pixels": int(pixels), "frames": len(frames), "grown_frames": int(grown),
+                    "full_frames": fallback}
 
 
 def _zero_label(key: str, h: int, w: int) -> np.ndarray:

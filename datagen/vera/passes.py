@@ -71,7 +71,7 @@ class _Scene:
                       ) -> tuple[dict, dict]:
         """A pass rendered only inside per-frame ``boxes`` and stitched into ``plate`` (a full pass with
         ``scene.region.base_layers``), one denoise per stitched frame; a frame whose change still reaches
-        its box's edge is rendered in full (``datagen.scene.region``). Returns (layers, report)."""
+        its box's edge grows there, then is rendered in full (``datagen.scene.region``). Returns (layers, report)."""
         from datagen.scene.region import render_region
 
         t0 = time.perf_counter()
@@ -82,4 +82,4 @@ class _Scene:
         self.passes.log.append({"name": name, "frames": report["frames"], "width": r.width, "height": r.height,
                                 "beauty": True, "layers": list(layers), "pixel_share": share,
                                 "hidden": sorted(k for k, v in (visibility or {}).items() if v == "hidden")})
-        return out, {"pixel_share": share, "full_frames": report["full_frames"]}
+        return out, {"pixel_share": share, "grown_frames": report["grown_frames"], "full_frames": report["full_frames"]}

@@ -16,9 +16,11 @@ Render plan (each pass with the same camera path, lights and Cycles seed):
   C' C with the removed objects seen by one kind of secondary ray (shadow, glossy, transmission,
      diffuse), one pass each, only inside the boxes around the effect footprint: which light paths
      carry each effect pixel (``void/categories.py``, the ``effect_categories`` member)
-A region frame whose change still reaches its box's edge is rendered in full. A pair costs 1 + the beauty
-pixels of C, B and C' in units of the clip (``render_cost``); ``region=False`` renders C in full and B from
-divergence: 2 + (frames after divergence) / frames. VOID's generator pays 3.
+Where a region frame's change still reaches its box's edge, the box grows there (a strip is rendered), and
+a frame still leaking is rendered in full. A pair costs 1 + the beauty pixels of C and B in units of the clip
+(``render_cost``); ``region=False`` renders C in full and B from divergence: 2 + (frames after divergence) /
+frames. VOID's generator pays 3. The label passes C' are reported beside it (``label_cost``, in units of the
+clip at the run's spp).
 
 Labels never read denoised pixels. With ``render.denoise`` every pass also keeps its raw beauty
 (``rgb_raw``: with a fixed seed, raw pixels differ between passes only where a light path touched what
@@ -170,7 +172,8 @@ class Pair:
     removed: list[str]
     masks: dict[str, np.ndarray] = field(default_factory=dict)  # the parts of the quadmask, and keep_from_input
     timings: dict[str, float] = field(default_factory=dict)
-    render_cost: float = 0.0  # beauty pixels rendered / (frames x width x height)
+    render_cost: float = 0.0  # beauty pixels of A, C and B rendered / (frames x width x height)
+    label_cost: float = 0.0  # the effect-category passes' pixels, in the same units at the run's spp
     render_report: dict = field(default_factory=dict)  # region passes: beauty pixels, full-frame fallbacks
 
 
@@ -252,10 +255,11 @@ def make_pair(spec: SceneSpec, removed: list[str], cfg: MaskConfig | None = None
                 b[k][start:] = late[k]
     full = T * spec.render.width * spec.render.height
     if region:
-        cost = 1.0 + sum(r["beauty_pixels"] for r in report.values()) / full
+        cost = 1.0 + sum(report[k]["beauty_pixels"] for k in ("C", "B") if k in report) / full
     else:
-        cost = 2.0 + (0 if start is None else (T - start) / T) + report.get("categories", {}).get("beauty_pixels", 0) / full
+        cost = 2.0 + (0 if start is None else (T - start) / T)
     cost += 1.0 if e_raw is not None else 0.0
+    label_cost = report.get("categories", {}).get("beauty_pixels", 0) / full
 
     t = time.perf_counter()
     affected_mask = np.zeros_like(removed_mask)
@@ -284,4 +288,5 @@ def make_pair(spec: SceneSpec, removed: list[str], cfg: MaskConfig | None = None
     return Pair(input_video=a["rgb"], target_video=target, quadmask=mask,
                 target_layers=b, input_segmentation=a["segmentation"], factual=factual,
                 counterfactual=counterfactual, comparison=comparison, removed=list(removed),
-                masks=masks, timings=timings, render_cost=round(cost, 4), render_report=report)
+                masks=masks, timings=timings, render_cost=round(cost, 4), label_cost=round(label_cost, 4),
+                render_report=report)
