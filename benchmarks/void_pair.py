@@ -116,9 +116,9 @@ def main(argv=None) -> None:
             d = pair.comparison.divergence_frame
             oracles.append(oracle_cost(scene.spec, factual, pair.counterfactual, scene.removed,
                                        None if d is None else max(d - 1, 0), library))
-        fallback, grown = (", ".join(str(count(pair.render_report[k])) if k in pair.render_report else "-"
-                                     for k in ("C", "B"))
-                           for count in (lambda r: len(r["full_frames"]), lambda r: r["grown_frames"]))
+        regions = [pair.render_report.get(k) for k in ("C", "B")]
+        fallback = ", ".join(str(len(r["full_frames"])) if r else "-" for r in regions)
+        grown = ", ".join(str(r["grown_frames"]) if r else "-" for r in regions)
         categories = pair.render_report.get("categories", {})
         name = family + (f" ({scene.story['effect_category']})" if "effect_category" in scene.story else "")
         print(f"| {name} | {seed} | {len(scene.removed)} / {len(pair.comparison.affected)} | "

@@ -3,9 +3,10 @@
 With the same Cycles seed, a border render is bit-identical to the same pixels of a full render
 (per-pixel sampling; ``tests/test_region.py`` checks it, adaptive sampling included). So a pass that
 differs from a base pass (the same scene with some things hidden, moved or added) only inside
-per-frame boxes is rendered inside them and is the base elsewhere. Each frame is checked: if the two
-still differ visibly on the box's inner edge (``leaks``: the change averaged over a small window), the change reaches beyond the box and
-the frame is rendered in full instead.
+per-frame boxes is rendered inside them and is the base elsewhere. Each frame is checked: where the two
+still differ visibly on the inner edge of what was rendered (``seam``: the change averaged over a small
+window), the change reaches beyond the box; the box grows there (``grow_at_seam``), and a frame that keeps
+leaking is completed in full.
 
 The denoiser is a spatial filter, so a denoised crop is not the denoised full frame: raw beauty and
 its guides (albedo, normal) are stitched into full frames first, then each frame is denoised once
@@ -218,17 +219,6 @@ def raw(layers: dict) -> np.ndarray:
     return layers["rgb_raw"] if "rgb_raw" in layers else layers["rgb"]
 
 
-def leaks(full: np.ndarray, base: np.ndarray, boxes, threshold: float = 2.0, window: int = 9, ring: int = 2) -> int:
-    """How many pixels on the inner edge of the rendered area (the union of ``boxes``, (K, 4); ``ring``
-    pixels wide, frame edges excepted) show a visible seam (``seam``). A non-zero count means the change
-    crosses the boxes."""
-    h, w = full.shape[:2]
-    inside = np.zeros((h, w), bool)
-    for r0, r1, c0, c1 in np.asarray(boxes).reshape(-1, 4):
-        inside[r0:r1, c0:c1] = True
-    return int(seam(full, base, inside, threshold, window, ring).sum())
-
-
 def seam(full: np.ndarray, base: np.ndarray, inside: np.ndarray, threshold: float = 2.0, window: int = 9,
          ring: int = 2) -> np.ndarray:
     """(H, W) the pixels on the inner edge of the rendered area ``inside`` (``ring`` pixels wide, frame edges
@@ -325,7 +315,7 @@ def render_region(renderer, visibility, layers, boxes, base: dict, frames=None, 
     pixels, fallback, grown = 0, [], 0
     for f in frames:
         rects = merge_boxes(boxes[f])
-        area = sum((r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in rects)
+        area = _area(rects)
         frame = {k: (base[k][f] if k in base else None) for k in out}
         full = not 0 < area < FULL_FRAME_SHARE * h * w
         if not full:
@@ -337,14 +327,14 @@ def render_region(renderer, visibility, layers, boxes, base: dict, frames=None, 
                         frame[k] = frame[k].copy() if frame[k] is not None else np.zeros_like(part[k][0])
                         frame[k][r0:r1, c0:c1] = part[k][0, r0:r1, c0:c1]
                     done[r0:r1, c0:c1] = True
-                    pixels += (r1 - r0) * (c1 - c0)
+                pixels += _area(todo)
                 if done.all():
                     break
                 crossing = seam(frame[film[0]], raw(base)[f], done, threshold, window)
                 if not crossing.any():
                     break
                 rects = grow_at_seam(rects, crossing, step)
-                if attempt >= max_grows or sum((r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in rects) >= FULL_FRAME_SHARE * h * w:
+                if attempt >= max_grows or _area(rects) >= FULL_FRAME_SHARE * h * w:
                     fallback.append(f)  # the rest of the frame, so it is the full render's (no pixel twice)
                     rects = [(0, h, 0, w)]
                 todo = [b for rect in rects for b in uncovered(rect, done)]
@@ -368,6 +358,11 @@ def render_region(renderer, visibility, layers, boxes, base: dict, frames=None, 
             result["rgb"] = stacked["rgb"]
     return result, {"beauty_pixels": int(pixels), "frames": len(frames), "grown_frames": int(grown),
                     "full_frames": fallback}
+
+
+def _area(rects) -> int:
+    """Pixels of rectangles (row0, row1, col0, col1), counted once per rectangle."""
+    return sum((r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in rects)
 
 
 def _zero_label(key: str, h: int, w: int) -> np.ndarray:
