@@ -91,3 +91,16 @@ def test_adaptive_sampling_border_renders(scene):
         plain = r.render(layers=("rgb",), frames=[1])["rgb"][0]
     assert not np.array_equal(full, plain), "adaptive sampling changed nothing: the test would prove nothing"
     assert np.array_equal(part[10:50, 20:70], full[10:50, 20:70])
+
+
+def test_border_edges_are_exact_where_fractions_round_down(scene):
+    """Blender stores a border as fractions of the frame (float32) and truncates them back to pixels: at
+    208x120, 119/208 x 208 lands under 119 and the box's last column went unrendered (a black line in the
+    stitched frame). Every pixel of such boxes is rendered, none outside."""
+    with _renderer(scene, denoise=False, spp=1, width=208, height=120) as r:
+        full = r.render(layers=("rgb",), frames=[0])["rgb"][0]
+        for box in ((33, 63, 11, 119), (10, 63, 53, 61), (63, 99, 106, 122)):
+            part = r.render(layers=("rgb",), frames=[0], border=box)["rgb"][0]
+            inside = np.zeros(part.shape[:2], bool)
+            inside[box[0]:box[1], box[2]:box[3]] = True
+            assert np.array_equal(part[inside], full[inside].reshape(-1, 3)) and not part[~inside].any(), box

@@ -58,6 +58,7 @@ LAYERS = ("rgb", "segmentation", "depth", "forward_flow", "backward_flow", "obje
 LABEL_LAYERS = LAYERS[1:]
 BEAUTY_LAYERS = ("rgb", "rgba")
 RAW_LAYERS = ("rgb_raw", "rgba_raw")
+BORDER_NUDGE = 0.01  # pixels: border edges set this far inside a pixel, exact under truncation or rounding
 FILM_LAYERS = ("linear", "albedo", "normal")
 GUIDES = {"albedo": ("DenoiseAlbedo", "Denoising Albedo", "RGB"), "normal": ("DenoiseNormal", "Denoising Normal", "XYZ")}
 BACKGROUND_Z = 1e9
@@ -338,9 +339,11 @@ class SceneRenderer:
                     if borders is not None:
                         r0, r1, c0, c1 = (int(v) for v in borders[i])
                         settings.use_border = True
-                        settings.border_min_x, settings.border_max_x = c0 / r.width, c1 / r.width
-                        settings.border_min_y = (r.height - r1) / r.height
-                        settings.border_max_y = (r.height - r0) / r.height
+                        # Blender turns the (float) fractions back into pixels by truncation: c1 / width
+                        # can land a hair under c1 and lose the last column, so aim a hundredth of a pixel in
+                        settings.border_min_x, settings.border_max_x = ((c + BORDER_NUDGE) / r.width for c in (c0, c1))
+                        settings.border_min_y, settings.border_max_y = ((r.height - row + BORDER_NUDGE) / r.height
+                                                                        for row in (r1, r0))
                     bpy.context.scene.frame_set(f + 1)
                     settings.filepath = str(pass_dir / "png" / f"frame_{f + 1:04d}.png")
                     bpy.ops.render.render(animation=False, write_still=beauty)
