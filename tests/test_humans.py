@@ -107,14 +107,18 @@ def test_retarget_follows_the_source_skeleton(fixture_root):
     core = [sk.INDEX[b] for b in model.bone_labels]
     # the fixture skeleton is anny's default body: joints land on the source's
     poses, heads = retarget(source, rest_pose(model, {}), model.bone_labels)
-    assert np.abs(heads - source[:, core]).max() < 5e-3
+    assert np.abs(heads - source[:, core]).max() < 6e-3
     vertices = skin(model, {}, poses)
     assert vertices.shape == (12, 13718, 3) and np.isfinite(vertices).all()
     assert vertices[..., 2].min() > -0.05  # feet on the floor, not through it
-    # another body shape: bone directions still follow the source, positions within proportions
+    # another body shape: bone directions still follow the source, positions within proportions; the
+    # legs reach the source's ankles (IK), so planted feet stay planted on any body
     other = {"height": 0.9, "weight": 0.8, "gender": 0.0}
     poses2, heads2 = retarget(source, rest_pose(model, other), model.bone_labels)
-    for bone in ("LeftForeArm", "RightLeg", "Spine2"):
+    for side in ("Left", "Right"):
+        k, b = model.bone_labels.index(sk.P + side + "Foot"), sk.INDEX[sk.P + side + "Foot"]
+        assert np.abs(heads2[:, k, :2] - source[:, b, :2]).max() < 1e-6
+    for bone in ("LeftForeArm", "RightHand", "Spine2"):
         b, p = sk.INDEX[sk.P + bone], sk.INDEX[sk.PARENT[sk.P + bone]]
         k, kp = model.bone_labels.index(sk.P + bone), model.bone_labels.index(sk.PARENT[sk.P + bone])
         d_src = source[:, b] - source[:, p]

@@ -18,9 +18,10 @@ import numpy as np
 from datagen.humans import humoto
 
 REGIONS = ("skin", "shirt", "trousers", "shoes")
-# SMPL-X joints (body part of the 55) by the clothing that covers them
+# SMPL-X joints (body part of the 55) by the clothing that covers them; its feet (ankle and foot joints)
 _SMPLX_REGIONS = {"shoes": (7, 8, 10, 11), "trousers": (0, 1, 2, 4, 5), "shirt": (3, 6, 9, 13, 14, 16, 17),
                   "sleeves": (18, 19)}
+_SMPLX_FEET = {"Left": (7, 10), "Right": (8, 11)}
 
 
 @dataclass
@@ -28,6 +29,7 @@ class BodyMesh:
     vertices: np.ndarray  # (T, V, 3) float32, world
     faces: np.ndarray  # (F, 3)
     regions: np.ndarray  # (V,) index into ``region_names``
+    feet: dict[str, np.ndarray]  # "Left"/"Right" -> vertex indices of the foot (``contact.foot_slide``)
     region_names: tuple[str, ...] = REGIONS
 
 
@@ -53,14 +55,16 @@ def _body_mesh(body_json: str, frames: int, fps: float) -> BodyMesh:
         from datagen.humans import anny_body
 
         model = anny_body.anny_model()
-        seq = sequence_for(body, frames, fps)
         rest = anny_body.rest_pose(model, body.phenotype)
-        poses, _ = anny_body.retarget(seq.heads(), rest, model.bone_labels)
+        source = _procedural(model, body, rest, frames) if body.motion else sequence_for(body, frames, fps).heads()
+        poses, _ = anny_body.retarget(source, rest, model.bone_labels)
         vertices = anny_body.skin(model, body.phenotype, poses)
         regions = anny_body.vertex_regions(model, body.sleeves)
-        return BodyMesh(vertices, np.asarray(model.faces, dtype=np.int64), regions)
+        return BodyMesh(vertices, np.asarray(model.faces, dtype=np.int64), regions, anny_body.foot_vertices(model))
     from datagen.humans import smplx_body
 
+    if body.motion:
+        raise ValueError(f"procedural motion {body.motion!r} drives anny bodies only (SMPL-X takes AMASS-style motion)")
     if not body.smplx_model or not body.smplx_motion:
         raise ValueError("body model smplx needs humoto.smplx.model (SMPL-X model file or folder) "
                          "and humoto.smplx.motion (AMASS-style npz folder or file)")
@@ -75,7 +79,27 @@ def _body_mesh(body_json: str, frames: int, fps: float) -> BodyMesh:
         if region == "sleeves" and not body.sleeves:
             continue
         regions[np.isin(main, joints)] = REGIONS.index("shirt" if region == "sleeves" else region)
-    return BodyMesh(vertices, np.asarray(smplx.faces, dtype=np.int64), regions)
+    feet = {side: np.flatnonzero(np.isin(main, joints)) for side, joints in _SMPLX_FEET.items()}
+    return BodyMesh(vertices, np.asarray(smplx.faces, dtype=np.int64), regions, feet)
+
+
+def _procedural(model, body, rest, frames: int) -> np.ndarray:
+    """Source heads (T, 65, 3) of a procedural motion made on the body's own skeleton, so its feet, seat
+    and hands land where the script puts them; a seated body's hips rise by however deep its flesh
+    would sink into the seat."""
+    from datagen.humans import anny_body, fixtures
+
+    skeleton = anny_body.rest_skeleton(model, body.phenotype)
+    script = fixtures.script(body.motion, frames, skeleton)
+    _, source = fixtures.animate(script, skeleton)
+    for _ in range(6 if script.seat is not None else 0):  # raising the hips also tilts the thighs: iterate
+        poses, _ = anny_body.retarget(source[-1:], rest, model.bone_labels)
+        depth = fixtures.seat_depth(script, anny_body.skin(model, body.phenotype, poses)[0])
+        if depth <= 0.002:
+            break
+        script.seat_hips += depth + 0.003
+        _, source = fixtures.animate(script, skeleton)
+    return source
 
 
 @functools.lru_cache(maxsize=3)

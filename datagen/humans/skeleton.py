@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from datagen.core.paths import REPO_ROOT
+from datagen.core.rotations import swing
 
 P = "mixamorig:"
 _SIDE = ("Left", "Right")
@@ -84,3 +85,32 @@ def forward_kinematics(root: np.ndarray, local: np.ndarray, heads: np.ndarray | 
             world[:, i] = world[:, parent] @ local[:, i]
             pos[:, i] = pos[:, parent] + world[:, parent] @ (heads[i] - heads[parent])
     return world, pos
+
+
+def two_bone_ik(root: np.ndarray, target: np.ndarray, u1: np.ndarray, u2: np.ndarray, pole: np.ndarray,
+                parent_rot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """World rotations (T, 3, 3) of a two-bone limb (rest vectors ``u1``, ``u2``: upper arm and forearm,
+    thigh and shin) whose end reaches ``target`` (T, 3) from ``root`` (T, 3), bending towards ``pole``
+    (T, 3); ``parent_rot`` (T, 3, 3) is the limb's parent's world rotation. A target out of reach is
+    pulled in to 0.999 of the limb's length along the same line."""
+    l1, l2 = np.linalg.norm(u1), np.linalg.norm(u2)
+    d = target - root
+    dist = np.clip(np.linalg.norm(d, axis=-1), abs(l1 - l2) + 1e-3, (l1 + l2) * 0.999)
+    dn = d / np.linalg.norm(d, axis=-1, keepdims=True)
+    cos_a = np.clip((l1 ** 2 + dist ** 2 - l2 ** 2) / (2 * l1 * dist), -1, 1)
+    n = pole - np.einsum("ti,ti->t", pole, dn)[:, None] * dn
+    n /= np.linalg.norm(n, axis=-1, keepdims=True)
+    middle = root + l1 * (cos_a[:, None] * dn + np.sqrt(1 - cos_a ** 2)[:, None] * n)
+    end = root + dist[:, None] * dn
+    upper = swing(np.einsum("tij,j->ti", parent_rot, u1), middle - root) @ parent_rot
+    lower = swing(np.einsum("tij,j->ti", upper, u2), end - middle) @ upper
+    return upper, lower
+
+
+def running_max_mean(x: np.ndarray, radius: int) -> np.ndarray:
+    """The mean over +-``radius`` frames of the max over +-``radius`` frames: smooth, and never below ``x``
+    (a hip height that must come down at least ``x`` comes down smoothly)."""
+    pad = np.pad(x, radius, mode="edge")
+    peak = np.array([pad[i:i + 2 * radius + 1].max() for i in range(len(x))])
+    pad = np.pad(peak, radius, mode="edge")
+    return np.array([pad[i:i + 2 * radius + 1].mean() for i in range(len(x))])

@@ -73,6 +73,7 @@ class BodySpec:
     name: str = "person"
     model: str = "anny"  # anny (HUMOTO Mixamo motion, retargeted) | smplx (AMASS-style SMPL-X motion)
     sequence: str = ""  # HUMOTO sequence folder (objects and, for anny, the motion)
+    motion: str = ""  # anny: a procedural motion (``humans.fixtures.MOTIONS``) made on this body, instead of ``sequence``
     objects_dir: str | None = None  # HUMOTO object meshes; None: <root>/objects
     smplx_model: str | None = None  # SMPL-X model file or folder (model="smplx")
     smplx_motion: str | None = None  # AMASS-style npz (model="smplx")
