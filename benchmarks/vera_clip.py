@@ -2,11 +2,12 @@
 
     python benchmarks/vera_clip.py [--samples 3] [--width 832 --height 480 --frames 49 --spp 16]
     python benchmarks/vera_clip.py --width 208 --height 120 --frames 9 --spp 4 --no-region
+    python benchmarks/vera_clip.py --subjects person       # people only (default: the config's weights)
 
 A full render is the clip's input scene rendered once with Cycles (beauty layer only: what any
 generator pays per video). For each sample (families and tasks follow the generator's stratified
-schedule: index 0 single object / background change, 1 synthetic / matting, 2 multi-object /
-addition, ...) this makes the sample exactly as the generator does, then renders its scene once
+schedule over family x task x subject kind: index 0 single object / background change / an object,
+1 synthetic / addition / a person, 2 multi-object / addition / a person, ...; ``--subjects`` keeps one kind) this makes the sample exactly as the generator does, then renders its scene once
 plainly, and prints the planned cost (passes x pixels, from the sample's metadata) and the measured
 wall-clock ratio. A plate-and-full pair rendered naively costs 2.00. Nothing is asserted.
 """
@@ -59,6 +60,8 @@ def main(argv=None) -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-region", action="store_true", help="render F in full (vera.region_render=false)")
+    p.add_argument("--subjects", nargs="+", choices=("object", "person"), default=None,
+                   help="subject kinds to draw (default: vera.subjects' weights)")
     a = p.parse_args(argv)
 
     import datagen.vera_layers as vera
@@ -67,11 +70,14 @@ def main(argv=None) -> None:
     cfg = task_config(to_plain(load_config("vera_layers", [
         "out=memory://unused", f"render.width={a.width}", f"render.height={a.height}", f"render.frames={a.frames}",
         f"render.spp={a.spp}", f"seed={a.seed}", f"vera.region_render={not a.no_region}",
-        "vera.meta_timings=true"])), threads=a.threads)
+        "vera.meta_timings=true",
+        *([f"vera.subjects.{k}={1.0 if k in a.subjects else 0.0}" for k in ("object", "person")] if a.subjects else [])
+    ])), threads=a.threads)
     library = open_scene_library(AssetsConfig.from_section(cfg.assets))
     print(f"size {a.width}x{a.height}, {a.frames} frames, {a.spp} spp, {a.threads} threads, "
           f"region render {'off' if a.no_region else 'on'}")
-    print(f"{'sample':>6}  {'family':<14} {'task':<18} {'planned':>8} {'wall s':>8} {'plain s':>8} {'measured':>9}")
+    print(f"{'sample':>6}  {'family':<14} {'task':<18} {'subject':<7} {'planned':>8} {'wall s':>8} {'plain s':>8} "
+          f"{'measured':>9}")
     planned, measured = [], []
     for i in range(a.first, a.first + a.samples):
         t = time.perf_counter()
@@ -82,7 +88,8 @@ def main(argv=None) -> None:
         ratio = wall / plain if plain == plain else float("nan")
         planned.append(m["render_cost"])
         measured.append(ratio)
-        print(f"{i:>6}  {m['family']:<14} {m['task']:<18} {m['render_cost']:>8.2f} {wall:>8.1f} {plain:>8.1f} {ratio:>9.2f}")
+        print(f"{i:>6}  {m['family']:<14} {m['task']:<18} {m['subject_kind']:<7} {m['render_cost']:>8.2f} {wall:>8.1f} "
+              f"{plain:>8.1f} {ratio:>9.2f}")
         for step in m["passes"]:
             share = step.get("pixel_share", 1.0)
             seconds = m["timings"].get(f"render_{step['name']}", float("nan"))

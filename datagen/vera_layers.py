@@ -62,19 +62,25 @@ def _folders(syn) -> dict:
     return out
 
 
-def choose(config, index: int, seed: int) -> tuple[str, str]:
-    """(family, task) of sample ``index``: the pairs (weight: family weight x task weight) spread
-    evenly over indices (``vera.stratify``), or drawn at random from the sample's seed."""
-    from datagen.vera import FAMILIES, pick, stratified
+def choose(config, index: int, seed: int) -> tuple[str, str, str]:
+    """(family, task, subject kind) of sample ``index``: the triples (weight: family x task x subject
+    weights) spread evenly over indices (``vera.stratify``), or drawn at random from the sample's seed."""
+    from datagen.vera import FAMILIES, SUBJECTS, pick, stratified
     from datagen.vera.tasks import TASKS
 
     v = config.vera
-    families, tasks = _weights(v.families, FAMILIES), _weights(v.tasks, TASKS)
+    families, tasks, subjects = _weights(v.families, FAMILIES), _weights(v.tasks, TASKS), _weights(v.subjects, SUBJECTS)
+
+    def kinds(family: str) -> dict:  # a synthetic object is rendered: none when the rendered foreground is off
+        off = family == "synthetic" and float(v.synthetic.foreground.get("rendered", 0) or 0) <= 0
+        return {**subjects, "object": 0.0} if off else subjects
+
     if v.stratify:
-        pairs = {f"{f}/{t}": families[f] * tasks[t] for f in FAMILIES for t in TASKS}
-        return tuple(stratified(index, pairs, list(pairs)).split("/"))
+        triples = {f"{f}/{t}/{k}": families[f] * tasks[t] * kinds(f)[k] for f in FAMILIES for t in TASKS for k in SUBJECTS}
+        return tuple(stratified(index, triples, list(triples)).split("/"))
     rng = sample_rng(seed, "family")
-    return pick(rng, families, FAMILIES), pick(rng, tasks, TASKS)
+    family = pick(rng, families, FAMILIES)
+    return family, pick(rng, tasks, TASKS), pick(rng, kinds(family), SUBJECTS)
 
 
 def _weights(weights, allowed) -> dict:
@@ -100,7 +106,7 @@ def make_sample(config, index: int, seed: int) -> dict:
     from datagen.vera.tasks import RELATION, FoldConfig
 
     r, v = config.render, config.vera
-    family, task = choose(config, index, seed)
+    family, task, subject = choose(config, index, seed)
     fold = FoldConfig.from_section(v.fold)
     render = RenderSpec.from_config(r, seed)
     with stage("setup"):
@@ -111,13 +117,13 @@ def make_sample(config, index: int, seed: int) -> dict:
     with stage("sample"):
         if family == "synthetic":
             clip, words, extra = synthetic.make(rng, task, source, render, r.frames, r.fps, v.synthetic, fold,
-                                                passes, folders)
+                                                passes, folders, subject)
         else:
             clip, words, extra = rendered.make(rng, family, task, source, render, r.frames, r.fps,
-                                               int(v.physics_rate), fold, passes, bool(v.region_render))
+                                               int(v.physics_rate), fold, passes, bool(v.region_render), subject)
     text = instruction(words)
     meta = {
-        "task": task, "family": family, "relation": RELATION[task], "description": words,
+        "task": task, "family": family, "subject_kind": subject, "relation": RELATION[task], "description": words,
         "residual": clip.stats, "fold": {"enabled": fold.enabled, "threshold": fold.threshold,
                                          "min_neighbours": fold.min_neighbours, "min_component": fold.min_component},
         "render": {"width": r.width, "height": r.height, "frames": r.frames, "fps": r.fps, "spp": r.spp,

@@ -114,7 +114,8 @@ def check_config(config) -> None:
     if config.source != "humoto":
         return
     from datagen.humans.humoto import check_resample
-    from datagen.void.human_scene import check_camera_motion, read_physics_config
+    from datagen.scene.people import check_camera_motion
+    from datagen.void.human_scene import read_physics_config
 
     h = config.humoto
     if h.sequences is not None and (isinstance(h.sequences, str) or not all(isinstance(n, str) for n in h.sequences)):

@@ -103,7 +103,7 @@ def test_export_cli(dataset, tmp_path):
 
 
 SECTION_TITLES = ["Overview", "Alpha mattes", "Composite residuals",
-                  "Task and family balance, instruction lengths", "Sample grids", "Failures"]
+                  "Task, family and subject balance, instruction lengths", "Sample grids", "Failures"]
 
 
 def test_collect_vera_statistics(dataset, shard_samples):
@@ -117,6 +117,10 @@ def test_collect_vera_statistics(dataset, shard_samples):
         assert r["alpha_one"] == pytest.approx((alpha == 255).mean())
         assert r["residual_mean"] < 3.0, "the validator's bound on the decoded composite"
     assert [fn(a).title for fn in audit_vera.VERA_SECTIONS] == SECTION_TITLES
+    # the balance by subject kind (people and objects), as each sample's meta says
+    assert [r["subject_kind"] for r in a.rows] == [decoded[k]["meta"]["subject_kind"] for k in sorted(decoded)]
+    kinds = dict(audit_vera.section_balance(a).tables)["family x subject kind"]
+    assert sum(row["clips"] for row in kinds) == len(a.rows)
 
 
 def test_html_report(dataset, tmp_path):

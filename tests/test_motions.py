@@ -67,7 +67,7 @@ def test_a_seated_body_rests_on_a_chair_that_fits_it():
 
     short = {"age": 0.8, "gender": 1.0, "height": 0.1}
     for phenotype in ADULTS + [short]:
-        script = fixtures.script("sit", 25, rest_skeleton(anny_model(), phenotype))
+        script = fixtures.script("sit", fixtures.real_time(25, 8)[0], rest_skeleton(anny_model(), phenotype))
         mesh = _mesh(motion="sit", phenotype=phenotype)
         depth = [fixtures.seat_depth(script, v) for v in mesh.vertices]
         assert max(depth) <= 0.015, (phenotype, max(depth))  # seated: 0; sitting down: the flesh meets the edge

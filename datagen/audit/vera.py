@@ -64,6 +64,8 @@ def collect_vera(url: str, limit: int | None = None, grid: int = 4, max_frames: 
         res = composite_residual(sample)
         rows.append({
             "key": key, "task": meta.get("task", "?"), "family": meta.get("family", "?"),
+            "subject_kind": meta.get("subject_kind", "object"),  # datasets written before people were objects
+            "motion": (meta.get("person") or {}).get("motion", ""),
             "frames": int(alpha.shape[0]), "height": int(alpha.shape[1]), "width": int(alpha.shape[2]),
             "alpha_zero": counts[0] / total, "alpha_semi": counts[1:255].sum() / total, "alpha_one": counts[255] / total,
             "subject_area": float((sample["mask"] > 0).mean()),
@@ -116,9 +118,9 @@ def section_residuals(a: VeraAudit) -> Section:
 
 
 def section_balance(a: VeraAudit) -> Section:
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+    fig, axes = plt.subplots(1, 4, figsize=(15, 3.4))
     tables = []
-    for ax, name in zip(axes[:2], ("task", "family")):
+    for ax, name in zip(axes[:3], ("task", "family", "subject_kind")):
         c = Counter(str(r[name]) for r in a.rows)
         labels = sorted(c)
         ax.bar(labels, [c[k] for k in labels], color="tab:green", edgecolor="k")
@@ -127,13 +129,19 @@ def section_balance(a: VeraAudit) -> Section:
         tables.append((name, [{name: k, "clips": c[k], "share": pct(c[k] / max(len(a.rows), 1))} for k in labels]))
     pairs = Counter((r["family"], r["task"]) for r in a.rows)
     tables.append(("family x task", [{"family": f, "task": t, "clips": n} for (f, t), n in sorted(pairs.items())]))
-    hist(axes[2], [r["instruction_words"] for r in a.rows], "edit instruction length", "words")
-    axes[2].set_ylabel("clips")
+    kinds = Counter((r["family"], r["subject_kind"]) for r in a.rows)
+    tables.append(("family x subject kind", [{"family": f, "subject_kind": k, "clips": n}
+                                              for (f, k), n in sorted(kinds.items())]))
+    motions = Counter(r["motion"] for r in a.rows if r["subject_kind"] == "person")
+    if motions:
+        tables.append(("people's motions", [{"motion": m or "footage", "clips": n} for m, n in sorted(motions.items())]))
+    hist(axes[3], [r["instruction_words"] for r in a.rows], "edit instruction length", "words")
+    axes[3].set_ylabel("clips")
     axes[0].set_ylabel("clips")
     fig.tight_layout()
     words = [r["instruction_words"] for r in a.rows] or [0]
     notes = [f"instruction length: median {int(np.median(words))} words, min {min(words)}, max {max(words)}"]
-    return Section("Task and family balance, instruction lengths", figures=[fig], tables=tables, notes=notes)
+    return Section("Task, family and subject balance, instruction lengths", figures=[fig], tables=tables, notes=notes)
 
 
 def section_samples(a: VeraAudit) -> Section:

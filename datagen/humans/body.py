@@ -56,7 +56,7 @@ def _body_mesh(body_json: str, frames: int, fps: float) -> BodyMesh:
 
         model = anny_body.anny_model()
         rest = anny_body.rest_pose(model, body.phenotype)
-        source = _procedural(model, body, rest, frames) if body.motion else sequence_for(body, frames, fps).heads()
+        source = _procedural(model, body, rest, frames, fps) if body.motion else sequence_for(body, frames, fps).heads()
         poses, _ = anny_body.retarget(source, rest, model.bone_labels)
         vertices = anny_body.skin(model, body.phenotype, poses)
         regions = anny_body.vertex_regions(model, body.sleeves)
@@ -83,22 +83,30 @@ def _body_mesh(body_json: str, frames: int, fps: float) -> BodyMesh:
     return BodyMesh(vertices, np.asarray(smplx.faces, dtype=np.int64), regions, feet)
 
 
-def _procedural(model, body, rest, frames: int) -> np.ndarray:
-    """Source heads (T, 65, 3) of a procedural motion made on the body's own skeleton, so its feet, seat
-    and hands land where the script puts them; a seated body's hips rise by however deep its flesh
-    would sink into the seat."""
+def _procedural(model, body, rest, frames: int, fps: float) -> np.ndarray:
+    """Source heads (T, 65, 3) of a procedural motion made on the body's own skeleton and played in real
+    time at the clip's ``fps`` (``fixtures.real_time``), so its feet, seat and hands land where the script
+    puts them; a seated body's hips rise by however deep its flesh would sink into the seat."""
     from datagen.humans import anny_body, fixtures
 
     skeleton = anny_body.rest_skeleton(model, body.phenotype)
-    script = fixtures.script(body.motion, frames, skeleton)
-    _, source = fixtures.animate(script, skeleton)
+    length, times = fixtures.real_time(frames, fps)
+    script = fixtures.script(body.motion, length, skeleton)
+
+    def animate():
+        heads = fixtures.animate(script, skeleton)[1]
+        i0 = np.floor(times).astype(int)
+        i1, u = np.minimum(i0 + 1, length - 1), (times - i0)[:, None, None]
+        return heads[i0] * (1 - u) + heads[i1] * u
+
+    source = animate()
     for _ in range(6 if script.seat is not None else 0):  # raising the hips also tilts the thighs: iterate
         poses, _ = anny_body.retarget(source[-1:], rest, model.bone_labels)
         depth = fixtures.seat_depth(script, anny_body.skin(model, body.phenotype, poses)[0])
         if depth <= 0.002:
             break
         script.seat_hips += depth + 0.003
-        _, source = fixtures.animate(script, skeleton)
+        source = animate()
     return source
 
 

@@ -405,6 +405,14 @@ def seat_depth(script: Script, vertices: np.ndarray) -> float:
     return float(max(script.seat_top - vertices[over, 2].min(), 0.0)) if over.any() else 0.0
 
 
+def real_time(frames: int, fps: float) -> tuple[int, np.ndarray]:
+    """(script frames, source frame of each clip frame) to play a named motion in real time at ``fps``: the
+    scripts are designed as 3 s at ``FPS`` (90 frames); a longer clip stretches them to its length, a
+    shorter one shows their first seconds."""
+    length = max(90, int(math.ceil((frames - 1) / fps * FPS)) + 1)
+    return length, np.minimum(np.arange(frames) / fps * FPS, length - 1)
+
+
 def script(name: str, frames: int, heads: np.ndarray | None = None) -> Script:
     """A named motion's script over ``frames`` frames for a body with rest skeleton ``heads`` (props that
     must fit the body, the chair one sits on, are made to); a one-line error for unknown names."""

@@ -200,6 +200,7 @@ class SceneRenderer:
             obj = asset.linked_objects[self.blender]
             obj.data.materials.clear()
             obj.data.materials.append(mat)
+            obj.is_shadow_catcher = name == "floor" and env.floor_shadow_catcher
         for o in self.spec.objects:
             asset = self.kubric.objects[o.name]
             if o.material.preset != "asset":  # "asset": keep the materials imported with the mesh

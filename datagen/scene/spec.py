@@ -157,6 +157,7 @@ class EnvironmentSpec:
     floor_size: float = 30.0
     floor_texture: str | None = None  # floor="photo": a surface asset of the scene's library
     floor_roughness: float | None = None  # None: the floor texture's own; low values polish it (a wet floor)
+    floor_shadow_catcher: bool = False  # the floor shows only the shadows on it (a transparent film keeps them in alpha)
     floor_friction: float = 0.6
     floor_restitution: float = 0.3
     walls: int = 0  # 0 none, 1 back wall, 2 back and side wall (a corner)

@@ -8,6 +8,8 @@ Families (``vera.families`` weights):
   ``multi_object``   one or two subjects among several props on a glossy or mirror floor, metal,
                      an occluder in front: shadows, reflections and occlusion    — ``rendered.py``
 Tasks (``vera.tasks`` weights): ``object_addition``, ``background_change``, ``matting`` (``tasks.py``).
+Subjects (``vera.subjects`` weights): ``object`` (our objects) or ``person`` (an adult anny body under a
+named motion, ``datagen.scene.people``), in every family.
 Labels: ``datagen.labels.layers`` (the exact decomposition); words: ``instructions.py``.
 
 What is rendered, and why it is the least that works (units: one full render of the clip):
@@ -30,6 +32,7 @@ import numpy as np
 from datagen.core.seeds import weighted_choice
 
 FAMILIES = ("synthetic", "single_object", "multi_object")
+SUBJECTS = ("object", "person")  # what the edit layer holds (``vera.subjects`` weights), in every family
 GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
 
 

@@ -20,7 +20,8 @@ CAMERA = {"static": "a locked-off camera holds the frame", "dolly": "the camera 
           "zoom": "the lens slowly zooms in", "zoom_out": "the lens slowly zooms out",
           "pan_left": "the camera pans gently to the left", "pan_right": "the camera pans gently to the right",
           "orbit_ccw": "the camera glides in a slow counter-clockwise orbit around the action",
-          "orbit_cw": "the camera glides in a slow clockwise orbit around the action"}
+          "orbit_cw": "the camera glides in a slow clockwise orbit around the action",
+          "track": "the camera follows the action"}
 GLOSSY = {"mirror", "marble", "tiles"}
 
 
@@ -107,12 +108,21 @@ def describe_rendered(spec, states, subjects, mask, task: str, family: str, occl
 
     r = spec.render
     cam_pos = np.array([p for p, _, _ in spec.camera.poses(spec.frames)])
+    bodies = {b.name: b for b in spec.bodies}
     subs = []
     for name in subjects:
-        p = states.trajectory(name)[0]
+        if name in bodies:  # a person: words from the body's spec and its named motion
+            from datagen.humans.body import body_mesh
+            from datagen.scene.people import MOTION_WORDS, describe_person
+
+            p = body_mesh(bodies[name], spec.frames, spec.fps).vertices.mean(axis=1).astype(np.float64)
+            phrase, material, motion = describe_person(bodies[name]), None, MOTION_WORDS[bodies[name].motion]
+        else:
+            p = states.trajectory(name)[0]
+            phrase, material = describe_object(spec, name), spec.objects[spec.index(name)].material.preset
+            motion = describe_motion(spec, states, name)
         rc = project(spec.camera, spec.frames, r.width, r.height, p[:, None, :])[:, 0]
-        subs.append({"phrase": describe_object(spec, name), "material": spec.objects[spec.index(name)].material.preset,
-                     "motion": describe_motion(spec, states, name),
+        subs.append({"phrase": phrase, "material": material, "motion": motion,
                      "path": screen_path(rc, r.width, r.height, np.linalg.norm(p - cam_pos, axis=1))})
     props = [o for o in spec.objects if o.name not in subjects]
     effects = ["shadow"]
@@ -146,7 +156,7 @@ def describe_synthetic(layer_words: dict, kind: str, path: dict, width: int, hei
         moves.append("grows slightly larger as if coming closer")
     elif growth < -0.08:
         moves.append("shrinks slightly as if moving away")
-    if kind == "rendered":
+    if kind == "rendered" and "object" in layer_words:
         phrase = object_phrase(layer_words['object'], layer_words['material'], layer_words['color'],
                                layer_words.get('assets'))
         material = layer_words["material"]

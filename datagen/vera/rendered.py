@@ -22,7 +22,7 @@ import numpy as np
 from datagen.vera import tasks as T
 from datagen.vera.instructions import describe_rendered
 from datagen.scene.region import base_layers, beauty_layers, influence_boxes, raw
-from datagen.vera.scenes import VeraScene, other_set, sample_multi, sample_single
+from datagen.vera.scenes import VeraScene, other_set, sample_multi, sample_person_scene, sample_single
 from datagen.scene.spec import spec_data as data_spec
 
 SAMPLERS = {"single_object": sample_single, "multi_object": sample_multi}
@@ -33,15 +33,22 @@ def _ids(spec, names) -> list[int]:
 
 
 def make(rng, family: str, task: str, source, render, frames: int, fps: int, physics_rate: int,
-         fold: T.FoldConfig, passes, region: bool = True) -> tuple[T.LayeredClip, dict, dict]:
-    """(clip, description, meta) of one rendered sample."""
+         fold: T.FoldConfig, passes, region: bool = True, subject: str = "object") -> tuple[T.LayeredClip, dict, dict]:
+    """(clip, description, meta) of one rendered sample; ``subject``: object or person."""
     import dataclasses
 
-    scene: VeraScene = SAMPLERS[family](rng, source, render, frames, fps)
+    if subject == "person":
+        scene: VeraScene = sample_person_scene(rng, source, render, frames, fps, family)
+    else:
+        scene = SAMPLERS[family](rng, source, render, frames, fps)
     scene.spec = dataclasses.replace(scene.spec, physics_rate=physics_rate)
     spec, subjects = scene.spec, scene.subjects
     meta: dict = {"scene": data_spec(spec), "subjects": subjects, "props": scene.props, "story": scene.story,
                   "states": scene.states.to_dict()}
+    if spec.bodies:
+        from datagen.scene.people import person_meta
+
+        meta["person"] = person_meta(spec.bodies[0])
     unoccluded = None
     if task == "background_change":
         set_b = other_set(rng, source, scene)

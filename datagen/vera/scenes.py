@@ -10,6 +10,9 @@ same simulation with the subjects hidden, and nothing but the subjects' own effe
 - ``sample_multi``: one or two subjects (often metal) on a glossy or mirror floor among several
   props, one of which stands between the camera and the subjects' path (occlusion), so shadows,
   reflections and occlusion all reach the layer.
+- ``sample_person_scene``: a person (an adult anny body under a named motion: walk, turn, wave, sit)
+  instead of objects, in either family's set; the chair one sits on stays in the set, and the camera
+  films the person as a video shot does (static, following, zooming or orbiting).
 - ``other_set``: a second set for the same subjects and camera (background change).
 """
 from __future__ import annotations
@@ -20,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from datagen.core.rotations import yaw
+from datagen.core.rotations import rotate, yaw
 from datagen.scene.geometry import geometry, project
 from datagen.scene.random_scene import FLOORS, keep_asset_looks, material, orbit_camera, pick_asset, sky_and_sun
 from datagen.scene.simulate import WorldStates, simulate
@@ -36,6 +39,8 @@ MOTIONS = ("slide", "roll", "drop", "toss")
 GLOSSY_FLOORS = {"mirror": ((0.9, 0.9, 0.92), (0.9, 0.9, 0.92)), "marble": FLOORS["marble"],
                  "tiles": FLOORS["tiles"]}
 MOVING_CAMERAS = ("dolly", "zoom", "pan", "orbit")
+PERSON_MOTIONS = ("walk", "turn", "wave", "sit")  # humans.fixtures.MOTIONS a person does on their own
+PERSON_CAMERAS = {"static": 0.35, "track": 0.35, "zoom": 0.15, "orbit": 0.15}
 
 
 @dataclass
@@ -256,6 +261,63 @@ def sample_multi(rng, source, render, frames: int, fps: int, props=(2, 4)) -> Ve
                      {"motions": dict(zip(names, motions)), "dropped_props": dropped, "occluder": occ})
 
 
+def person_props(rng, source, body, frames: int) -> list[ObjectSpec]:
+    """The props a person's motion needs (the chair it sits on, made for the body) as static objects of the
+    scene's library, where the script puts them."""
+    from datagen.humans import fixtures
+    from datagen.humans.anny_body import anny_model, rest_skeleton
+
+    script = fixtures.script(body.motion, frames, rest_skeleton(anny_model(), body.phenotype))
+    out = []
+    for name, (q, centre) in script.objects.items():
+        g = geometry(source, name)
+        scale = float(script.meshes[name].extents[2] / g.size[2])
+        origin = centre[0] - rotate(q[0], (g.lower + g.upper) / 2 * scale)  # the library's origin: its centre of mass
+        out.append(ObjectSpec(f"{body.name}_{name}", name, material(rng, "wood"), scale, position=tuple(float(x) for x in origin),
+                              quaternion=tuple(float(x) for x in q[0]), static=True))
+    return out
+
+
+def sample_person_scene(rng, source, render, frames: int, fps: int, family: str, props=(1, 3)) -> VeraScene:
+    """A person as the subject of a rendered family's set (``single_object``: a lit set with a few props;
+    ``multi_object``: a glossy or mirror floor, metal props and an occluder in front)."""
+    from datagen.humans import fixtures
+    from datagen.humans.body import body_mesh
+    from datagen.scene.people import framing_points, person_camera, sample_person
+
+    env, sun = sky_and_sun(rng, source)
+    if family == "multi_object":
+        floor = str(rng.choice(sorted(GLOSSY_FLOORS), p=[0.35, 0.45, 0.2]))
+        env = dataclasses.replace(env, floor=floor, floor_colors=GLOSSY_FLOORS[floor])
+    motion = str(rng.choice(PERSON_MOTIONS))
+    body = sample_person(rng, "person", motion)
+    own = person_props(rng, source, body, frames)
+    verts = body_mesh(body, frames, fps).vertices
+    points = verts[:, ::97]  # (T, N, 3) a sample of the body's surface
+    shot = str(rng.choice(list(PERSON_CAMERAS), p=list(PERSON_CAMERAS.values())))
+    camera = person_camera(rng, *framing_points(verts, shot), float(np.mean(fixtures.script(motion, frames).yaw)),
+                           shot, render.height / render.width)
+    avoid = np.concatenate([points.reshape(-1, 3)[::5, :2], np.array([o.position[:2] for o in own]).reshape(-1, 2)])
+    extra = props_around(rng, source, int(rng.integers(props[0], props[1] + 1)), avoid,
+                         assets=PROPS + (("cylinder", "vase") if family == "multi_object" else ()), ring=(0.8, 2.2))
+    occ = None
+    if family == "multi_object":
+        for o in extra:
+            if rng.random() < 0.35:
+                o.material = MaterialSpec("metal", o.material.color)
+        blocker = occluder(rng, source, camera, points, frames,
+                           np.concatenate([avoid, np.array([o.position[:2] for o in extra]).reshape(-1, 2)]))
+        if blocker is not None:
+            extra, occ = [*extra, blocker], blocker.name
+    spec = SceneSpec(objects=[*own, *extra], bodies=[body], camera=camera, lights=[sun], environment=env,
+                     render=render, frames=frames, fps=fps)
+    states = simulate(spec, source=source)  # the props (static); the body follows its motion
+    spec = keep_asset_looks(spec, source)
+    return VeraScene(spec, [body.name], [o.name for o in spec.objects], states,
+                     {"motions": {body.name: motion}, "dropped_props": [], "occluder": occ,
+                      "person_props": [o.name for o in own]})
+
+
 def other_set(rng, source, scene: VeraScene, props=(1, 3)) -> VeraScene:
     """The same subjects (replayed, not re-simulated) and camera in a new set: another sky, sun,
     floor and props. Its ``states`` hold the subjects only (props are static)."""
@@ -264,13 +326,22 @@ def other_set(rng, source, scene: VeraScene, props=(1, 3)) -> VeraScene:
         others = sorted(set(FLOORS) - {env.floor})
         floor = str(rng.choice(others))
         env = dataclasses.replace(env, floor=floor, floor_colors=FLOORS[floor])
-    subjects = [o for o in scene.spec.objects if o.name in scene.subjects]
-    extra = props_around(rng, source, int(rng.integers(props[0], props[1] + 1)),
-                         path_xy(source, scene.spec, scene.states, scene.subjects), prefix="set_b")
+    carried = scene.story.get("person_props", [])  # what a person's motion needs (the chair) comes along
+    subjects = [o for o in scene.spec.objects if o.name in scene.subjects or o.name in carried]
+    moving = [n for n in scene.states.names if n in scene.subjects or n in carried]
+    if scene.spec.bodies:
+        from datagen.humans.body import body_mesh
+
+        verts = np.concatenate([body_mesh(b, scene.spec.frames, scene.spec.fps).vertices[:, ::97].reshape(-1, 3)
+                                for b in scene.spec.bodies])
+        avoid = np.concatenate([verts[::5, :2], np.array([o.position[:2] for o in subjects]).reshape(-1, 2)])
+    else:
+        avoid = path_xy(source, scene.spec, scene.states, scene.subjects)
+    extra = props_around(rng, source, int(rng.integers(props[0], props[1] + 1)), avoid, prefix="set_b")
     spec = keep_asset_looks(dataclasses.replace(scene.spec, objects=[*subjects, *extra], lights=[sun], environment=env),
                             source)
-    return VeraScene(spec, list(scene.subjects), [o.name for o in extra], restrict(scene.states, scene.subjects),
-                     {**scene.story, "set": "B"})
+    return VeraScene(spec, list(scene.subjects), [o.name for o in extra if o.name not in carried],
+                     restrict(scene.states, moving), {**scene.story, "set": "B"})
 
 
 def background_set(rng, source, render, frames: int, fps: int, props=(2, 5)) -> SceneSpec:

@@ -1,10 +1,13 @@
 """Vera's synthetic family: a matted foreground layer placed over a background video.
 
 Foregrounds (``vera.synthetic.foreground`` weights):
-  ``rendered``    one of our objects spinning in front of a transparent film (Cycles ``rgba``),
-                  rendered only as large as it will ever appear (cost: that share of a frame's pixels);
-                  people join once a body model lands.
-  ``videomatte``  a clip from a VideoMatte240K-style folder (``fgr/`` + ``pha/``), no render.
+  ``rendered``    our subject on a transparent film (Cycles ``rgba``), rendered only as large as it will
+                  ever appear (cost: that share of a frame's pixels): one of our objects spinning in mid-air
+                  (subject ``object``), or a person (subject ``person``: an adult anny body walking,
+                  turning or waving, filmed static or followed, standing on a shadow-catcher floor so its
+                  shadow is in the layer's alpha, its soft edges from the film's transparency).
+  ``videomatte``  a clip from a VideoMatte240K-style folder (``fgr/`` + ``pha/``), no render (people:
+                  subject ``person`` only).
 Backgrounds (``vera.synthetic.background`` weights):
   ``rendered``    a set of props under a sky with a moving camera (one full render),
   ``videos``      a clip from a folder of videos, no render.
@@ -23,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from datagen.core.rotations import random_quaternion
+from datagen.labels.quadmask import box3, dilate
 from datagen.scene.geometry import geometry
 from datagen.scene.random_scene import keep_asset_looks, material, pick_asset, sky_and_sun
 from datagen.scene.spec import CameraSpec, ObjectSpec, SceneSpec
@@ -43,6 +47,7 @@ class Layer:
     meta: dict = field(default_factory=dict)
     spec: SceneSpec | None = None
     anchor_bottom: bool = False  # people stand on the frame's bottom edge
+    coverage: np.ndarray | None = None  # (T, h, w) bool where the subject itself is (alpha also holds its shadow)
 
 
 def foreground_spec(rng, source, render, frames: int, fps: int, width: int, height: int) -> SceneSpec:
@@ -78,6 +83,39 @@ def rendered_layer(rng, source, render, frames: int, fps: int, width: int, heigh
     return Layer(rgba[..., :3].astype(np.float32) / 255, rgba[..., 3].astype(np.float32) / 255, "rendered",
                  {"object": o.asset_id, "material": o.material.preset, "color": list(o.material.color),
                   "motion": "spins in mid-air", "assets": spec.assets}, spec=spec)
+
+
+PERSON_MOTIONS = ("walk", "turn", "wave")  # on their own (sitting would need the chair in the layer too)
+
+
+def person_layer(rng, source, render, frames: int, fps: int, width: int, height: int, passes) -> Layer:
+    """A person on a transparent film over a shadow-catcher floor: colour and alpha hold the body and its
+    shadow; ``coverage`` is the body alone (segmentation)."""
+    from datagen.humans import fixtures
+    from datagen.humans.body import body_mesh
+    from datagen.scene.people import MOTION_WORDS, describe_person, framing_points, person_camera, person_meta, sample_person
+    from datagen.scene.simulate import simulate
+
+    env, sun = sky_and_sun(rng, source)
+    env = dataclasses.replace(env, floor="plain", floor_shadow_catcher=True, walls=0)
+    motion = str(rng.choice(PERSON_MOTIONS))
+    body = sample_person(rng, "person", motion)
+    shot = "track" if motion == "walk" else "static"
+    points, hips = framing_points(body_mesh(body, frames, fps).vertices, shot)
+    camera = person_camera(rng, points, hips, float(np.mean(fixtures.script(motion, frames).yaw)), shot, height / width)
+    spec = SceneSpec(objects=[], bodies=[body], camera=camera, lights=[sun], environment=env,
+                     render=dataclasses.replace(render, width=width, height=height), frames=frames, fps=fps)
+    out = passes.render(spec, simulate(spec, source=source), "foreground", layers=("rgba", "segmentation"))
+    rgba = out["rgba"]
+    coverage = out["segmentation"] == spec.segmentation_id(body.name)
+    alpha = rgba[..., 3].astype(np.float32) / 255
+    # the shadow catcher's alpha is Monte Carlo noise around a smooth shadow (OIDN denoises colour, not
+    # alpha): smoothed off the body, whose soft edges stay the film's
+    off_body = ~dilate(coverage, 2)
+    alpha[off_body] = box3(box3(alpha[..., None]))[..., 0][off_body]
+    return Layer(rgba[..., :3].astype(np.float32) / 255, alpha, "rendered",
+                 {"phrase": describe_person(body), "motion": MOTION_WORDS[motion]},
+                 {"person": person_meta(body)}, spec=spec, coverage=coverage)
 
 
 def matte_layer(rng, folder, frames: int, fps: float, height: int) -> Layer:
@@ -157,23 +195,34 @@ def video_background(rng, folder, frames: int, fps: float, width: int, height: i
 
 
 # -- a sample ------------------------------------------------------------------------------------
-def make(rng, task: str, source, render, frames: int, fps: int, cfg, fold, passes, folders: dict):
-    """(clip, description, meta) of one synthetic sample; ``cfg`` is ``vera.synthetic``."""
+def make(rng, task: str, source, render, frames: int, fps: int, cfg, fold, passes, folders: dict,
+         subject: str = "object"):
+    """(clip, description, meta) of one synthetic sample; ``cfg`` is ``vera.synthetic``; ``subject``: object
+    (rendered) or person (rendered, or footage by the foreground weights)."""
     from datagen.vera import pick, tasks as T
     from datagen.vera.instructions import describe_background, describe_synthetic
     from datagen.scene.spec import spec_data as data_spec
 
     width, height = render.width, render.height
-    fg_kind = pick(rng, dict(cfg.foreground), FOREGROUNDS)
+    fg_kind = pick(rng, dict(cfg.foreground), FOREGROUNDS) if subject == "person" else "rendered"
     size = float(rng.uniform(*cfg.layer_size))
-    if fg_kind == "rendered":
-        layer = rendered_layer(rng, source, render, frames, fps, even(size * width), even(size * height), passes)
-    else:
+    if fg_kind == "videomatte":
         layer = matte_layer(rng, folders["videomatte"], frames, fps, even(size * height))
+    elif subject == "person":
+        layer = person_layer(rng, source, render, frames, fps, even(size * width), even(size * height), passes)
+    else:
+        layer = rendered_layer(rng, source, render, frames, fps, even(size * width), even(size * height), passes)
     path = placement(rng, frames, width, height, layer.alpha.shape[2], layer.alpha.shape[1], layer.anchor_bottom)
     pre, alpha = place(layer, path, width, height)
+    if layer.coverage is not None:  # the subject alone (alpha also holds its shadow)
+        mask = (place(Layer(np.zeros(layer.colour.shape, np.float32), layer.coverage.astype(np.float32), "", {}),
+                      path, width, height)[1] >= 0.5) & (alpha >= 0.5)
+    else:
+        mask = alpha >= 0.5
     bg_kind = pick(rng, dict(cfg.background), BACKGROUNDS)
-    meta = {"foreground": {"kind": fg_kind, "size": [int(layer.alpha.shape[2]), int(layer.alpha.shape[1])],
+    person = layer.meta.pop("person", None)
+    meta = {**({"person": person} if person else {}),
+            "foreground": {"kind": fg_kind, "size": [int(layer.alpha.shape[2]), int(layer.alpha.shape[1])],
                            **layer.meta, **({"scene": data_spec(layer.spec)} if layer.spec else {})},
             "placement": {"centre": path["centre"].round(3).tolist(), "scale": path["scale"].round(4).tolist()},
             "backgrounds": []}
@@ -189,7 +238,6 @@ def make(rng, task: str, source, render, frames: int, fps: int, cfg, fold, passe
 
     bg_a, words_a = background("background_A")
     full_a = over(pre, alpha, bg_a)
-    mask = alpha >= 0.5
     words = [words_a]
     if task == "background_change":
         bg_b, words_b = background("background_B")

@@ -23,6 +23,7 @@ from datagen.core.sections import Section
 from datagen.humans import objects as humoto_objects
 from datagen.humans import skeleton as sk
 from datagen.humans.body import body_mesh, sequence_for
+from datagen.scene.people import CLOTHES, SKIN, person_camera
 from datagen.scene.random_scene import PALETTE, sky_and_sun
 from datagen.scene.simulate import WorldStates
 from datagen.scene.spec import BodySpec, CameraSpec, LightSpec, MaterialSpec, ObjectSpec, RenderSpec, SceneSpec
@@ -32,10 +33,6 @@ if TYPE_CHECKING:
 
 MODES = ("physics", "static")
 SUPPORT_GAP = 0.02  # metres between an object's lowest point and a surface that still supports it
-SKIN = ((0.96, 0.8, 0.69), (0.87, 0.67, 0.53), (0.72, 0.52, 0.38), (0.55, 0.37, 0.25), (0.36, 0.23, 0.15))
-CLOTHES = ((0.15, 0.2, 0.4), (0.5, 0.1, 0.1), (0.2, 0.35, 0.2), (0.8, 0.8, 0.78), (0.1, 0.1, 0.12),
-           (0.55, 0.45, 0.3), (0.3, 0.3, 0.35), (0.7, 0.55, 0.2))
-HUMAN_CAMERA_MOTIONS = ("static", "zoom", "orbit", "track")
 
 
 @dataclass
@@ -44,12 +41,6 @@ class HumanScene:
     factual: WorldStates  # the recorded object motion
     modes: dict[str, str]
     story: dict = field(default_factory=dict)
-
-
-
-def check_camera_motion(motion: str | None) -> None:
-    if motion is not None and motion not in HUMAN_CAMERA_MOTIONS:
-        raise ValueError(f"humoto.camera_motion={motion!r}; choose from {HUMAN_CAMERA_MOTIONS} (or null: random)")
 
 
 
@@ -111,35 +102,6 @@ def automatic_modes(names: list[str], vertices: dict[str, np.ndarray]) -> dict[s
                     grown = True
                     break
     return {n: "static" if n in static else "physics" for n in names}
-
-
-def _camera(rng: np.random.Generator, points: np.ndarray, hips: np.ndarray, facing: float,
-            motion: str | None) -> CameraSpec:
-    """A camera in front of the action (±70° around the person's mean facing), far enough to see
-    every point of the body and objects over the whole clip."""
-    centre = (points.min(0) + points.max(0)) / 2
-    extent = float(np.linalg.norm(points.max(0)[:2] - points.min(0)[:2])) / 2 + 0.3
-    height_top = float(points[:, 2].max())
-    focal = float(rng.uniform(28, 40))
-    half_fov = math.atan(36.0 / 2 / focal) * 0.75  # 36 mm sensor, keep a margin
-    distance = max(extent, height_top / 1.6) / math.tan(half_fov) + extent
-    azimuth = facing + float(rng.uniform(-1.2, 1.2))
-    elevation = float(rng.uniform(math.radians(8), math.radians(28)))
-    look_at = np.array([centre[0], centre[1], min(0.85, height_top / 2)])
-    offset = np.array([math.sin(azimuth) * math.cos(elevation), -math.cos(azimuth) * math.cos(elevation),
-                       math.sin(elevation)]) * distance
-    check_camera_motion(motion)
-    motion = motion or str(rng.choice(HUMAN_CAMERA_MOTIONS))
-    amount = {"static": 0.0, "zoom": float(rng.uniform(0.15, 0.35)), "orbit": float(rng.uniform(-0.5, 0.5)),
-              "track": 0.0}[motion]
-    path = ()
-    if motion == "track":  # follow the hips (smoothed), at the look-at height
-        kernel = np.ones(5) / 5
-        smooth = np.stack([np.convolve(np.pad(hips[:, k], 2, mode="edge"), kernel, "valid") for k in range(2)], 1)
-        shift = smooth - smooth[0]
-        path = tuple(tuple(float(x) for x in (look_at[0] + s[0], look_at[1] + s[1], look_at[2])) for s in shift)
-    return CameraSpec(position=tuple(float(x) for x in look_at + offset), look_at=tuple(float(x) for x in look_at),
-                      focal_length=focal, sensor_width=36.0, motion=motion, amount=amount, path=path)
 
 
 def _place_walls(env, camera: CameraSpec, points: np.ndarray, frames: int, gap: float) -> None:
@@ -238,7 +200,7 @@ def build_scene(rng: np.random.Generator, sequence: str, render: RenderSpec, fra
     heads = seq.heads()
     left = heads[:, sk.INDEX[sk.P + "LeftUpLeg"]] - heads[:, sk.INDEX[sk.P + "RightUpLeg"]]
     facing = float(np.arctan2(left[:, 1].mean(), left[:, 0].mean()))  # 0: facing -Y
-    camera = _camera(rng, points, hips, facing, camera_motion)
+    camera = person_camera(rng, points, hips, facing, camera_motion, render.height / render.width)
     env.walls = int(rng.integers(0, 3)) if walls is None else (2 if walls else 0)
     _place_walls(env, camera, points, frames, float(rng.uniform(0.6, 1.5)))
     fill = LightSpec(kind="area", position=tuple(float(x) for x in np.array(camera.position) + [0, 0, 1.5]),
