@@ -14,6 +14,7 @@ CLOTHES = ((0.15, 0.2, 0.4), (0.5, 0.1, 0.1), (0.2, 0.35, 0.2), (0.8, 0.8, 0.78)
            (0.55, 0.45, 0.3), (0.3, 0.3, 0.35), (0.7, 0.55, 0.2))
 CLOTHES_NAMES = ("navy", "dark red", "green", "white", "black", "brown", "grey", "mustard")  # CLOTHES, in order
 HUMAN_CAMERA_MOTIONS = ("static", "zoom", "orbit", "track")
+SHIRTS, TROUSERS, SHOES = ("cotton", "wool", "satin", "canvas"), ("denim", "cotton", "wool", "canvas"), ("leather", "canvas")
 MOTION_WORDS = {"walk": "walks across the scene", "turn": "turns around on the spot",
                 "wave": "raises a hand and waves", "sit": "sits down on a chair"}
 # anny's phenotype ranges that give adults (age 0.5 is between child and young adult; 0.67 is young
@@ -29,7 +30,9 @@ def sample_person(rng: np.random.Generator, name: str, motion: str) -> BodySpec:
                     skin_color=SKIN[int(rng.integers(len(SKIN)))],
                     shirt_color=CLOTHES[int(rng.integers(len(CLOTHES)))],
                     trousers_color=CLOTHES[int(rng.integers(len(CLOTHES)))],
-                    shoes_color=CLOTHES[int(rng.integers(len(CLOTHES)))], sleeves=bool(rng.random() < 0.6))
+                    shoes_color=CLOTHES[int(rng.integers(len(CLOTHES)))], sleeves=bool(rng.random() < 0.6),
+                    shirt_fabric=str(rng.choice(SHIRTS)), trousers_fabric=str(rng.choice(TROUSERS)),
+                    shoes_fabric=str(rng.choice(SHOES)))
 
 
 def check_camera_motion(motion: str | None) -> None:
@@ -75,12 +78,17 @@ def age_group(age: float) -> str:
     return "young" if age < 0.78 else "middle-aged" if age < 0.9 else "older"
 
 
+def pronoun(body: BodySpec) -> str:
+    """he, she, or person (referred to as "the person") by anny's gender parameter, as ``describe_person`` names them."""
+    gender = float(body.phenotype.get("gender", 0.5))
+    return "he" if gender < 0.35 else "she" if gender > 0.65 else "person"
+
+
 def describe_person(body: BodySpec) -> str:
-    """A person in words from the spec: apparent age group, build, clothing colours (``a young woman in a
-    short-sleeved green shirt and navy trousers``)."""
+    """A person in words from the spec: apparent age group, build, clothing colours and fabrics (``a young woman
+    in a short-sleeved green cotton shirt and navy denim trousers``)."""
     ph = body.phenotype
-    gender = float(ph.get("gender", 0.5))
-    noun = "man" if gender < 0.35 else "woman" if gender > 0.65 else "person"
+    noun = {"he": "man", "she": "woman", "person": "person"}[pronoun(body)]
     group = age_group(float(ph.get("age", 0.8))) if "age" in ph else ""
     weight = float(ph.get("weight", 0.5))
     build = "heavy-set" if weight > 0.7 else "slim" if weight < 0.3 else ""
@@ -89,9 +97,12 @@ def describe_person(body: BodySpec) -> str:
         c = tuple(float(x) for x in c)
         return CLOTHES_NAMES[CLOTHES.index(c)] if c in CLOTHES else "dark"
 
-    shirt = f"{'' if body.sleeves else 'short-sleeved '}{colour(body.shirt_color)} shirt"
+    def fabric(name: str) -> str:
+        return "" if name == "plain" else f"{name} "
+
+    shirt = f"{'' if body.sleeves else 'short-sleeved '}{colour(body.shirt_color)} {fabric(body.shirt_fabric)}shirt"
     who = " ".join(w for w in (group, build, noun) if w)
-    return article(f"{who} in {article(shirt)} and {colour(body.trousers_color)} trousers")
+    return article(f"{who} in {article(shirt)} and {colour(body.trousers_color)} {fabric(body.trousers_fabric)}trousers")
 
 
 def person_meta(body) -> dict:
@@ -99,7 +110,8 @@ def person_meta(body) -> dict:
     return {"model": body.model, "motion": body.motion, "phenotype": dict(body.phenotype),
             "skin_color": list(body.skin_color), "shirt_color": list(body.shirt_color),
             "trousers_color": list(body.trousers_color), "shoes_color": list(body.shoes_color),
-            "sleeves": body.sleeves}
+            "sleeves": body.sleeves, "fabrics": {"shirt": body.shirt_fabric, "trousers": body.trousers_fabric,
+                                                 "shoes": body.shoes_fabric}}
 
 
 def framing_points(vertices: np.ndarray, motion: str) -> tuple[np.ndarray, np.ndarray]:

@@ -45,7 +45,7 @@ from datagen.scene import looks
 from datagen.scene.build import build_kubric_scene, srgb_to_linear
 from datagen.kubric_compat import kb
 from datagen.scene.simulate import WorldStates
-from datagen.scene.spec import RAY_KINDS, VISIBILITIES, SceneSpec
+from datagen.scene.spec import FABRICS, RAY_KINDS, VISIBILITIES, SceneSpec
 
 blender45.apply()
 
@@ -115,6 +115,9 @@ class SceneRenderer:
         # no dither: display pixels are then a pure function of the linear render, so a frame stitched
         # and denoised here develops exactly as Blender writes a rendered one
         scene.render.dither_intensity = 0.0
+        # no motion blur in any pass: a body's or object's pixels then depend on its pose at the frame alone,
+        # the same in every pass and region of a clip (blurring would need every pass to blur alike)
+        scene.render.use_motion_blur = False
         scene.render.threads_mode = "FIXED" if r.threads > 0 else "AUTO"
         if r.threads > 0:
             scene.render.threads = r.threads
@@ -247,14 +250,24 @@ class SceneRenderer:
         table = np.array([[*srgb_to_linear(colours[r]), 1.0] for r in mesh_data.region_names], dtype=np.float32)
         attr = mesh.color_attributes.new("region_color", "FLOAT_COLOR", "POINT")
         attr.data.foreach_set("color", table[mesh_data.regions].reshape(-1))
+        # garment finish per region: roughness and sheen (skin keeps the plain finish)
+        fabrics = {"skin": "plain", "shirt": body.shirt_fabric, "trousers": body.trousers_fabric, "shoes": body.shoes_fabric}
+        finish = np.array([[*FABRICS[fabrics[r]], 0.0, 1.0] for r in mesh_data.region_names], dtype=np.float32)
+        attr = mesh.color_attributes.new("region_finish", "FLOAT_COLOR", "POINT")
+        attr.data.foreach_set("color", finish[mesh_data.regions].reshape(-1))
         mat = bpy.data.materials.new(f"mat_body_{body.name}")
         mat.use_nodes = True
-        nodes = mat.node_tree.nodes
+        nodes, links = mat.node_tree.nodes, mat.node_tree.links
         bsdf = nodes["Principled BSDF"]
         colour = nodes.new("ShaderNodeAttribute")
         colour.attribute_name = "region_color"
-        mat.node_tree.links.new(colour.outputs["Color"], bsdf.inputs["Base Color"])
-        bsdf.inputs["Roughness"].default_value = 0.7
+        links.new(colour.outputs["Color"], bsdf.inputs["Base Color"])
+        finish_node = nodes.new("ShaderNodeAttribute")
+        finish_node.attribute_name = "region_finish"
+        split = nodes.new("ShaderNodeSeparateColor")
+        links.new(finish_node.outputs["Color"], split.inputs["Color"])
+        links.new(split.outputs["Red"], bsdf.inputs["Roughness"])
+        links.new(split.outputs["Green"], bsdf.inputs["Sheen Weight"])
         mesh.materials.append(mat)
         mesh.shade_smooth()
         return obj

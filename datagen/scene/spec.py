@@ -25,6 +25,9 @@ MATERIAL_PRESETS = ("rubber", "metal", "plastic", "wood", "ceramic", "glass", "m
 PARAMETRIC_MOTIONS = ("static", "dolly", "zoom", "pan", "orbit")  # need only ``amount``
 CAMERA_MOTIONS = PARAMETRIC_MOTIONS + ("track",)  # track follows ``path``
 WALL_FINISHES = ("paint", "mirror")
+# garment finishes, no garment meshes (none ship): (roughness, sheen weight) of a body region's surface
+FABRICS = {"plain": (0.7, 0.0), "cotton": (0.85, 0.3), "denim": (0.8, 0.15), "wool": (0.95, 0.6),
+           "satin": (0.35, 0.5), "leather": (0.45, 0.0), "canvas": (0.9, 0.1)}
 FLOOR_TEXTURES = ("plain", "checker", "tiles", "wood", "concrete", "marble", "mirror", "photo")
 # what sees an object: everything, nothing, every ray but the camera's (shadow_only), or one kind of
 # secondary ray alone (the ray_* modes split an object's effects by the light paths that carry them)
@@ -85,10 +88,18 @@ class BodySpec:
     trousers_color: Color = (0.2, 0.2, 0.25)
     shoes_color: Color = (0.1, 0.1, 0.1)
     sleeves: bool = True
+    # what each garment is made of (``FABRICS``: roughness and sheen); "plain" is a uniform matte finish
+    shirt_fabric: str = "plain"
+    trousers_fabric: str = "plain"
+    shoes_fabric: str = "plain"
 
     def __post_init__(self):
         if self.model not in BODY_MODELS:
             raise ValueError(f"unknown body model {self.model!r}; choose from {BODY_MODELS}")
+        for garment in ("shirt", "trousers", "shoes"):
+            fabric = getattr(self, f"{garment}_fabric")
+            if fabric not in FABRICS:
+                raise ValueError(f"unknown {garment}_fabric {fabric!r}; choose from {sorted(FABRICS)}")
 
 
 @dataclass

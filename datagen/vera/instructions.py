@@ -113,16 +113,17 @@ def describe_rendered(spec, states, subjects, mask, task: str, family: str, occl
     for name in subjects:
         if name in bodies:  # a person: words from the body's spec and its named motion
             from datagen.humans.body import body_mesh
-            from datagen.scene.people import MOTION_WORDS, describe_person
+            from datagen.scene.people import MOTION_WORDS, describe_person, pronoun
 
             p = body_mesh(bodies[name], spec.frames, spec.fps).vertices.mean(axis=1).astype(np.float64)
             phrase, material, motion = describe_person(bodies[name]), None, MOTION_WORDS[bodies[name].motion]
+            refer = pronoun(bodies[name])
         else:
             p = states.trajectory(name)[0]
             phrase, material = describe_object(spec, name), spec.objects[spec.index(name)].material.preset
-            motion = describe_motion(spec, states, name)
+            motion, refer = describe_motion(spec, states, name), "it"
         rc = project(spec.camera, spec.frames, r.width, r.height, p[:, None, :])[:, 0]
-        subs.append({"phrase": phrase, "material": material, "motion": motion,
+        subs.append({"phrase": phrase, "material": material, "motion": motion, "pronoun": refer,
                      "path": screen_path(rc, r.width, r.height, np.linalg.norm(p - cam_pos, axis=1))})
     props = [o for o in spec.objects if o.name not in subjects]
     effects = ["shadow"]
@@ -164,7 +165,8 @@ def describe_synthetic(layer_words: dict, kind: str, path: dict, width: int, hei
         phrase, material = layer_words["phrase"], None
     x = centre[len(centre) // 2][0] / width
     where = "on the left of the frame" if x < 0.4 else "on the right of the frame" if x > 0.6 else "near the centre of the frame"
-    sub = {"phrase": phrase, "material": material, "motion": _list(moves), "path": "", "where": where}
+    sub = {"phrase": phrase, "material": material, "motion": _list(moves), "path": "", "where": where,
+           "pronoun": layer_words.get("pronoun", "it")}
     shot = camera_words(_Still(), subject_height(mask))
     return {"task": task, "family": "synthetic", "subjects": [sub], "effects": [], "occluder": None,
             "backgrounds": backgrounds, "shot": shot["shot"], "kind": kind}
@@ -210,19 +212,31 @@ def _subject_sentence(s: dict, verb: str) -> str:
     return f"{verb} {thing}{where} that {motion}{path}".strip()
 
 
-def _effects(d: dict, pronoun: str) -> str:
-    s = "" if pronoun == "They" else "s"
+# how the words refer back to the subjects: (subject, object, possessive, singular verb)
+PRONOUNS = {"it": ("It", "it", "its", True), "he": ("He", "him", "his", True), "she": ("She", "her", "her", True),
+            "person": ("The person", "the person", "their", True), "they": ("They", "them", "their", False)}
+
+
+def _pronouns(subs: list[dict]) -> tuple[str, str, str, bool]:
+    """Pronouns for the subjects: ``it`` for an object, ``he``/``she``/``person`` for a person (from the
+    description's ``pronoun``, itself from the body's spec), ``they`` for several."""
+    return PRONOUNS["they" if len(subs) > 1 else subs[0].get("pronoun", "it")]
+
+
+def _effects(d: dict, pronoun) -> str:
+    subject, _, _, singular = pronoun
+    s = "s" if singular else ""
     eff = []
     if "shadow" in d["effects"]:
         eff.append(f"cast{s} {'a soft shadow' if s else 'soft shadows'} {d.get('shadow_direction', '')}".rstrip())
     mirrors = ([_the(_strip_article(d["floor"]))] if "floor_reflection" in d["effects"] else []) + \
         (["the metal objects nearby"] if "prop_reflection" in d["effects"] else [])
     if mirrors:
-        eff.append(f"{'is' if pronoun == 'It' else 'are'} reflected in {_list(mirrors)}")
+        eff.append(f"{'is' if singular else 'are'} reflected in {_list(mirrors)}")
     if "occlusion" in d["effects"] and d.get("occluder"):
         eff.append(f"pass{'' if s == '' else 'es'} partly behind {_the(d['occluder'])} in the foreground, "
                    "which stays in front")
-    text = f"{pronoun} {_list(eff)}." if eff else ""
+    text = f"{subject} {_list(eff)}." if eff else ""
     if any(sub.get("material") == "metal" for sub in d["subjects"]):
         text += " The polished metal mirrors the sky and the set around it."
     return text
@@ -236,9 +250,10 @@ def instruction(d: dict) -> str:
     """The edit instruction of a description (see ``describe_*``)."""
     task, subs = d["task"], d["subjects"]
     names = _list([_the(_strip_article(s["phrase"])) for s in subs])
-    pronoun = "It" if len(subs) == 1 else "They"
+    pronoun = _pronouns(subs)
+    subject, obj, poss, singular = pronoun
     if d["family"] == "synthetic":
-        return _synthetic_text(d, names)
+        return _synthetic_text(d, names, pronoun)
     keep = [_the(p) for p in d["props"]] + ([_the(d["occluder"])] if d.get("occluder") else [])
     light = f"The scene is lit by {d['light']}."
     if task == "object_addition":
@@ -249,16 +264,16 @@ def instruction(d: dict) -> str:
         new = d["new"]
         around = f", with {_list([article(p) for p in new['props']])} nearby" if new["props"] else ""
         text = [f"Replace everything around {names} with {new['floor']} {new['sky']}{around}.",
-                f"Relight {'it' if len(subs) == 1 else 'them'} with {new['light']}, and let "
-                f"{'it' if len(subs) == 1 else 'them'} cast {'its shadow' if len(subs) == 1 else 'their shadows'} "
+                f"Relight {obj} with {new['light']}, and let "
+                f"{obj} cast {poss} {'shadow' if singular else 'shadows'} "
                 f"{new['shadow_direction']} onto the new ground.",
-                f"{pronoun} {'keeps' if len(subs) == 1 else 'keep'} moving exactly as before: "
+                f"{subject} {'keeps' if singular else 'keep'} moving exactly as before: "
                 + "; ".join(f"{_the(_strip_article(s['phrase']))} {s['motion']}" for s in subs) + ".",
-                _shot(d), f"Keep {names}, {'its' if len(subs) == 1 else 'their'} motion and the camera move intact."]
+                _shot(d), f"Keep {names}, {poss} motion and the camera move intact."]
     else:  # matting
         what = ["shadow"] + (["reflections"] if {"floor_reflection", "prop_reflection"} & set(d["effects"]) else [])
         occl = f" Where {_the(d['occluder'])} passes in front, the matte stays empty." if d.get("occluder") else ""
-        text = [f"Extract {names} as a matte layer, together with {'its' if len(subs) == 1 else 'their'} "
+        text = [f"Extract {names} as a matte layer, together with {poss} "
                 f"{_list(what)} on {d['floor'].replace('a ', 'the ', 1)}.",
                 " ".join(f"{_the(_strip_article(s['phrase'])).capitalize()} {s['motion']}"
                          + (f", travelling {s['path']}" if s['path'] else "") + "." for s in subs) + occl,
@@ -266,13 +281,14 @@ def instruction(d: dict) -> str:
     return " ".join(t for t in text if t)
 
 
-def _synthetic_text(d: dict, names: str) -> str:
+def _synthetic_text(d: dict, names: str, pronoun) -> str:
     s, bgs = d["subjects"][0], d["backgrounds"]
     a = bgs[0]
     motion = s["motion"]
     material = f"Its {s['material']} surface keeps the studio lighting it was rendered with." if s.get("material") else ""
     shot = f"The layer is framed as {article(d['shot'])}."
-    its = "their" if d.get("kind") == "videomatte" else "its"  # people
+    its = "their" if d.get("kind") == "videomatte" else pronoun[2]  # footage: people of unknown gender
+    it = pronoun[0].lower() if pronoun[0] != "The person" else "the person"
     if d["task"] == "background_change":
         b = bgs[1]
         bits = [f"Replace the background behind {names} with {b['phrase']}"
@@ -285,9 +301,9 @@ def _synthetic_text(d: dict, names: str) -> str:
     keep = [_the(p) for p in a["props"]] or [a["phrase"]]
     where = f" {s['where']}" if s.get("where") else ""
     if d["task"] == "object_addition":
-        bits = [f"Add {article(_strip_article(s['phrase']))}{where} over {a['phrase']}: it {motion}.", material]
+        bits = [f"Add {article(_strip_article(s['phrase']))}{where} over {a['phrase']}: {it} {motion}.", material]
     else:
-        bits = [f"Extract {names}{where} as a matte layer: it {motion}.", material]
+        bits = [f"Extract {names}{where} as a matte layer: {it} {motion}.", material]
     if a.get("light"):
         bits.append(f"The footage is lit by {a['light']}; {a['camera']}.")
     bits += [shot, f"Keep {_list(keep + ['the rest of the footage'])} intact."]

@@ -93,7 +93,8 @@ def person_layer(rng, source, render, frames: int, fps: int, width: int, height:
     shadow; ``coverage`` is the body alone (segmentation)."""
     from datagen.humans import fixtures
     from datagen.humans.body import body_mesh
-    from datagen.scene.people import MOTION_WORDS, describe_person, framing_points, person_camera, person_meta, sample_person
+    from datagen.scene.people import (MOTION_WORDS, describe_person, framing_points, person_camera, person_meta,
+                                      pronoun, sample_person)
     from datagen.scene.simulate import simulate
 
     env, sun = sky_and_sun(rng, source)
@@ -114,14 +115,14 @@ def person_layer(rng, source, render, frames: int, fps: int, width: int, height:
     off_body = ~dilate(coverage, 2)
     alpha[off_body] = box3(box3(alpha[..., None]))[..., 0][off_body]
     return Layer(rgba[..., :3].astype(np.float32) / 255, alpha, "rendered",
-                 {"phrase": describe_person(body), "motion": MOTION_WORDS[motion]},
+                 {"phrase": describe_person(body), "motion": MOTION_WORDS[motion], "pronoun": pronoun(body)},
                  {"person": person_meta(body)}, spec=spec, coverage=coverage)
 
 
 def matte_layer(rng, folder, frames: int, fps: float, height: int) -> Layer:
     name = str(rng.choice(folder.names))
     fgr, pha, meta = folder.load(name, frames, fps, height, rng)
-    words = {"phrase": folder.describe(name) or "a person", "motion": "moves naturally"}
+    words = {"phrase": folder.describe(name) or "a person", "motion": "moves naturally", "pronoun": "person"}
     return Layer(fgr.astype(np.float32) / 255, pha.astype(np.float32) / 255, "videomatte", words, meta,
                  anchor_bottom=True)
 
