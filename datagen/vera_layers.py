@@ -95,10 +95,14 @@ def check_config(config) -> None:
     from datagen.assets.library import AssetsConfig, open_scene_library
 
     open_scene_library(AssetsConfig.from_section(config.assets))
+    from datagen.scene.people import person_source
+
+    person_source(config.vera.get("person"))
 
 
 def make_sample(config, index: int, seed: int) -> dict:
     from datagen.assets.library import AssetsConfig, credits, open_scene_library
+    from datagen.scene.people import person_source
     from datagen.scene.spec import RenderSpec
     from datagen.vera import rendered, synthetic
     from datagen.vera.instructions import instruction
@@ -113,14 +117,16 @@ def make_sample(config, index: int, seed: int) -> dict:
         source = open_scene_library(AssetsConfig.from_section(config.assets))
         folders = _folders(v.synthetic) if family == "synthetic" else {}
     passes = Passes(source, r.width, r.height, r.frames)
+    person = person_source(v.get("person")) if subject == "person" else None
     rng = sample_rng(seed, "scene")
     with stage("sample"):
         if family == "synthetic":
             clip, words, extra = synthetic.make(rng, task, source, render, r.frames, r.fps, v.synthetic, fold,
-                                                passes, folders, subject)
+                                                passes, folders, subject, person)
         else:
             clip, words, extra = rendered.make(rng, family, task, source, render, r.frames, r.fps,
-                                               int(v.physics_rate), fold, passes, bool(v.region_render), subject)
+                                               int(v.physics_rate), fold, passes, bool(v.region_render), subject,
+                                               person)
     text = instruction(words)
     meta = {
         "task": task, "family": family, "subject_kind": subject, "relation": RELATION[task], "description": words,

@@ -59,9 +59,9 @@ def test_render_spec_defaults_are_the_base_render_section():
 # 8c84234873c24c0f, vera 42778ca8569ec67b, toy 405509f0e0225bf7; the toy generator reads none of the new render
 # keys, but they are in its base section); the effects family and effect categories (issue 26: void.families.effects,
 # void.effects, void.mask.categories/category_budget) changed the two VOID ones (before: void f5fb840593420d60,
-# humoto 7e7c63e3547ddc83); people in Vera's data (issue 27: vera.subjects) changed Vera's (before: 34f52144091a2f1f).
+# humoto 7e7c63e3547ddc83); people in Vera's data (issue 27: vera.subjects, vera.person) changed Vera's (before: 34f52144091a2f1f).
 HASHES = {("void_counterfactuals",): "83ea947227e71a45", ("void_counterfactuals", "source=humoto"): "4cbb82f4215bdc20",
-          ("vera_layers",): "ea15bd1ad78e4402", ("toy_shapes",): "809f7e1b2b02400d"}
+          ("vera_layers",): "128a26030488ec7d", ("toy_shapes",): "809f7e1b2b02400d"}
 
 
 @pytest.mark.parametrize("name", sorted(HASHES), ids="-".join)

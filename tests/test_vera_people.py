@@ -84,3 +84,33 @@ def test_the_pose_changes_and_the_feet_stay_planted(people):
 
 def test_person_samples_are_deterministic(people, tmp_path):
     assert tar_bytes(_run(tmp_path / "again", "synthetic")) == tar_bytes(people[0][0])
+
+
+def test_a_users_smplx_body_and_amass_motion(tmp_path):
+    """vera.person.body=smplx: the user's SMPL-X model (a random one of the real shapes) under their
+    AMASS-style motion, as the person of a rendered family; a missing model fails before any work."""
+    from datagen.dataset.reader import iter_samples
+    from datagen.humans import smplx_body
+    from datagen.runner.config import ConfigError
+
+    from smplx_stand_in import write_random_smplx_model
+
+    (tmp_path / "models").mkdir()
+    model = write_random_smplx_model(tmp_path / "models")
+    motions = tmp_path / "motion"
+    motions.mkdir()
+    smplx_body.write_amass_motion(motions / "stroll.npz", smplx_body.procedural_motion(40, fps=30.0))
+    person = ["vera.person.body=smplx", f"vera.person.smplx.model={model.parent}", f"vera.person.smplx.motion={motions}"]
+    weights = [f"vera.families.{f}={1.0 if f == 'single_object' else 0.0}" for f in PLAN] + \
+        [f"vera.tasks.{t}={1.0 if t == 'object_addition' else 0.0}" for t in set(PLAN.values())]
+    out = tmp_path / "run"
+    assert run(load_config("vera_layers", [f"out={out}", "num_samples=1", *TINY, *weights, *person])).ok
+    assert validate(str(out)) == (1, 0)
+    (sample,) = list(iter_samples(str(out)))
+    assert sample["meta"]["person"]["model"] == "smplx" and sample["meta"]["person"]["sequence"] == "stroll"
+    assert (sample["mask"] == 255).any() and "moves as recorded" in sample["edit_instruction"]
+    bad = [f"out={tmp_path / 'run2'}", "num_samples=1", *TINY, *weights, "vera.person.body=smplx",
+           f"vera.person.smplx.model={tmp_path / 'nowhere'}", f"vera.person.smplx.motion={motions}"]
+    with pytest.raises(ConfigError, match="person.smplx.model not found"):
+        run(load_config("vera_layers", bad))
+    assert not (tmp_path / "run2").exists()

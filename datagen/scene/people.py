@@ -16,7 +16,7 @@ CLOTHES_NAMES = ("navy", "dark red", "green", "white", "black", "brown", "grey",
 HUMAN_CAMERA_MOTIONS = ("static", "zoom", "orbit", "track")
 SHIRTS, TROUSERS, SHOES = ("cotton", "wool", "satin", "canvas"), ("denim", "cotton", "wool", "canvas"), ("leather", "canvas")
 MOTION_WORDS = {"walk": "walks across the scene", "turn": "turns around on the spot",
-                "wave": "raises a hand and waves", "sit": "sits down on a chair"}
+                "wave": "raises a hand and waves", "sit": "sits down on a chair", "": "moves as recorded"}
 # anny's phenotype ranges that give adults (age 0.5 is between child and young adult; 0.67 is young
 # adult): 1.50-1.80 m women and 1.63-1.93 m men at heights 0.25-0.55
 ADULT = {"age": (0.67, 0.95), "gender": (0.0, 1.0), "height": (0.25, 0.55), "weight": (0.2, 0.8),
@@ -33,6 +33,57 @@ def sample_person(rng: np.random.Generator, name: str, motion: str) -> BodySpec:
                     shoes_color=CLOTHES[int(rng.integers(len(CLOTHES)))], sleeves=bool(rng.random() < 0.6),
                     shirt_fabric=str(rng.choice(SHIRTS)), trousers_fabric=str(rng.choice(TROUSERS)),
                     shoes_fabric=str(rng.choice(SHOES)))
+
+
+def person_source(person) -> dict:
+    """What a generator's ``person`` section (``body``, ``smplx.model``, ``smplx.motion``) asks for, checked in
+    one line: {"body": "anny"} or {"body": "smplx", "model": ..., "motions": [npz stems], "folder": ...}."""
+    from pathlib import Path
+
+    body = str(person.get("body", "anny")) if person is not None else "anny"
+    if body == "anny":
+        return {"body": "anny"}
+    if body != "smplx":
+        raise ValueError(f"person.body={body!r}; choose from ('anny', 'smplx')")
+    smplx = person.get("smplx") or {}
+    model, motion = smplx.get("model"), smplx.get("motion")
+    if not model or not motion:
+        raise ValueError("person.body=smplx needs person.smplx.model (SMPL-X model file or folder) and "
+                         "person.smplx.motion (AMASS-style npz folder or file)")
+    if not Path(model).exists():
+        raise ValueError(f"person.smplx.model not found: {model}")
+    path = Path(motion)
+    files = sorted(path.glob("*.npz")) if path.is_dir() else [path] if path.is_file() else []
+    if not files:
+        raise ValueError(f"person.smplx.motion: no .npz motion at {motion}")
+    return {"body": "smplx", "model": str(model), "folder": str(path if path.is_dir() else path.parent),
+            "motions": [f.stem for f in files]}
+
+
+def sample_smplx_person(rng: np.random.Generator, name: str, source: dict) -> BodySpec:
+    """A SMPL-X body (the user's model) under one of the user's AMASS-style motions, played in real time;
+    skin and clothes drawn as for anny bodies."""
+    return BodySpec(name=name, model="smplx", smplx_model=source["model"], smplx_motion=source["folder"],
+                    sequence=str(rng.choice(source["motions"])), resample="fps",
+                    skin_color=SKIN[int(rng.integers(len(SKIN)))],
+                    shirt_color=CLOTHES[int(rng.integers(len(CLOTHES)))],
+                    trousers_color=CLOTHES[int(rng.integers(len(CLOTHES)))],
+                    shoes_color=CLOTHES[int(rng.integers(len(CLOTHES)))], sleeves=bool(rng.random() < 0.6),
+                    shirt_fabric=str(rng.choice(SHIRTS)), trousers_fabric=str(rng.choice(TROUSERS)),
+                    shoes_fabric=str(rng.choice(SHOES)))
+
+
+def draw_person(rng: np.random.Generator, name: str, motions, source: dict | None = None) -> tuple[BodySpec, float]:
+    """(a person, the direction it faces: radians, 0 = -Y): an adult anny body under one of ``motions``, or,
+    when ``source`` (``person_source``) says smplx, the user's SMPL-X body and motion (facing drawn at random:
+    recorded motion faces anywhere)."""
+    if source is not None and source["body"] == "smplx":
+        body = sample_smplx_person(rng, name, source)
+        return body, float(rng.uniform(0, 2 * math.pi))
+    from datagen.humans import fixtures
+
+    motion = str(rng.choice(motions))
+    return sample_person(rng, name, motion), float(np.mean(fixtures.script(motion, 90).yaw))
 
 
 def check_camera_motion(motion: str | None) -> None:
@@ -110,6 +161,7 @@ def person_meta(body) -> dict:
     return {"model": body.model, "motion": body.motion, "phenotype": dict(body.phenotype),
             "skin_color": list(body.skin_color), "shirt_color": list(body.shirt_color),
             "trousers_color": list(body.trousers_color), "shoes_color": list(body.shoes_color),
+            **({"sequence": body.sequence} if body.model == "smplx" else {}),
             "sleeves": body.sleeves, "fabrics": {"shirt": body.shirt_fabric, "trousers": body.trousers_fabric,
                                                  "shoes": body.shoes_fabric}}
 

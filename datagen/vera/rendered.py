@@ -33,12 +33,14 @@ def _ids(spec, names) -> list[int]:
 
 
 def make(rng, family: str, task: str, source, render, frames: int, fps: int, physics_rate: int,
-         fold: T.FoldConfig, passes, region: bool = True, subject: str = "object") -> tuple[T.LayeredClip, dict, dict]:
-    """(clip, description, meta) of one rendered sample; ``subject``: object or person."""
+         fold: T.FoldConfig, passes, region: bool = True, subject: str = "object",
+         person: dict | None = None) -> tuple[T.LayeredClip, dict, dict]:
+    """(clip, description, meta) of one rendered sample; ``subject``: object or person (``person``: its body
+    source, ``scene.people.person_source``)."""
     import dataclasses
 
     if subject == "person":
-        scene: VeraScene = sample_person_scene(rng, source, render, frames, fps, family)
+        scene: VeraScene = sample_person_scene(rng, source, render, frames, fps, family, person=person)
     else:
         scene = SAMPLERS[family](rng, source, render, frames, fps)
     scene.spec = dataclasses.replace(scene.spec, physics_rate=physics_rate)

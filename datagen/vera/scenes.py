@@ -278,25 +278,24 @@ def person_props(rng, source, body, frames: int) -> list[ObjectSpec]:
     return out
 
 
-def sample_person_scene(rng, source, render, frames: int, fps: int, family: str, props=(1, 3)) -> VeraScene:
+def sample_person_scene(rng, source, render, frames: int, fps: int, family: str, props=(1, 3),
+                        person: dict | None = None) -> VeraScene:
     """A person as the subject of a rendered family's set (``single_object``: a lit set with a few props;
-    ``multi_object``: a glossy or mirror floor, metal props and an occluder in front)."""
-    from datagen.humans import fixtures
+    ``multi_object``: a glossy or mirror floor, metal props and an occluder in front); ``person``: what
+    ``scene.people.person_source`` read from ``vera.person`` (default: anny bodies under our named motions)."""
     from datagen.humans.body import body_mesh
-    from datagen.scene.people import framing_points, person_camera, sample_person
+    from datagen.scene.people import draw_person, framing_points, person_camera
 
     env, sun = sky_and_sun(rng, source)
     if family == "multi_object":
         floor = str(rng.choice(sorted(GLOSSY_FLOORS), p=[0.35, 0.45, 0.2]))
         env = dataclasses.replace(env, floor=floor, floor_colors=GLOSSY_FLOORS[floor])
-    motion = str(rng.choice(PERSON_MOTIONS))
-    body = sample_person(rng, "person", motion)
-    own = person_props(rng, source, body, frames)
+    body, facing = draw_person(rng, "person", PERSON_MOTIONS, person)
+    own = person_props(rng, source, body, frames) if body.motion else []
     verts = body_mesh(body, frames, fps).vertices
     points = verts[:, ::97]  # (T, N, 3) a sample of the body's surface
     shot = str(rng.choice(list(PERSON_CAMERAS), p=list(PERSON_CAMERAS.values())))
-    camera = person_camera(rng, *framing_points(verts, shot), float(np.mean(fixtures.script(motion, frames).yaw)),
-                           shot, render.height / render.width)
+    camera = person_camera(rng, *framing_points(verts, shot), facing, shot, render.height / render.width)
     avoid = np.concatenate([points.reshape(-1, 3)[::5, :2], np.array([o.position[:2] for o in own]).reshape(-1, 2)])
     extra = props_around(rng, source, int(rng.integers(props[0], props[1] + 1)), avoid,
                          assets=PROPS + (("cylinder", "vase") if family == "multi_object" else ()), ring=(0.8, 2.2))
@@ -314,7 +313,7 @@ def sample_person_scene(rng, source, render, frames: int, fps: int, family: str,
     states = simulate(spec, source=source)  # the props (static); the body follows its motion
     spec = keep_asset_looks(spec, source)
     return VeraScene(spec, [body.name], [o.name for o in spec.objects], states,
-                     {"motions": {body.name: motion}, "dropped_props": [], "occluder": occ,
+                     {"motions": {body.name: body.motion or body.sequence}, "dropped_props": [], "occluder": occ,
                       "person_props": [o.name for o in own]})
 
 

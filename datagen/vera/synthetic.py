@@ -88,22 +88,23 @@ def rendered_layer(rng, source, render, frames: int, fps: int, width: int, heigh
 PERSON_MOTIONS = ("walk", "turn", "wave")  # on their own (sitting would need the chair in the layer too)
 
 
-def person_layer(rng, source, render, frames: int, fps: int, width: int, height: int, passes) -> Layer:
+def person_layer(rng, source, render, frames: int, fps: int, width: int, height: int, passes,
+                 person: dict | None = None) -> Layer:
     """A person on a transparent film over a shadow-catcher floor: colour and alpha hold the body and its
-    shadow; ``coverage`` is the body alone (segmentation)."""
-    from datagen.humans import fixtures
+    shadow; ``coverage`` is the body alone (segmentation). ``person``: its body source
+    (``scene.people.person_source``)."""
     from datagen.humans.body import body_mesh
-    from datagen.scene.people import (MOTION_WORDS, describe_person, framing_points, person_camera, person_meta,
-                                      pronoun, sample_person)
+    from datagen.scene.people import (MOTION_WORDS, describe_person, draw_person, framing_points, person_camera,
+                                      person_meta, pronoun)
     from datagen.scene.simulate import simulate
 
     env, sun = sky_and_sun(rng, source)
     env = dataclasses.replace(env, floor="plain", floor_shadow_catcher=True, walls=0)
-    motion = str(rng.choice(PERSON_MOTIONS))
-    body = sample_person(rng, "person", motion)
-    shot = "track" if motion == "walk" else "static"
+    body, facing = draw_person(rng, "person", PERSON_MOTIONS, person)
+    motion = body.motion
+    shot = "track" if motion in ("walk", "") else "static"  # recorded motion may go anywhere: follow it
     points, hips = framing_points(body_mesh(body, frames, fps).vertices, shot)
-    camera = person_camera(rng, points, hips, float(np.mean(fixtures.script(motion, frames).yaw)), shot, height / width)
+    camera = person_camera(rng, points, hips, facing, shot, height / width)
     spec = SceneSpec(objects=[], bodies=[body], camera=camera, lights=[sun], environment=env,
                      render=dataclasses.replace(render, width=width, height=height), frames=frames, fps=fps)
     out = passes.render(spec, simulate(spec, source=source), "foreground", layers=("rgba", "segmentation"))
@@ -197,9 +198,9 @@ def video_background(rng, folder, frames: int, fps: float, width: int, height: i
 
 # -- a sample ------------------------------------------------------------------------------------
 def make(rng, task: str, source, render, frames: int, fps: int, cfg, fold, passes, folders: dict,
-         subject: str = "object"):
+         subject: str = "object", person: dict | None = None):
     """(clip, description, meta) of one synthetic sample; ``cfg`` is ``vera.synthetic``; ``subject``: object
-    (rendered) or person (rendered, or footage by the foreground weights)."""
+    (rendered) or person (rendered, or footage by the foreground weights; ``person``: the body source)."""
     from datagen.vera import pick, tasks as T
     from datagen.vera.instructions import describe_background, describe_synthetic
     from datagen.scene.spec import spec_data as data_spec
@@ -210,7 +211,8 @@ def make(rng, task: str, source, render, frames: int, fps: int, cfg, fold, passe
     if fg_kind == "videomatte":
         layer = matte_layer(rng, folders["videomatte"], frames, fps, even(size * height))
     elif subject == "person":
-        layer = person_layer(rng, source, render, frames, fps, even(size * width), even(size * height), passes)
+        layer = person_layer(rng, source, render, frames, fps, even(size * width), even(size * height), passes,
+                             person)
     else:
         layer = rendered_layer(rng, source, render, frames, fps, even(size * width), even(size * height), passes)
     path = placement(rng, frames, width, height, layer.alpha.shape[2], layer.alpha.shape[1], layer.anchor_bottom)
