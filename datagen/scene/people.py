@@ -26,13 +26,17 @@ ADULT = {"age": (0.67, 0.95), "gender": (0.0, 1.0), "height": (0.25, 0.55), "wei
 def sample_person(rng: np.random.Generator, name: str, motion: str) -> BodySpec:
     """An adult anny body of varied shape, skin tone and clothes, driven by the named procedural motion."""
     phenotype = {k: round(float(rng.uniform(lo, hi)), 4) for k, (lo, hi) in ADULT.items()}
-    return BodySpec(name=name, model="anny", motion=motion, phenotype=phenotype,
-                    skin_color=SKIN[int(rng.integers(len(SKIN)))],
-                    shirt_color=CLOTHES[int(rng.integers(len(CLOTHES)))],
-                    trousers_color=CLOTHES[int(rng.integers(len(CLOTHES)))],
-                    shoes_color=CLOTHES[int(rng.integers(len(CLOTHES)))], sleeves=bool(rng.random() < 0.6),
-                    shirt_fabric=str(rng.choice(SHIRTS)), trousers_fabric=str(rng.choice(TROUSERS)),
-                    shoes_fabric=str(rng.choice(SHOES)))
+    return BodySpec(name=name, model="anny", motion=motion, phenotype=phenotype, **looks(rng))
+
+
+def looks(rng: np.random.Generator) -> dict:
+    """A person's skin tone, clothes colours, sleeves and fabrics (``BodySpec`` fields)."""
+    return {"skin_color": SKIN[int(rng.integers(len(SKIN)))],
+            "shirt_color": CLOTHES[int(rng.integers(len(CLOTHES)))],
+            "trousers_color": CLOTHES[int(rng.integers(len(CLOTHES)))],
+            "shoes_color": CLOTHES[int(rng.integers(len(CLOTHES)))], "sleeves": bool(rng.random() < 0.6),
+            "shirt_fabric": str(rng.choice(SHIRTS)), "trousers_fabric": str(rng.choice(TROUSERS)),
+            "shoes_fabric": str(rng.choice(SHOES))}
 
 
 def person_source(person) -> dict:
@@ -64,13 +68,7 @@ def sample_smplx_person(rng: np.random.Generator, name: str, source: dict) -> Bo
     """A SMPL-X body (the user's model) under one of the user's AMASS-style motions, played in real time;
     skin and clothes drawn as for anny bodies."""
     return BodySpec(name=name, model="smplx", smplx_model=source["model"], smplx_motion=source["folder"],
-                    sequence=str(rng.choice(source["motions"])), resample="fps",
-                    skin_color=SKIN[int(rng.integers(len(SKIN)))],
-                    shirt_color=CLOTHES[int(rng.integers(len(CLOTHES)))],
-                    trousers_color=CLOTHES[int(rng.integers(len(CLOTHES)))],
-                    shoes_color=CLOTHES[int(rng.integers(len(CLOTHES)))], sleeves=bool(rng.random() < 0.6),
-                    shirt_fabric=str(rng.choice(SHIRTS)), trousers_fabric=str(rng.choice(TROUSERS)),
-                    shoes_fabric=str(rng.choice(SHOES)))
+                    sequence=str(rng.choice(source["motions"])), resample="fps", **looks(rng))
 
 
 def draw_person(rng: np.random.Generator, name: str, motions, source: dict | None = None) -> tuple[BodySpec, float]:
