@@ -18,7 +18,7 @@ check: setup
 	$(PY) -m pytest -q -n 2 --dist loadfile -m "not ($(HEAVY))" tests
 
 test: setup
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=20 tests
 
 demo: setup
 	$(PY) -m datagen.assets build

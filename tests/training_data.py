@@ -10,8 +10,9 @@ TINY = ["render.width=64", "render.height=48", "render.frames=5", "render.spp=1"
         "runner.progress=false", "samples_per_shard=1"]
 
 
-# per generator: what these tests never read (the effect-category passes cost about half a render per pair)
-ONLY = {"void_counterfactuals": ["void.mask.categories=false"]}
+# per generator: what these tests never read (the effect-category passes cost about half a render per pair;
+# people cost a body model per process, and the trainers read a person's layers as any other)
+ONLY = {"void_counterfactuals": ["void.mask.categories=false"], "vera_layers": ["vera.subjects.person=0"]}
 
 
 _MADE: dict[tuple[str, int], Path] = {}  # one render per (generator, samples) per session; tests only read them
