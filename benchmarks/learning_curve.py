@@ -48,7 +48,8 @@ THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.1, 0.91, 0.05))
 RINGS = (1, 2, 4, 8, 16)
 QUIET = ["trainer.tensorboard=false", "optim.warmup_steps=0", "trainer.activation_checkpointing=false"]
 COLUMNS = ("pairs", "split", "model_iou", "dilated_iou", "model_iou_std", "model_precision", "model_recall",
-           "dilated_precision", "dilated_recall", "none_iou", "seeds", "threshold", "ring", "steps", "bench_pairs")
+           "dilated_precision", "dilated_recall", "none_iou", "seeds", "threshold", "ring", "steps", "bench_pairs",
+           "train_pairs_of_family")
 
 
 def _size(a) -> list[str]:
@@ -102,12 +103,24 @@ def prefix(latents: Path, out: Path, pairs: int) -> Path:
     return out
 
 
+def family_counts(train: Path, pairs: int) -> dict[str, int]:
+    """How many of the first ``pairs`` training pairs each family has (each pair's family is drawn at
+    random, so a small prefix need not be balanced)."""
+    from datagen.dataset.reader import read_shard, shard_urls
+
+    counts = dict.fromkeys(FAMILIES, 0)
+    for url in shard_urls(str(train))[: pairs // PER_SHARD]:
+        for _, files in read_shard(url):
+            counts[json.loads(files["meta.json"])["family"]] += 1
+    return counts
+
+
 def train_one(a, latents: Path, val: Path, work: Path, pairs: int, seed: int) -> dict:
     """Train on the first ``pairs`` pairs; the validation log picks the step (cached in ``summary.json``)."""
     from training.core.config import load_config
     from training.trainer.loop import train
 
-    run_dir = work / "runs" / f"pairs{pairs}-seed{seed}"
+    run_dir = work / "runs" / a.tag / f"pairs{pairs}-seed{seed}"
     done = run_dir / "summary.json"
     if done.is_file():
         return json.loads(done.read_text())
@@ -120,24 +133,27 @@ def train_one(a, latents: Path, val: Path, work: Path, pairs: int, seed: int) ->
                        f"trainer.max_steps={steps}", f"trainer.validate_every={every}", f"trainer.checkpoint_every={every}",
                        f"trainer.keep_checkpoints={a.epochs + 1}", f"trainer.validate.path={val}",
                        f"trainer.validate.clips={a.val}", f"trainer.log_every={max(steps // 10, 1)}",
-                       f"optim.lr={a.lr}", "optim.min_lr_ratio=0.1"]))
+                       f"optim.lr={a.lr}", "optim.min_lr_ratio=0.1", *a.train_set]))
     log = [json.loads(line) for line in (run_dir / "validation.jsonl").read_text().splitlines() if line.strip()]
     best = max(log, key=lambda r: (r["val/iou"] or 0.0, -r["step"]))
     summary = {"pairs": pairs, "seed": seed, "step": int(best["step"]), "val_iou": best["val/iou"],
+               "train_set": list(a.train_set),
                "checkpoint": str(run_dir / "checkpoints" / f"step-{int(best['step']):07d}"),
                "validation": log, "seconds": time.perf_counter() - t}
     done.write_text(json.dumps(summary, indent=1))
     return summary
 
 
-def probabilities(checkpoint: str, split: Path) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(change probability (T, H, W), true quadmask) of every pair of a split, from one checkpoint."""
+def probabilities(checkpoint: str, split: Path, train_set=()) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(change probability (T, H, W), true quadmask) of every pair of a split, from one checkpoint (of a
+    model built with the ``train_set`` overrides)."""
     from training.core.config import load_config
     from training.inference.inputs import read_clips
     from training.jobs.infer import build_runner
     from training.tasks import TASKS
 
-    runner, _ = build_runner(load_config(["model=affect", "data.path=x", f"infer.checkpoint={checkpoint}"], name="infer"))
+    runner, _ = build_runner(load_config(["model=affect", "data.path=x", f"infer.checkpoint={checkpoint}", *train_set],
+                                         name="infer"))
     return [(runner.affect(clip, 0.5, 0)["probability"], clip.truth["quadmask"])
             for clip in read_clips(str(split), TASKS["affect"].reads)]
 
@@ -179,13 +195,15 @@ def score(a, paths: dict, runs: list[dict]) -> list[dict]:
     none_counts = {s: baseline_counts(t, "none") for s, t in bench.items()}
     per_run = []
     for r in runs:
-        val = probabilities(r["checkpoint"], paths["val"])
+        val = probabilities(r["checkpoint"], paths["val"], a.train_set)
         threshold = max(THRESHOLDS, key=lambda t: (_iou(model_counts(val, t)), -abs(t - 0.5)))
-        counts = {s: model_counts(probabilities(r["checkpoint"], paths["bench"] / s), threshold) for s in SPLITS}
+        counts = {s: model_counts(probabilities(r["checkpoint"], paths["bench"] / s, a.train_set), threshold)
+                  for s in SPLITS}
         per_run.append({**r, "threshold": threshold, "counts": counts})
     rows = []
     for pairs in sorted({r["pairs"] for r in per_run}):
         mine = [r for r in per_run if r["pairs"] == pairs]
+        mix = family_counts(paths["train"], pairs)
         for split in (*SPLITS, "all"):
             names = SPLITS if split == "all" else (split,)
 
@@ -207,7 +225,8 @@ def score(a, paths: dict, runs: list[dict]) -> list[dict]:
                          "none_iou": none_s["iou"] or 0.0, "seeds": len(mine),
                          "threshold": "/".join(f"{r['threshold']:.2f}" for r in mine), "ring": ring,
                          "steps": "/".join(str(r["step"]) for r in mine),
-                         "bench_pairs": sum(len(bench[s]) for s in names)})
+                         "bench_pairs": sum(len(bench[s]) for s in names),
+                         "train_pairs_of_family": sum(mix[n.removeprefix("void_")] for n in names)})
     return rows
 
 
@@ -264,6 +283,9 @@ def main(argv=None) -> int:
     p.add_argument("--spp", type=int, default=0, help="0: base.yaml's render.spp")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a generator override for every split (e.g. void.mask.categories=false for a quick run)")
+    p.add_argument("--train-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a training override for every run (e.g. model.inputs=[latent]); give such runs a --tag")
+    p.add_argument("--tag", default="default", help="the runs' folder under WORK/runs (one per set of --train-set)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
     bad = [n for n in a.pairs if n <= 0 or n % PER_SHARD]

@@ -39,7 +39,7 @@ def test_fold_is_lossless_and_on_the_vae_grid():
 
 def test_the_model_predicts_every_frame_and_pixel_from_both_inputs():
     torch.manual_seed(0)
-    model = AffectModel(WanConfig.preset("tiny"))
+    model = AffectModel(WanConfig.preset("tiny"), inputs=["latent"])
     latent = torch.randn(1, 16, 3, 4, 6)
     obj = torch.zeros(1, 9, 32, 48)
     obj[:, :, 8:20, 16:30] = 1
@@ -51,6 +51,61 @@ def test_the_model_predicts_every_frame_and_pixel_from_both_inputs():
     assert w[:, :16].abs().sum() > 0 and w[:, 16:].abs().sum() > 0  # video latents and the mask both matter
     with torch.no_grad():
         assert not torch.allclose(model(latent, obj), model(latent, torch.zeros_like(obj)))
+
+
+def test_pixels_are_an_input_folded_like_the_mask():
+    """``model.inputs``: the video's pixels, folded onto the latent grid, change the prediction; a model
+    of pixels alone needs no latent; a missing input is named."""
+    torch.manual_seed(0)
+    model = AffectModel(WanConfig.preset("tiny"), inputs=["pixels", "latent"])
+    assert model.inputs == ("latent", "pixels")  # latent first, whatever the order asked
+    assert model.embed.patch_embed.in_channels == 16 + 3 * CELL + CELL
+    latent, obj = torch.randn(1, 16, 3, 4, 6), torch.zeros(1, 9, 32, 48)
+    obj[:, :, 8:20, 16:30] = 1
+    video = torch.rand(1, 3, 9, 32, 48) * 2 - 1
+    with torch.no_grad():
+        assert not torch.allclose(model(latent, obj, video), model(latent, obj, video.flip(-1)))
+        with pytest.raises(ValueError, match="pixels"):
+            model(latent, obj)
+        alone = AffectModel(WanConfig.preset("tiny"), inputs=["pixels"])
+        assert alone(None, obj, video).shape == (1, 9, 32, 48)
+    with pytest.raises(ValueError, match="model.inputs"):
+        AffectModel(WanConfig.preset("tiny"), inputs=["rgb"])
+
+
+def test_augmentation_keeps_inputs_and_target_on_the_same_pixels():
+    """A crop cuts latents on whole tokens and pixels, masks and target on the same 8-pixel cells; a
+    mirror flips them all. Each tensor here holds its cell's (row, column) so a misalignment shows."""
+    from training.core.config import load_config
+    from training.tasks import make_task
+
+    task = make_task(load_config(["model=affect", "data.path=x", "model.augment.flip=1",
+                                  "model.augment.crop=0.5"]).model)
+    f, h, w = 3, 8, 12  # latent grid
+    rows = torch.arange(h).view(h, 1).expand(h, w).float()
+    cols = torch.arange(w).view(1, w).expand(h, w).float()
+    cell = rows * 100 + cols
+    pixel = cell.repeat_interleave(8, 0).repeat_interleave(8, 1)  # (64, 96): each pixel holds its cell
+    lat = {"video": cell.expand(1, 16, f, h, w).clone(), "object": pixel.expand(1, 9, 64, 96).clone(),
+           "changed": pixel.expand(1, 9, 64, 96).clone(), "pixels": pixel.expand(1, 3, 9, 64, 96).clone()}
+    seen = set()
+    for step in range(8):
+        out = task.augment(lat, torch.Generator().manual_seed(step))
+        v = out["video"][0, 0, 0]
+        assert v.shape == (4, 6)  # half the grid, whole 2x2 tokens
+        expected = v.repeat_interleave(8, 0).repeat_interleave(8, 1)
+        for k in ("object", "changed"):
+            assert torch.equal(out[k][0, 0], expected), k
+        assert torch.equal(out["pixels"][0, 1, 0], expected)
+        assert bool((v[:, :-1] > v[:, 1:]).all())  # mirrored: columns run right to left
+        seen.add(int(v[0, -1]))
+    assert len(seen) > 2  # the crop moves
+    plain = make_task(load_config(["model=affect", "data.path=x", "model.augment.flip=0"]).model)
+    assert plain.augment(lat, torch.Generator().manual_seed(0)) == lat
+    for bad, match in (("model.augment.flip=2", "augment.flip"), ("model.augment.crop=0", "augment.crop"),
+                       ("model.inputs=[rgb]", "model.inputs")):
+        with pytest.raises(ValueError, match=match):
+            make_task(load_config(["model=affect", "data.path=x", bad]).model)
 
 
 def test_wan_weights_load_into_the_backbone(tmp_path):
@@ -69,7 +124,7 @@ def test_wan_weights_load_into_the_backbone(tmp_path):
     own, ref = model.state_dict(), base.state_dict()
     assert torch.equal(own["blocks.1.ffn.fc2.weight"], ref["blocks.1.ffn.fc2.weight"])
     assert torch.equal(own["embed.patch_embed.weight"][:, :16], ref["embed.patch_embed.weight"])
-    assert not own["embed.patch_embed.weight"][:, 16:].any()  # the mask channels start at 0
+    assert not own["embed.patch_embed.weight"][:, 16:].any()  # the pixel and mask channels start at 0
     assert own["head.proj.weight"].shape[0] == CELL * 4  # a new head: 256 logits per latent cell
     WanTransformer3DModel(**{**cfg.to_dict(), "num_layers": 3}).save_pretrained(tmp_path / "other")
     other = load_config(["model=affect", "data.path=x", f"model.pretrained={tmp_path / 'other'}"])
@@ -209,7 +264,7 @@ def test_a_tiny_model_learns_the_affected_region_and_void_runs_on_its_quadmasks(
     precompute(load_config(["model=affect", f"data.path={data}", f"precompute.out={latents}", *FAST]))
     logged = train(load_config(["model=affect", f"data.path={latents}", f"trainer.out={run}", *FAST,
                                 "trainer.max_steps=300", "trainer.checkpoint_every=300", "trainer.log_every=50",
-                                "optim.lr=3e-3", "optim.min_lr_ratio=0.1"]))
+                                "optim.lr=3e-3", "optim.min_lr_ratio=0.1", "model.augment.flip=0"]))  # overfit: no augmentation
     assert logged[-1]["loss"] < logged[0]["loss"]
 
     pred = tmp_path / "pred"  # the literal command

@@ -167,7 +167,8 @@ def test_encoders_load_local_paths_only(tmp_path):
 STEPS, HALF = 40, 20
 OVERFIT = [f"trainer.max_steps={STEPS}", f"trainer.checkpoint_every={HALF}", "trainer.keep_checkpoints=5",
            "optim.lr=2e-3", "optim.min_lr_ratio=1.0"]
-EXTRA = {"vera": [], "void": ["model.noise=warped"], "affect": []}  # VOID runs its pass 2 (flow-warped noise)
+EXTRA = {"vera": [], "void": ["model.noise=warped"],  # VOID runs its pass 2 (flow-warped noise)
+         "affect": ["model.augment.flip=0"]}  # overfitting two samples: seen one way
 KINDS = ("vera", "void", "affect")  # affect: the affected-region predictor, trained on the VOID shards
 
 

@@ -276,7 +276,9 @@ class Runner:
             if fit.resized:
                 m = F.interpolate(m[:, None], size=fit.out_hw, mode="nearest")[:, 0]
             lat = self.vae.encode(x[None]).to(self.device, self.dtype)
-            out = self.model(lat, m[None].to(self.device, self.dtype))[0, :win].float().cpu()
+            pixels = ((x[None] + 1) * 127.5).round() / 127.5 - 1  # on the uint8 grid, as training stores them
+            out = self.model(lat, m[None].to(self.device, self.dtype), pixels.to(self.device, self.dtype))
+            out = out[0, :win].float().cpu()
             if len(starts) == 1:
                 return out
             ramp = torch.minimum(torch.arange(1, win + 1), torch.arange(win, 0, -1)).float().view(-1, 1, 1)

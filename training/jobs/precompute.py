@@ -5,9 +5,10 @@ written as latent shards the trainer reads directly (``data.path=`` the output).
     torchrun --nproc_per_node=8 training/precompute.py ...     (shards are divided among the processes)
 
 Same layout as the generators' output: ``shard-N.tar`` per source shard (same keys, float32 ``.npy``
-members named after the task's latent keys; the affect model's pixel masks as gzipped uint8), ``shard-N.stats.json`` written last (a rerun skips
-finished shards), ``dataset.json`` with ``generator: latents``. Latents use the VAE posterior mean, so
-training on them equals training with on-the-fly encoding.
+members named after the task's latent keys; the affect model's masks and frames as gzipped uint8),
+``shard-N.stats.json`` written last (a rerun skips finished shards), ``dataset.json`` with ``generator:
+latents``. Latents use the VAE posterior mean, so training on them equals training with on-the-fly
+encoding.
 """
 from __future__ import annotations
 
@@ -53,9 +54,9 @@ def precompute(cfg: DictConfig) -> dict:
                 record = {"__key__": key}
                 for k in task.latent_keys:
                     value = lat[k][0].cpu().numpy()
-                    if k in task.mask_keys:  # 0/1 pixel masks: uint8, gzip
+                    if k in task.pixel_keys:  # masks and frames on the pixel grid: uint8, gzip
                         value = value.astype(np.uint8)
-                    small = k == "context" or k in task.mask_keys
+                    small = k == "context" or k in task.pixel_keys
                     record[f"{k}.npy.gz" if small else f"{k}.npy"] = encode_npy(value, compress=small)
                 writer.write(record)
                 count += 1

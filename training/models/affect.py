@@ -2,11 +2,13 @@
 object's mask alone (what VOID's inference otherwise gets from a VLM, text segmentation and hand fixes).
 
 A Wan2.1 DiT used as a dense predictor, not a generator: one forward pass at timestep 0 with an empty
-text context. Its input per latent token is the video's VAE latent (16 channels) beside the object mask
-folded losslessly onto the latent grid (space- and time-to-depth: each latent cell covers 4 frames x 8 x
-8 pixels, 256 channels; the first latent frame holds frame 0 alone, as in the Wan VAE); its head unfolds
-the same way into one logit per frame and pixel. So masks never pass through the VAE (exact, and no
-decoder at inference), and the output has the video's full frame rate and resolution.
+text context. Its input per latent token is the object mask folded losslessly onto the latent grid (space-
+and time-to-depth: each latent cell covers 4 frames x 8 x 8 pixels, 256 channels; the first latent frame
+holds frame 0 alone, as in the Wan VAE) beside what ``model.inputs`` names of the video: its VAE latent
+(16 channels) and its pixels, folded the same way (768 channels: exact at any scale, where a small or
+random VAE loses the detail that says what touches what). Its head unfolds the same way into one logit per
+frame and pixel. So masks never pass through the VAE (exact, and no decoder at inference), and the output
+has the video's full frame rate and resolution.
 
 Why the Wan family rather than a lighter video network: the inputs are exactly the latents the VOID
 trainer already encodes (and ``training/precompute.py`` stores), the model gets the same FSDP2 /
@@ -29,7 +31,7 @@ from training.models.wan import WanConfig, WanTransformer
 LATENT_CHANNELS = 16
 TIME_STRIDE, PIXEL_STRIDE = 4, 8  # Wan VAE: 4 frames per latent frame after the first, 8x8 pixels per cell
 CELL = TIME_STRIDE * PIXEL_STRIDE * PIXEL_STRIDE  # 256 mask values per latent cell
-AFFECT_IN_CHANNELS = LATENT_CHANNELS + CELL
+INPUTS = {"latent": LATENT_CHANNELS, "pixels": 3 * CELL}  # model.inputs: the video's channels per latent cell
 PRIOR = 0.05  # initial predicted probability of change (the head's bias): most pixels do not change
 
 
@@ -62,30 +64,57 @@ def unfold(x: torch.Tensor) -> torch.Tensor:
     return x[:, TIME_STRIDE - 1:]
 
 
-class AffectModel(WanTransformer):
-    """``forward(video_latent (B, 16, F, h, w), object_mask (B, T, 8h, 8w) in {0, 1})`` -> change logits
-    (B, T, 8h, 8w), T = 4(F-1)+1."""
+def check_inputs(inputs) -> tuple[str, ...]:
+    """``model.inputs`` as a tuple in the model's channel order (latent first: a pretrained Wan's patch
+    filters stay on the latent channels); ValueError, one line, for anything else."""
+    names = tuple(str(i) for i in (inputs or ()))
+    bad = sorted(set(names) - set(INPUTS))
+    if bad or not names or len(set(names)) != len(names):
+        raise ValueError(f"model.inputs must be a non-empty list of distinct {sorted(INPUTS)}, got {list(names)}")
+    return tuple(k for k in INPUTS if k in names)
 
-    def __init__(self, cfg: WanConfig):
+
+def fold_video(video: torch.Tensor) -> torch.Tensor:
+    """(B, 3, T, H, W) frames -> (B, 768, F, H/8, W/8): each channel folded like the mask."""
+    b, c = video.shape[:2]
+    x = fold(video.reshape(b * c, *video.shape[2:]))
+    return x.reshape(b, c * CELL, *x.shape[2:])
+
+
+class AffectModel(WanTransformer):
+    """``forward(video_latent (B, 16, F, h, w), object_mask (B, T, 8h, 8w) in {0, 1}, video (B, 3, T, 8h,
+    8w) in [-1, 1])`` -> change logits (B, T, 8h, 8w), T = 4(F-1)+1. The inputs not in ``inputs`` are
+    ignored (None is fine)."""
+
+    def __init__(self, cfg: WanConfig, inputs=("latent", "pixels")):
+        self.inputs = check_inputs(inputs)
+        channels = sum(INPUTS[k] for k in self.inputs) + CELL
         # unpatchified, the head gives out_channels values per latent cell: the cell's 256 pixel logits
-        super().__init__(cfg.replace(in_channels=AFFECT_IN_CHANNELS, out_channels=CELL))
+        super().__init__(cfg.replace(in_channels=channels, out_channels=CELL))
         with torch.no_grad():
             if self.head.proj.bias.device.type != "meta":
                 self.head.proj.bias.fill_(math.log(PRIOR / (1 - PRIOR)))
 
-    def forward(self, video_latent: torch.Tensor, object_mask: torch.Tensor) -> torch.Tensor:
-        b = video_latent.shape[0]
-        x = torch.cat([video_latent, fold(object_mask.to(video_latent.dtype))], dim=1)
+    def forward(self, video_latent: torch.Tensor | None, object_mask: torch.Tensor,
+                video: torch.Tensor | None = None) -> torch.Tensor:
+        dtype = next(t.dtype for t in (video_latent, video, object_mask) if t is not None and t.is_floating_point())
+        parts = {"latent": video_latent, "pixels": None if video is None else fold_video(video.to(dtype))}
+        missing = [k for k in self.inputs if parts[k] is None]
+        if missing:
+            raise ValueError(f"the affect model takes {list(self.inputs)}: {missing} not given")
+        x = torch.cat([*(parts[k].to(dtype) for k in self.inputs), fold(object_mask.to(dtype))], dim=1)
+        b = x.shape[0]
         timestep = torch.zeros(b, device=x.device)
         context = torch.zeros(b, 1, self.cfg.text_dim, device=x.device, dtype=x.dtype)
         return unfold(super().forward(x, timestep, context)).float()
 
 
-def build_affect_model(cfg: WanConfig, pretrained_path: str | None = None) -> AffectModel:
+def build_affect_model(cfg: WanConfig, pretrained_path: str | None = None,
+                       inputs=("latent", "pixels")) -> AffectModel:
     """An AffectModel; with ``pretrained_path`` (a Wan2.1 T2V transformer, or an affect checkpoint's export)
-    every backbone weight is loaded: the patch embedding keeps its video-latent filters and starts the mask
-    channels at 0, the head (a new output) keeps its fresh initialisation."""
-    model = AffectModel(cfg)
+    every backbone weight is loaded: the patch embedding keeps its video-latent filters and starts the other
+    channels (pixels, mask) at 0, the head (a new output) keeps its fresh initialisation."""
+    model = AffectModel(cfg, inputs)
     if pretrained_path:
         from training.models.wan_checkpoint import map_state_dict, read_config, read_state_dict
 
@@ -97,7 +126,8 @@ def build_affect_model(cfg: WanConfig, pretrained_path: str | None = None) -> Af
         w = state["embed.patch_embed.weight"]
         if w.shape != own["embed.patch_embed.weight"].shape:
             widened = torch.zeros_like(own["embed.patch_embed.weight"])
-            widened[:, :w.shape[1]] = w
+            if "latent" in model.inputs:  # the video-latent filters are the first channels
+                widened[:, :w.shape[1]] = w
             state["embed.patch_embed.weight"] = widened
         for k in ("head.proj.weight", "head.proj.bias"):
             if state[k].shape != own[k].shape:

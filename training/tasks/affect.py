@@ -23,8 +23,8 @@ class AffectTask(Task):
     source_generator = VOID  # learns from VOID's pairs
     scores_source = False  # VOID splits are scored as VOID unless --task affect
     members = ("input_video", "quadmask")
-    latent_keys = ("video", "object", "changed")
-    mask_keys = ("object", "changed")  # stored as uint8 by training/precompute.py, not as latents
+    latent_keys = ("video", "object", "changed", "pixels")
+    pixel_keys = ("object", "changed", "pixels")  # stored as uint8 by training/precompute.py, not as latents
     uses_text = False
     reads = ClipReads("affect", mask="object", prompt_required=False, prompt_member="caption", truth=("quadmask",))
     baselines = ("none", "dilated")
@@ -49,12 +49,23 @@ class AffectTask(Task):
         if isinstance(dilation, bool) or not isinstance(dilation, int) or dilation < 0:
             raise ValueError(f"model.dilation must be an integer >= 0, got {dilation!r}")
         self.dilation = dilation
+        from training.models.affect import check_inputs
+
+        self.inputs = check_inputs(model_cfg.inputs)
+        augment = model_cfg.augment
+        flip, crop = augment.get("flip"), augment.get("crop")
+        if isinstance(flip, bool) or not isinstance(flip, (int, float)) or not 0 <= flip <= 1:
+            raise ValueError(f"model.augment.flip must be a probability in [0, 1], got {flip!r}")
+        if isinstance(crop, bool) or not isinstance(crop, (int, float)) or not 0 < crop <= 1:
+            raise ValueError(f"model.augment.crop must be a fraction in (0, 1], got {crop!r}")
+        self.flip, self.crop = float(flip), float(crop)
 
     def build_model(self, pretrained: bool = True) -> nn.Module:
         from training.models.affect import build_affect_model
 
         return build_affect_model(wan_config(self.cfg),
-                                  pretrained_path=(self.cfg.pretrained or None) if pretrained else None)
+                                  pretrained_path=(self.cfg.pretrained or None) if pretrained else None,
+                                  inputs=self.inputs)
 
     def clip(self, sample: dict, data_cfg) -> dict:
         return affect_clip(sample, data_cfg)
@@ -62,12 +73,39 @@ class AffectTask(Task):
     @torch.no_grad()
     def encode(self, batch: dict, vae, text=None) -> dict:
         return {"video": vae.encode(batch["video"]), "object": batch["object"].float(),
-                "changed": batch["changed"].float()}
+                "changed": batch["changed"].float(), "pixels": ((batch["video"].float() + 1) * 127.5).round()}
 
     def logits(self, model: nn.Module, lat: dict, device, dtype) -> torch.Tensor:
-        return model(lat["video"].to(device, dtype), lat["object"].to(device, dtype))
+        return model(lat["video"].to(device, dtype), lat["object"].to(device, dtype),
+                     lat["pixels"].to(device, dtype) / 127.5 - 1)
+
+    def augment(self, lat: dict, generator: torch.Generator) -> dict:
+        """A training batch seen another way (``model.augment``), drawn from the step's generator: a random
+        crop of ``crop`` of the latent height and width (its size in whole tokens, its place in whole latent
+        cells, so a pixel's place within its token varies; pixels, masks and target cut on the same 8-pixel
+        cells) and a left-right mirror with probability ``flip``. Mirroring
+        is exact for pixels, masks and target; for the VAE latent it is the mirrored latent, close to but not
+        the latent of the mirrored clip. Time is never reversed: a falling object does not fall upwards."""
+        from training.models.affect import PIXEL_STRIDE
+
+        out = dict(lat)
+        h, w = lat["video"].shape[-2:]
+        patch = wan_config(self.cfg).patch_size
+        if self.crop < 1:
+            ch = max(patch[1], int(h * self.crop) // patch[1] * patch[1])
+            cw = max(patch[2], int(w * self.crop) // patch[2] * patch[2])
+            top = int(torch.randint(0, h - ch + 1, (1,), generator=generator))
+            left = int(torch.randint(0, w - cw + 1, (1,), generator=generator))
+            out["video"] = lat["video"][..., top:top + ch, left:left + cw]
+            s = PIXEL_STRIDE
+            for k in self.pixel_keys:
+                out[k] = lat[k][..., top * s:(top + ch) * s, left * s:(left + cw) * s]
+        if self.flip > 0 and float(torch.rand((1,), generator=generator)) < self.flip:
+            out = {k: v.flip(-1) for k, v in out.items()}
+        return out
 
     def loss(self, model: nn.Module, lat: dict, generator: torch.Generator, flow_cfg, device, dtype):
+        lat = self.augment(lat, generator)
         logits = self.logits(model, lat, device, dtype)[:, 1:]
         target = lat["changed"].to(device)[:, 1:].float()
         bce = F.binary_cross_entropy_with_logits(logits, target,

@@ -14,7 +14,8 @@ Declared (class attributes):
                        when no ``--task`` is given (one task per generator)
     members            the raw shard members it reads to train
     latent_keys        what ``encode`` returns (and ``training/precompute.py`` stores)
-    mask_keys          the keys of ``latent_keys`` that are 0/1 pixel masks (stored as uint8, not latents)
+    pixel_keys         the keys of ``latent_keys`` that are uint8-valued pixel grids (0/1 masks, 0-255
+                       frames): stored as gzipped uint8, not as latents
     uses_text          whether it needs the text encoder
     reads              what inference reads of a clip (``training.inference.inputs.ClipReads``)
     baselines          the weightless baselines of its evaluation; ``columns``: its report's columns
@@ -35,7 +36,7 @@ import torch
 from training.inference.inputs import ClipReads
 
 DECLARED = {"name": str, "source_generator": str, "scores_source": bool, "members": tuple, "latent_keys": tuple,
-            "mask_keys": tuple, "uses_text": bool, "reads": ClipReads, "baselines": tuple, "columns": tuple}
+            "pixel_keys": tuple, "uses_text": bool, "reads": ClipReads, "baselines": tuple, "columns": tuple}
 METHODS = ("build_model", "clip", "encode", "loss", "num_tokens", "seq_len",
            "options", "run", "write", "preview", "prediction", "read_prediction", "candidates", "score", "summarise",
            "report_row")
@@ -50,7 +51,7 @@ class Task:
     scores_source: ClassVar[bool] = True
     members: ClassVar[tuple[str, ...]]
     latent_keys: ClassVar[tuple[str, ...]]
-    mask_keys: ClassVar[tuple[str, ...]] = ()
+    pixel_keys: ClassVar[tuple[str, ...]] = ()
     uses_text: ClassVar[bool] = True
     reads: ClassVar[ClipReads]
     baselines: ClassVar[tuple[str, ...]]
@@ -145,13 +146,13 @@ def check_task(cls: type) -> type:
         value = getattr(cls, attr, None)
         if not isinstance(value, kind):
             raise TypeError(f"task {cls.__name__}: {attr} must be a {kind.__name__}, got {value!r}")
-    for attr in ("members", "latent_keys", "mask_keys", "baselines", "columns"):
+    for attr in ("members", "latent_keys", "pixel_keys", "baselines", "columns"):
         if not all(isinstance(v, str) and v for v in getattr(cls, attr)):
             raise TypeError(f"task {cls.__name__}: {attr} must hold names")
     if not cls.latent_keys or not cls.members or not cls.columns:
         raise TypeError(f"task {cls.__name__}: members, latent_keys and columns cannot be empty")
-    if not set(cls.mask_keys) <= set(cls.latent_keys):
-        raise TypeError(f"task {cls.__name__}: mask_keys {cls.mask_keys} must be among latent_keys")
+    if not set(cls.pixel_keys) <= set(cls.latent_keys):
+        raise TypeError(f"task {cls.__name__}: pixel_keys {cls.pixel_keys} must be among latent_keys")
     if cls.reads.kind != cls.name:
         raise TypeError(f"task {cls.__name__}: reads.kind is {cls.reads.kind!r}, its name {cls.name!r}")
     for method in METHODS:
