@@ -2,12 +2,12 @@
 
     python benchmarks/learning_curve.py --work /data/lc                 # the curve of docs/affect.md
     python benchmarks/learning_curve.py --work /tmp/lc --pairs 4 --val 2 --bench 1 --width 64 --height 48 \\
-        --frames 5 --spp 1 --epochs 2 --seeds 0 --set void.mask.categories=false --out /tmp/lc/docs  # a smoke run
+        --frames 5 --spp 1 --epochs 2 --seeds 0 --runner local --out /tmp/lc/docs  # a smoke run
 
 Every stage resumes: rerun the same command after an interruption.
 
-1. **Data**, through the runner at one small size with the clean-render defaults, the four rigid families
-   (launch, support, chain, blocker), positive pairs:
+1. **Data**, through the runner (Ray on every core) at one small size with the clean-render defaults, the
+   four rigid families (launch, support, chain, blocker), positive pairs, no effect-category passes:
    - ``train``: ``max(--pairs)`` pairs, seed 1; each N of ``--pairs`` trains on its first N (whole shards
      of 4 pairs, so N is a multiple of 4);
    - ``val``: ``--val`` pairs, seed 2: it alone chooses the step to stop at, the threshold and the ring;
@@ -57,13 +57,19 @@ def _size(a) -> list[str]:
             *([f"render.spp={a.spp}"] if a.spp else []), *a.set]
 
 
+def _runner(a) -> list[str]:
+    """How every split is generated: the runner (Ray on every core by default), and no effect-category
+    passes (the predictor does not read ``effect_categories``; they are a quarter of a pair's render time)."""
+    return [f"runner.mode={a.runner}", f"runner.progress={str(not a.quiet).lower()}", "void.mask.categories=false"]
+
+
 def _pairs(a, out: Path, num: int, seed: int) -> Path:
     """``num`` positive rigid-family pairs (resumes)."""
     from datagen.runner import load_config, run
 
     cfg = load_config("void_counterfactuals", [
         f"out={out}", f"num_samples={num}", f"samples_per_shard={PER_SHARD}", f"seed={seed}", "void.families.effects=0",
-        "void.negative_rate=0", "runner.mode=local", f"runner.progress={str(not a.quiet).lower()}", *_size(a)])
+        "void.negative_rate=0", *_runner(a), *_size(a)])
     result = run(cfg)
     if not result.ok:
         raise RuntimeError(f"{out}: generation failed ({len(result.failures)} failures, see {out}/dataset.json)")
@@ -78,7 +84,7 @@ def data(a, work: Path) -> dict:
     val = _pairs(a, work / "val", a.val, VAL_SEED)
     bench.make(str(work / "bench"), samples=a.bench, splits=list(SPLITS),
                render={"width": a.width, "height": a.height, "frames": a.frames, "spp": a.spp or None},
-               runner=["runner.mode=local", f"runner.progress={str(not a.quiet).lower()}", *a.set])
+               runner=[*_runner(a), *a.set])
     return {"train": train, "val": val, "bench": work / "bench" / bench.VERSION, "seconds": time.perf_counter() - t}
 
 
@@ -286,6 +292,8 @@ def main(argv=None) -> int:
     p.add_argument("--train-set", action="append", default=[], metavar="KEY=VALUE",
                    help="a training override for every run (e.g. model.inputs=[latent]); give such runs a --tag")
     p.add_argument("--tag", default="default", help="the runs' folder under WORK/runs (one per set of --train-set)")
+    p.add_argument("--runner", choices=("ray", "local"), default="ray",
+                   help="runner.mode of the data stage (ray: a shard per core; local: one process)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
     bad = [n for n in a.pairs if n <= 0 or n % PER_SHARD]

@@ -19,7 +19,7 @@ def test_learning_curve_smoke(tmp_path):
     done = subprocess.run([sys.executable, "benchmarks/learning_curve.py", "--work", str(tmp_path / "work"),
                            "--out", str(out), "--pairs", "4", "--val", "2", "--bench", "1", "--width", "64",
                            "--height", "48", "--frames", "5", "--spp", "1", "--epochs", "2", "--seeds", "0",
-                           "--set", "void.mask.categories=false", "--quiet"],
+                           "--runner", "local", "--quiet"],
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-2000:]
     with (out / "learning_curve.csv").open() as f:
@@ -35,6 +35,6 @@ def test_learning_curve_smoke(tmp_path):
     again = subprocess.run([sys.executable, "benchmarks/learning_curve.py", "--work", str(tmp_path / "work"),
                             "--out", str(out), "--pairs", "4", "--val", "2", "--bench", "1", "--width", "64",
                             "--height", "48", "--frames", "5", "--spp", "1", "--epochs", "2", "--seeds", "0",
-                            "--set", "void.mask.categories=false", "--quiet"],
+                            "--runner", "local", "--quiet"],
                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=900)
     assert again.returncode == 0 and "best validation IoU" in again.stdout
