@@ -17,8 +17,11 @@ HEAVY := render or train or ray or notebook or fullsize
 check: setup
 	$(PY) -m pytest -q -n 2 --dist loadfile -m "not ($(HEAVY))" tests
 
+# every test: two at a time, except the Ray ones, which run alone after (runner.address=auto joins any Ray
+# cluster on the machine, so two of them at once could meet); each part prints its 20 slowest tests
 test: setup
-	$(PY) -m pytest -q --durations=20 tests
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=20 -m "not ray" tests
+	$(PY) -m pytest -q --durations=20 -m ray tests
 
 demo: setup
 	$(PY) -m datagen.assets build
