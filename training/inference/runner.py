@@ -261,6 +261,8 @@ class Runner:
         training clips are) whose logits are blended linearly where they overlap."""
         import torch.nn.functional as F
 
+        from training.models.affect import from_levels, pixel_levels
+
         t = len(frames)
         win = int(self.settings.window) * 4 + 1 if self.settings.window else t
         if t <= win:
@@ -276,7 +278,7 @@ class Runner:
             if fit.resized:
                 m = F.interpolate(m[:, None], size=fit.out_hw, mode="nearest")[:, 0]
             lat = self.vae.encode(x[None]).to(self.device, self.dtype)
-            pixels = ((x[None] + 1) * 127.5).round() / 127.5 - 1  # on the uint8 grid, as training stores them
+            pixels = from_levels(pixel_levels(x[None]))  # on the uint8 grid, as training stores them
             out = self.model(lat, m[None].to(self.device, self.dtype), pixels.to(self.device, self.dtype))
             out = out[0, :win].float().cpu()
             if len(starts) == 1:

@@ -74,6 +74,17 @@ def check_inputs(inputs) -> tuple[str, ...]:
     return tuple(k for k in INPUTS if k in names)
 
 
+def pixel_levels(video: torch.Tensor) -> torch.Tensor:
+    """Frames in [-1, 1] -> their uint8 levels 0-255 (as floats): how training stores the pixel input, so
+    inference rounds to the same grid."""
+    return ((video.float() + 1) * 127.5).round()
+
+
+def from_levels(levels: torch.Tensor) -> torch.Tensor:
+    """The inverse of ``pixel_levels``: uint8 levels -> frames in [-1, 1], the model's pixel input."""
+    return levels / 127.5 - 1
+
+
 def fold_video(video: torch.Tensor) -> torch.Tensor:
     """(B, 3, T, H, W) frames -> (B, 768, F, H/8, W/8): each channel folded like the mask."""
     b, c = video.shape[:2]

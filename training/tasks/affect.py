@@ -72,26 +72,30 @@ class AffectTask(Task):
 
     @torch.no_grad()
     def encode(self, batch: dict, vae, text=None) -> dict:
+        from training.models.affect import pixel_levels
+
         return {"video": vae.encode(batch["video"]), "object": batch["object"].float(),
-                "changed": batch["changed"].float(), "pixels": ((batch["video"].float() + 1) * 127.5).round()}
+                "changed": batch["changed"].float(), "pixels": pixel_levels(batch["video"])}
 
     def logits(self, model: nn.Module, lat: dict, device, dtype) -> torch.Tensor:
+        from training.models.affect import from_levels
+
         return model(lat["video"].to(device, dtype), lat["object"].to(device, dtype),
-                     lat["pixels"].to(device, dtype) / 127.5 - 1)
+                     from_levels(lat["pixels"].to(device, dtype)))
 
     def augment(self, lat: dict, generator: torch.Generator) -> dict:
         """A training batch seen another way (``model.augment``), drawn from the step's generator: a random
         crop of ``crop`` of the latent height and width (its size in whole tokens, its place in whole latent
         cells, so a pixel's place within its token varies; pixels, masks and target cut on the same 8-pixel
-        cells) and a left-right mirror with probability ``flip``. Mirroring
-        is exact for pixels, masks and target; for the VAE latent it is the mirrored latent, close to but not
-        the latent of the mirrored clip. Time is never reversed: a falling object does not fall upwards."""
+        cells) and a left-right mirror with probability ``flip``. Mirroring is exact for pixels, masks and
+        target; for the VAE latent it is the mirrored latent, close to but not the latent of the mirrored
+        clip. Time is never reversed: a falling object does not fall upwards."""
         from training.models.affect import PIXEL_STRIDE
 
         out = dict(lat)
-        h, w = lat["video"].shape[-2:]
-        patch = wan_config(self.cfg).patch_size
         if self.crop < 1:
+            h, w = lat["video"].shape[-2:]
+            patch = wan_config(self.cfg).patch_size
             ch = max(patch[1], int(h * self.crop) // patch[1] * patch[1])
             cw = max(patch[2], int(w * self.crop) // patch[2] * patch[2])
             top = int(torch.randint(0, h - ch + 1, (1,), generator=generator))
