@@ -104,3 +104,21 @@ def test_border_edges_are_exact_where_fractions_round_down(scene):
             inside = np.zeros(part.shape[:2], bool)
             inside[box[0]:box[1], box[2]:box[3]] = True
             assert np.array_equal(part[inside], full[inside].reshape(-1, 3)) and not part[~inside].any(), box
+
+
+def test_border_renders_place_every_layer_in_the_frame(scene):
+    """Blender writes a border render cropped to the box (less to write and read back) and the renderer puts
+    every layer back in the full frame: film, guides and labels equal the full render's inside, zero outside."""
+    layers = ("rgb_raw", "linear", "albedo", "normal", "segmentation", "depth", "forward_flow", "backward_flow",
+              "object_coordinates")
+    boxes = [(5, 40, 17, 80), (0, 64, 0, 9)]
+    with _renderer(scene) as r:
+        full = r.render(HIDDEN, layers=layers, frames=[1, 2])
+        part = r.render(HIDDEN, layers=layers, frames=[1, 2], border=boxes)
+    for k in layers:
+        assert part[k].shape == full[k].shape and part[k].dtype == full[k].dtype, k
+        for i, (r0, r1, c0, c1) in enumerate(boxes):
+            inside = np.zeros(part[k].shape[1:3], bool)
+            inside[r0:r1, c0:c1] = True
+            assert np.array_equal(part[k][i][inside], full[k][i][inside]), k
+            assert not part[k][i][~inside].any(), k

@@ -31,6 +31,7 @@ Layers returned (T = frames rendered):
 """
 from __future__ import annotations
 
+import functools
 import shutil
 import sys
 import tempfile
@@ -91,6 +92,7 @@ class SceneRenderer:
         self._configure_cycles()
         self._label_depth()
         self._guide_passes()
+        self._scratch_exr()
         self._denoiser = None
         self._add_camera()
         self._add_lights()
@@ -148,6 +150,11 @@ class SceneRenderer:
         for link in list(out.inputs["Depth"].links):
             tree.links.remove(link)
         tree.links.new(tree.nodes["Render Layers Aux"].outputs["Depth"], out.inputs["Depth"])
+
+    def _scratch_exr(self) -> None:
+        """Write the per-frame EXR uncompressed: it is scratch, read once and deleted, and decompressing
+        Kubric's ZIP files took most of a small border render (lossless either way: the same values)."""
+        self.blender.exr_output_node.format.exr_codec = "NONE"
 
     def _guide_passes(self) -> None:
         """With the denoiser on, the beauty layer also writes its albedo and normal guides to the EXR."""
@@ -343,7 +350,7 @@ class SceneRenderer:
                 borders = np.repeat(borders, len(frames), axis=0)
             if len(borders) != len(frames):
                 raise ValueError(f"border: one box or one per frame ({len(frames)}), got {len(borders)}")
-            settings.use_crop_to_border = False
+            settings.use_crop_to_border = True  # Blender writes the box alone; _read puts it back in the frame
         pass_dir = Path(tempfile.mkdtemp(prefix="pass_", dir=self.scratch))
         self.blender.set_exr_output_path(pass_dir / "exr" / "frame_")
         t0 = time.perf_counter()
@@ -361,29 +368,31 @@ class SceneRenderer:
                     bpy.context.scene.frame_set(f + 1)
                     settings.filepath = str(pass_dir / "png" / f"frame_{f + 1:04d}.png")
                     bpy.ops.render.render(animation=False, write_still=beauty)
-            out = self._read(pass_dir, frames, layers, transparent)
+            out = self._read(pass_dir, frames, layers, transparent, borders)
         finally:
             shutil.rmtree(pass_dir, ignore_errors=True)
             settings.film_transparent = False
             settings.image_settings.color_mode = "RGB"
-            settings.use_border = False
+            settings.use_border = settings.use_crop_to_border = False
         self.passes_rendered.append({"frames": len(frames), "beauty": beauty,
                                      "seconds": time.perf_counter() - t0})
         return out
 
-    def _read(self, pass_dir: Path, frames: list[int], layers, transparent: bool) -> dict[str, np.ndarray]:
+    def _read(self, pass_dir: Path, frames: list[int], layers, transparent: bool,
+              borders: np.ndarray | None = None) -> dict[str, np.ndarray]:
         stacks: dict[str, list] = {k: [] for k in layers}
-        for f in frames:
+        for i, f in enumerate(frames):
             path = pass_dir / "exr" / f"frame_{f + 1:04d}.exr"
-            exr = blender_utils.get_render_layers_from_exr(path)
+            place = (lambda a: a) if borders is None else functools.partial(self._uncrop, box=borders[i])
+            exr = {k: place(v) for k, v in blender_utils.get_render_layers_from_exr(path).items()}
             developed = self.spec.render.denoise and set(layers) & set(BEAUTY_LAYERS)
-            film = self._film(path, exr) if developed or set(layers) & set(FILM_LAYERS) else {}
+            film = self._film(path, exr, place) if developed or set(layers) & set(FILM_LAYERS) else {}
             for key in layers:
                 if key in BEAUTY_LAYERS + RAW_LAYERS:
                     if key in BEAUTY_LAYERS and self.spec.render.denoise:
                         image = self.finish(film["linear"], film["albedo"], film["normal"], transparent)
                     else:
-                        image = iio.imread(pass_dir / "png" / f"frame_{f + 1:04d}.png")
+                        image = place(iio.imread(pass_dir / "png" / f"frame_{f + 1:04d}.png"))
                     stacks[key].append(image[..., :4 if key.startswith("rgba") else 3])
                 elif key in FILM_LAYERS:
                     stacks[key].append(film[key])
@@ -399,15 +408,26 @@ class SceneRenderer:
                     stacks[key].append(exr[key].astype(np.float32))
         return {k: np.stack(v) for k, v in stacks.items()}
 
-    def _film(self, path: Path, exr: dict) -> dict[str, np.ndarray]:
-        """The raw beauty (scene-linear RGBA) and, with the denoiser on, its guides, of one EXR frame."""
+    def _uncrop(self, crop: np.ndarray, box) -> np.ndarray:
+        """A border render's crop (what Blender writes with ``use_crop_to_border``) back in its full frame,
+        zeros outside, as Blender writes an uncropped border render."""
+        r0, r1, c0, c1 = (int(v) for v in box)
+        if crop.shape[:2] != (r1 - r0, c1 - c0):
+            raise RuntimeError(f"Blender wrote a {crop.shape[:2]} crop for the border {tuple(box)}")
+        frame = np.zeros((self.spec.render.height, self.spec.render.width, *crop.shape[2:]), crop.dtype)
+        frame[r0:r1, c0:c1] = crop
+        return frame
+
+    def _film(self, path: Path, exr: dict, place=lambda a: a) -> dict[str, np.ndarray]:
+        """The raw beauty (scene-linear RGBA) and, with the denoiser on, its guides, of one EXR frame (``exr``
+        as read and placed; ``place`` puts a border render's guides in the frame too)."""
         import OpenEXR
 
         film = {"linear": np.asarray(exr["linear_rgba"], np.float32)}
         if self.spec.render.denoise:
             handle = OpenEXR.InputFile(str(path))
             for key, (slot, _, channels) in GUIDES.items():
-                film[key] = blender_utils.read_channels_from_exr(handle, [f"{slot}.{c}" for c in channels])
+                film[key] = place(blender_utils.read_channels_from_exr(handle, [f"{slot}.{c}" for c in channels]))
         return film
 
     def finish(self, linear: np.ndarray, albedo: np.ndarray | None = None, normal: np.ndarray | None = None,
