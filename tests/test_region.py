@@ -122,3 +122,21 @@ def test_border_renders_place_every_layer_in_the_frame(scene):
             inside[r0:r1, c0:c1] = True
             assert np.array_equal(part[k][i][inside], full[k][i][inside]), k
             assert not part[k][i][~inside].any(), k
+
+
+def test_the_rendered_area_grows_only_where_the_change_crosses_its_edge():
+    """A seam along a short stretch of one side grows a patch beyond that stretch (``step`` deep, ``step``
+    either side along it), not a strip along the whole side; nothing already done is rendered again."""
+    from datagen.scene.region import grow_at_seam, uncovered
+
+    done = np.zeros((100, 200), bool)
+    done[20:60, 30:170] = True
+    seam_pixels = np.zeros_like(done)
+    seam_pixels[58:60, 90:100] = True  # the change leaves through the bottom edge, columns 90-99
+    assert grow_at_seam(seam_pixels, done, step=(10, 15)) == [(60, 70, 75, 115)]
+    seam_pixels[20:60, 168:170] = True  # and through the whole right edge
+    patches = grow_at_seam(seam_pixels, done, step=(10, 15))
+    assert patches == [(10, 70, 153, 185), (60, 70, 75, 115)]  # the first wraps the corner below the box
+    todo = [b for rect in patches for b in uncovered(rect, done)]
+    assert not any(done[r0:r1, c0:c1].any() for r0, r1, c0, c1 in todo)
+    assert sum((r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in todo) == 10 * 40 + 60 * 32 - 40 * 17

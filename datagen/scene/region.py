@@ -5,7 +5,7 @@ With the same Cycles seed, a border render is bit-identical to the same pixels o
 differs from a base pass (the same scene with some things hidden, moved or added) only inside
 per-frame boxes is rendered inside them and is the base elsewhere. Each frame is checked: where the two
 still differ visibly on the inner edge of what was rendered (``seam``: the change averaged over a small
-window), the change reaches beyond the box; the box grows there (``grow_at_seam``), and a frame that keeps
+window), the change reaches beyond the box; the rendered area grows there (``grow_at_seam``), and a frame that keeps
 leaking is completed in full.
 
 The denoiser is a spatial filter, so a denoised crop is not the denoised full frame: raw beauty and
@@ -237,20 +237,16 @@ def seam(full: np.ndarray, base: np.ndarray, inside: np.ndarray, threshold: floa
     return inside & near_outside & (np.abs(mean) > threshold)
 
 
-def grow_at_seam(rects, seam_pixels: np.ndarray, step: tuple[int, int], ring: int = 2) -> list[tuple[int, int, int, int]]:
-    """The rendered rectangles with each side that has seam pixels along it moved out by ``step`` (rows,
-    columns), clipped to the frame and merged: where the change crossed the boxes, render further."""
-    h, w = seam_pixels.shape
-    out = []
-    for r0, r1, c0, c1 in rects:
-        rows, cols = np.nonzero(seam_pixels[r0:r1, c0:c1])
-        if not len(rows):
-            out.append((r0, r1, c0, c1))
-            continue
-        d = ring + 1
-        out.append((max(0, r0 - step[0] * bool(rows.min() < d)), min(h, r1 + step[0] * bool(rows.max() >= r1 - r0 - d)),
-                    max(0, c0 - step[1] * bool(cols.min() < d)), min(w, c1 + step[1] * bool(cols.max() >= c1 - c0 - d))))
-    return merge_boxes(np.array(out))
+def grow_at_seam(seam_pixels: np.ndarray, done: np.ndarray, step: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+    """Rectangles to render next where the change crossed the edge of what is ``done``: the pixels within
+    ``step`` (rows, columns) of the seam pixels that are not done yet, as the boxes around their connected
+    parts (merged where they touch). Only the stretch of an edge the change crosses grows, not the whole
+    side: a shadow leaving a box through one corner costs a patch there, not a strip along the box."""
+    from scipy import ndimage
+
+    reach = ndimage.maximum_filter(seam_pixels.astype(np.uint8), size=(2 * step[0] + 1, 2 * step[1] + 1)) > 0
+    parts = ndimage.find_objects(ndimage.label(reach & ~done)[0])
+    return merge_boxes(np.array([(s[0].start, s[0].stop, s[1].start, s[1].stop) for s in parts]).reshape(-1, 4))
 
 
 def uncovered(rect, done: np.ndarray) -> list[tuple[int, int, int, int]]:
@@ -291,8 +287,8 @@ def render_region(renderer, visibility, layers, boxes, base: dict, frames=None, 
     boxes copies the base frame), stitched into ``base`` (a full pass over all the
     clip's frames with ``base_layers``; label layers it lacks are 0 outside the boxes).
 
-    Where a frame's change still crosses the edge of what was rendered (``seam``), the sides it crosses are
-    moved out by ``grow_step`` of the frame and only the new pixels are rendered, up to ``max_grows`` times;
+    Where a frame's change still crosses the edge of what was rendered (``seam``), the pixels within
+    ``grow_step`` of the frame beyond the crossing are rendered next (``grow_at_seam``), up to ``max_grows`` times;
     a frame still leaking then, or grown to most of the frame, gets the rest of its pixels rendered (a full
     frame, no pixel twice). So a box that is a little small costs a strip, not a frame.
 
@@ -333,11 +329,10 @@ def render_region(renderer, visibility, layers, boxes, base: dict, frames=None, 
                 crossing = seam(frame[film[0]], raw(base)[f], done, threshold, window)
                 if not crossing.any():
                     break
-                rects = grow_at_seam(rects, crossing, step)
-                if attempt >= max_grows or _area(rects) >= FULL_FRAME_SHARE * h * w:
+                todo = [b for rect in grow_at_seam(crossing, done, step) for b in uncovered(rect, done)]
+                if attempt >= max_grows or done.sum() + _area(todo) >= FULL_FRAME_SHARE * h * w:
                     fallback.append(f)  # the rest of the frame, so it is the full render's (no pixel twice)
-                    rects = [(0, h, 0, w)]
-                todo = [b for rect in rects for b in uncovered(rect, done)]
+                    todo = uncovered((0, h, 0, w), done)
             grown += attempt > 0 and f not in fallback
         if full and area:
             part = renderer.render(visibility, layers=wanted, frames=[f])
