@@ -295,7 +295,7 @@ def render_region(renderer, visibility, layers, boxes, base: dict, frames=None, 
     ``layers``: what to return (``rgb`` delivered, ``rgb_raw``, label layers, and the film layers when another
     region pass will be stitched into this one: ``base_layers``); ``frames``: which frames
     (default all; the result has that many). Returns (layers, report): ``beauty_pixels`` rendered (boxes,
-    strips and full frames), ``frames``, ``grown_frames`` (how many frames grew and then held) and
+    patches and full frames), ``frames``, ``grown_frames`` (how many frames grew and then held) and
     ``full_frames`` (0-based indices of the frames completed in full after their box still leaked).
     """
     h, w = renderer.spec.render.height, renderer.spec.render.width
