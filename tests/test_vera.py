@@ -358,5 +358,7 @@ def test_generator_end_to_end_deterministic_and_valid(tmp_path):
     bad = copy.deepcopy(sample)
     bad["mask"][0, 0, 0] = 7
     bad["edit_instruction"] = "  "
+    bad["meta"]["residual"]["specks_per_frame"] = 2.5  # render noise left in the matte
     errors = [e for check in vera.INVARIANTS for e in check(bad, cfg)]
     assert any("outside {0, 255}" in e for e in errors) and any("empty" in e for e in errors)
+    assert any("specks per frame" in e for e in errors)

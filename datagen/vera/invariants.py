@@ -1,7 +1,7 @@
 """What every Vera sample must satisfy, checked on the decoded sample (``python -m datagen.validate`` and the
 end of every generation run): sizes, alpha in range, the composite follows from the layers, the composite is
-the input where alpha is 0, the subject mask is opaque in its layer, the render residual and task in the
-meta, an instruction."""
+the input where alpha is 0, the subject mask is opaque in its layer, the render residual, alpha specks and
+task in the meta, an instruction."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,6 +9,7 @@ import numpy as np
 VIDEOS = ("input_video", "edit_rgb", "composite")
 MAX_RESIDUAL = 3.0  # grey levels, mean, after video decoding
 MAX_RENDER_RESIDUAL = 1.0  # grey levels, mean, before encoding (meta)
+MAX_SPECKS_PER_FRAME = 2.0  # alpha grains (components <= 4 px touching no subject pixel) per frame (meta)
 
 
 def _sizes(sample, config) -> list[str]:
@@ -80,6 +81,9 @@ def _meta(sample, config) -> list[str]:
     res = meta.get("residual", {}).get("residual_vs_render", {}).get("mean")
     if res is None or res > MAX_RENDER_RESIDUAL:
         errors.append(f"meta: composite vs render residual {res} grey levels (mean) > {MAX_RENDER_RESIDUAL}")
+    specks = meta.get("residual", {}).get("specks_per_frame")
+    if specks is not None and specks > MAX_SPECKS_PER_FRAME:  # render noise left in the matte
+        errors.append(f"meta: {specks} alpha specks per frame > {MAX_SPECKS_PER_FRAME}")
     if meta.get("task") not in ("object_addition", "background_change", "matting"):
         errors.append(f"meta: unknown task {meta.get('task')!r}")
     return errors
