@@ -290,7 +290,7 @@ def render_region(renderer, visibility, layers, boxes, base: dict, frames=None, 
     Where a frame's change still crosses the edge of what was rendered (``seam``), the pixels within
     ``grow_step`` of the frame beyond the crossing are rendered next (``grow_at_seam``), up to ``max_grows`` times;
     a frame still leaking then, or grown to most of the frame, gets the rest of its pixels rendered (a full
-    frame, no pixel twice). So a box that is a little small costs a strip, not a frame.
+    frame, no pixel twice). So a box that is a little small costs a patch, not a frame.
 
     ``layers``: what to return (``rgb`` delivered, ``rgb_raw``, label layers, and the film layers when another
     region pass will be stitched into this one: ``base_layers``); ``frames``: which frames

@@ -418,7 +418,7 @@ class SceneRenderer:
         frame[r0:r1, c0:c1] = crop
         return frame
 
-    def _film(self, path: Path, exr: dict, place=lambda a: a) -> dict[str, np.ndarray]:
+    def _film(self, path: Path, exr: dict, place) -> dict[str, np.ndarray]:
         """The raw beauty (scene-linear RGBA) and, with the denoiser on, its guides, of one EXR frame (``exr``
         as read and placed; ``place`` puts a border render's guides in the frame too)."""
         import OpenEXR

@@ -78,10 +78,11 @@ def _mask(sample, config) -> list[str]:
 def _meta(sample, config) -> list[str]:
     meta = sample["meta"]
     errors = []
-    res = meta.get("residual", {}).get("residual_vs_render", {}).get("mean")
+    residual = meta.get("residual", {})
+    res = residual.get("residual_vs_render", {}).get("mean")
     if res is None or res > MAX_RENDER_RESIDUAL:
         errors.append(f"meta: composite vs render residual {res} grey levels (mean) > {MAX_RENDER_RESIDUAL}")
-    specks = meta.get("residual", {}).get("specks_per_frame")
+    specks = residual.get("specks_per_frame")
     if specks is not None and specks > MAX_SPECKS_PER_FRAME:  # render noise left in the matte
         errors.append(f"meta: {specks} alpha specks per frame > {MAX_SPECKS_PER_FRAME}")
     if meta.get("task") not in ("object_addition", "background_change", "matting"):
